@@ -1,0 +1,144 @@
+// Bandwidth of the element-wise gossip mixing kernel on the host executor, as a ratio to plain copies and a
+// STREAM triad measured in the same run (DESIGN.md target: >= 80% of copy bandwidth).
+//
+// Bytes counted per element: copy 2 (read + write), triad 3, mixing with k neighbours k + 2 (read x and the
+// k received vectors, write x). Usage: mixing_bench [--elements N] [google-benchmark flags].
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/host.hpp>
+
+namespace {
+
+std::size_t elements = std::size_t{1} << 24;  // 64 MiB per f32 buffer: far beyond the caches
+
+template <class T>
+struct triad_kernel {
+  T* a;
+  const T* b;
+  const T* c;
+  T s;
+  void operator()(std::size_t i) const { a[i] = b[i] + s * c[i]; }
+};
+
+template <class T>
+std::vector<decent::exec::host_buffer<T>> make_buffers(std::size_t count) {
+  const decent::exec::host ex;
+  std::vector<decent::exec::host_buffer<T>> out;
+  for (std::size_t k = 0; k < count; ++k) {
+    out.push_back(ex.allocate<T>(elements));
+    ex.fill(out.back().data(), T(1) / T(k + 3), elements);  // first touch by the same threads that run kernels
+  }
+  return out;
+}
+
+template <class T>
+void bm_memcpy(benchmark::State& state) {
+  auto buf = make_buffers<T>(2);
+  for (auto _ : state) {
+    std::memcpy(buf[0].data(), buf[1].data(), elements * sizeof(T));
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * elements * sizeof(T)));
+}
+
+template <class T>
+void bm_copy(benchmark::State& state) {
+  const decent::exec::host ex;
+  auto buf = make_buffers<T>(2);
+  for (auto _ : state) {
+    ex.copy(buf[0].data(), buf[1].data(), elements);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * elements * sizeof(T)));
+}
+
+template <class T>
+void bm_triad(benchmark::State& state) {
+  const decent::exec::host ex;
+  auto buf = make_buffers<T>(3);
+  for (auto _ : state) {
+    ex.for_each(elements, triad_kernel<T>{buf[0].data(), buf[1].data(), buf[2].data(), T(0.5)});
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(3 * elements * sizeof(T)));
+}
+
+/// The gossip update x ← self·x + Σ_j w_j r_j with `state.range(0)` neighbours (as gossip::mix runs it).
+template <class T>
+void bm_mix(benchmark::State& state) {
+  const decent::exec::host ex;
+  const auto k = static_cast<int>(state.range(0));
+  auto buf = make_buffers<T>(static_cast<std::size_t>(k) + 1);
+  decent::detail::weighted_sum_kernel<T> kernel{buf[0].data(), 1.0 / (k + 1), {}, {}, k};
+  for (int j = 0; j < k; ++j) {
+    kernel.r[j] = buf[static_cast<std::size_t>(j) + 1].data();
+    kernel.coef[j] = 1.0 / (k + 1);
+  }
+  for (auto _ : state) {
+    ex.for_each(elements, kernel);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(static_cast<std::size_t>(k + 2) * elements * sizeof(T)));
+}
+
+/// Console output as usual, plus each run's bandwidth kept for the ratio summary.
+class ratio_reporter : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> bandwidth;
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      const auto it = r.counters.find("bytes_per_second");
+      if (it != r.counters.end() && r.run_type == Run::RT_Iteration) bandwidth[r.benchmark_name()] = it->second.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+}  // namespace
+
+BENCHMARK(bm_memcpy<float>)->UseRealTime();
+BENCHMARK(bm_copy<float>)->UseRealTime();
+BENCHMARK(bm_triad<float>)->UseRealTime();
+BENCHMARK(bm_mix<float>)->Arg(1)->Arg(2)->Arg(4)->UseRealTime();
+BENCHMARK(bm_mix<double>)->Arg(2)->UseRealTime();
+BENCHMARK(bm_copy<double>)->UseRealTime();
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--elements") == 0 && i + 1 < argc) {
+      elements = std::strtoull(argv[++i], nullptr, 10);
+      continue;
+    }
+    rest.push_back(argv[i]);
+  }
+  int count = static_cast<int>(rest.size());
+  benchmark::Initialize(&count, rest.data());
+  ratio_reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  auto bw = [&](const std::string& name) {
+    const auto it = reporter.bandwidth.find(name);
+    return it == reporter.bandwidth.end() ? 0.0 : it->second;
+  };
+  const double copy = std::max(bw("bm_memcpy<float>/real_time"), bw("bm_copy<float>/real_time"));
+  const double triad = bw("bm_triad<float>/real_time");
+  std::printf("\nhost executor (%d OpenMP threads), %zu elements per buffer\n", decent::exec::host().threads(), elements);
+  std::printf("best f32 copy %.2f GB/s, triad %.2f GB/s\n", copy / 1e9, triad / 1e9);
+  for (const char* name : {"bm_mix<float>/1/real_time", "bm_mix<float>/2/real_time", "bm_mix<float>/4/real_time"}) {
+    if (bw(name) == 0 || copy == 0) continue;
+    std::printf("%-28s %.2f GB/s = %.3f x copy, %.3f x triad\n", name, bw(name) / 1e9, bw(name) / copy, bw(name) / triad);
+  }
+  const double copy64 = bw("bm_copy<double>/real_time"), mix64 = bw("bm_mix<double>/2/real_time");
+  if (copy64 > 0 && mix64 > 0) std::printf("%-28s %.2f GB/s = %.3f x f64 copy\n", "bm_mix<double>/2/real_time", mix64 / 1e9, mix64 / copy64);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,106 @@
+#pragma once
+/// @file
+/// @brief The Communicator concept: moves bytes between the ranks of a world.
+///
+/// A communicator is a per-rank handle offering a batch of point-to-point sends and receives posted together
+/// (one NCCL group, one set of MPI requests), a barrier, an in-place sum all-reduce, and byte/message counters.
+/// Types opt in by declaring `using communicator_concept = decent::comm::communicator_tag;` and declare which
+/// memory they can move with either `static constexpr bool can_access(memory_space)` or a constexpr range
+/// `memory_spaces` of `memory_space` values.
+///
+/// Byte accounting: counters hold payload bytes only (no headers, no tags). A point-to-point message counts its
+/// `bytes` once on the sending rank (sent) and once on the receiving rank (received), a message to oneself on
+/// both counters of that rank. `allreduce_sum` counts what a ring all-reduce would move, whatever the
+/// implementation actually does: 2(n−1)/n · bytes (rounded down) sent and received, and 2(n−1) messages each
+/// way, on every rank of a world of n.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <decent/core/tensor.hpp>
+
+namespace decent::comm {
+
+/// One send of a batch: `bytes` bytes at `data` go to rank `peer`, labelled `tag`.
+///
+/// The buffer must stay valid and unmodified until the `exchange` that carries it returns.
+struct send_op {
+  int peer;           ///< destination rank
+  const void* data;   ///< payload (may be null when `bytes` is 0)
+  std::size_t bytes;  ///< payload size
+  int tag = 0;        ///< label matched against the receiver's `recv_op::tag`
+};
+
+/// One receive of a batch: exactly `bytes` bytes from rank `peer` with label `tag` land at `data`.
+///
+/// Receiving a message of another size is an error on both the sending and the receiving rank.
+struct recv_op {
+  int peer;           ///< source rank
+  void* data;         ///< where the payload lands (may be null when `bytes` is 0)
+  std::size_t bytes;  ///< expected payload size
+  int tag = 0;        ///< label of the matching `send_op`
+};
+
+/// Payload traffic of one rank since construction or the last reset (see the file comment for the convention).
+struct counters {
+  std::uint64_t bytes_sent = 0;         ///< payload bytes sent
+  std::uint64_t messages_sent = 0;      ///< messages sent
+  std::uint64_t bytes_received = 0;     ///< payload bytes received
+  std::uint64_t messages_received = 0;  ///< messages received
+
+  /// Field-wise equality.
+  friend bool operator==(const counters&, const counters&) = default;
+};
+
+/// The opt-in tag: a communicator declares `using communicator_concept = communicator_tag;`.
+struct communicator_tag {};
+
+/// A handle to one rank of a world that moves bytes between ranks.
+///
+/// - `rank()`, `size()`: this rank and the number of ranks.
+/// - `exchange(sends, recvs)`: posts all sends and receives of the batch together and returns when all of them
+///   completed, so send buffers may be reused and receive buffers read. Sends may be consumed in any order;
+///   messages with the same (source, destination, tag) are matched in FIFO order. Cannot deadlock when every
+///   receive has a matching send in the peer's batch of the same round.
+/// - `barrier()`: returns once every rank called it.
+/// - `allreduce_sum(p, n)` for `double` and `float`: in place, the element-wise sum over all ranks; every rank
+///   passes the same `n`.
+/// - `stats()`: the rank's `counters`.
+template <class C>
+concept communicator =
+    requires { typename C::communicator_concept; } &&
+    std::same_as<typename C::communicator_concept, communicator_tag> &&
+    requires(C& c, const C& cc, std::span<const send_op> sends, std::span<const recv_op> recvs, double* d,
+             float* f, std::size_t n) {
+      { cc.rank() } -> std::same_as<int>;
+      { cc.size() } -> std::same_as<int>;
+      c.exchange(sends, recvs);
+      c.barrier();
+      c.allreduce_sum(d, n);
+      c.allreduce_sum(f, n);
+      { cc.stats() } -> std::same_as<counters>;
+    };
+
+namespace detail {
+/// Whether `C` declares it can move buffers in memory space `S` (false when it declares nothing).
+template <class C, memory_space S>
+consteval bool declares_access() {
+  if constexpr (requires { { C::can_access(S) } -> std::convertible_to<bool>; }) {
+    return C::can_access(S);
+  } else if constexpr (requires { C::memory_spaces.begin(); }) {
+    for (memory_space s : C::memory_spaces)
+      if (s == S) return true;
+    return false;
+  } else {
+    return false;
+  }
+}
+}  // namespace detail
+
+/// A communicator that can send from and receive into buffers in memory space `S`.
+template <class C, memory_space S>
+concept communicator_for = communicator<C> && detail::declares_access<C, S>();
+
+}  // namespace decent::comm

@@ -1,0 +1,28 @@
+#pragma once
+/// @file
+/// @brief decent's host-safe umbrella header: everything that compiles with a plain C++20 compiler.
+/// CUDA code includes <decent/cuda.cuh> as well.
+
+#include <decent/core/config.hpp>
+#include <decent/core/error.hpp>
+#include <decent/core/rng.hpp>
+#include <decent/core/tensor.hpp>
+
+#include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
+
+#include <decent/topology/analysis.hpp>
+#include <decent/topology/any_topology.hpp>
+#include <decent/topology/topologies.hpp>
+#include <decent/topology/topology.hpp>
+#include <decent/topology/weights.hpp>
+
+#include <decent/comm/communicator.hpp>
+#include <decent/comm/inprocess.hpp>
+
+#include <decent/algorithm/allreduce.hpp>
+#include <decent/algorithm/gossip.hpp>
+
+#include <decent/sim/cluster.hpp>
+#include <decent/sim/problems.hpp>
+#include <decent/sim/simulation.hpp>

@@ -1,0 +1,130 @@
+#pragma once
+/// @file
+/// @brief Element-wise and reduction functors shared by every executor.
+///
+/// Each piece of math is written once here, as a trivially copyable functor with a `DECENT_HD` call
+/// operator taking an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
+
+#include <cstddef>
+
+#include <decent/core/config.hpp>
+
+namespace decent::detail {
+
+/// dst[i] = src[i].
+template <class T>
+struct copy_kernel {
+  T* dst;
+  const T* src;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = src[i]; }
+};
+
+/// dst[i] = value.
+template <class T>
+struct fill_kernel {
+  T* dst;
+  T value;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = value; }
+};
+
+/// Term i of a dot product, accumulated in double.
+template <class T>
+struct dot_term {
+  const T* a;
+  const T* b;
+  DECENT_HD double operator()(std::size_t i) const { return static_cast<double>(a[i]) * static_cast<double>(b[i]); }
+};
+
+/// Term i of a squared Euclidean distance ‖a − b‖², accumulated in double.
+template <class T>
+struct squared_distance_term {
+  const T* a;
+  const T* b;
+  DECENT_HD double operator()(std::size_t i) const {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    return d * d;
+  }
+};
+
+/// Row i of P = X·Q, with X row-major a×b and Q, P row-major b×r and a×r (r small: PowerGossip's rank).
+template <class T>
+struct matmul_row {
+  const T* x;
+  const T* q;
+  T* p;
+  std::size_t b, r;
+  DECENT_HD void operator()(std::size_t i) const {
+    for (std::size_t c = 0; c < r; ++c) {
+      double acc = 0;
+      for (std::size_t k = 0; k < b; ++k) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(q[k * r + c]);
+      p[i * r + c] = static_cast<T>(acc);
+    }
+  }
+};
+
+/// Row k of Q = Xᵀ·P, with X row-major a×b, P row-major a×r and Q row-major b×r.
+template <class T>
+struct matmul_transposed_row {
+  const T* x;
+  const T* p;
+  T* q;
+  std::size_t a, b, r;
+  DECENT_HD void operator()(std::size_t k) const {
+    for (std::size_t c = 0; c < r; ++c) {
+      double acc = 0;
+      for (std::size_t i = 0; i < a; ++i) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(p[i * r + c]);
+      q[k * r + c] = static_cast<T>(acc);
+    }
+  }
+};
+
+}  // namespace decent::detail
+
+namespace decent::detail {
+
+/// x[i] ← s·x[i]  (scales in double, rounds once).
+template <class T>
+struct scale_kernel {
+  T* x;
+  double factor;
+  DECENT_HD void operator()(std::size_t i) const { x[i] = static_cast<T>(factor * static_cast<double>(x[i])); }
+};
+
+/// x[i] ← self·x[i] + Σ_{j<count} coef[j]·r[j][i], for up to `max_terms` inputs per pass, summed in j order
+/// in double and rounded once. Gossip applies x_i + γΣ_j w_ij(x_j − x_i) as one pass with
+/// self = 1 − γΣ_j w_ij, and further passes with self = 1 when a worker has more than `max_terms` neighbours.
+template <class T>
+struct weighted_sum_kernel {
+  static constexpr int max_terms = 8;
+  T* x;
+  double self;
+  const T* r[max_terms];
+  double coef[max_terms];
+  int count;
+  DECENT_HD void operator()(std::size_t i) const {
+    double acc = self * static_cast<double>(x[i]);
+    for (int j = 0; j < count; ++j) acc += coef[j] * static_cast<double>(r[j][i]);
+    x[i] = static_cast<T>(acc);
+  }
+};
+
+}  // namespace decent::detail
+
+namespace decent::detail {
+
+/// Heavy-ball SGD step (PyTorch convention, dampening 0): m ← μ·m + g; x ← x − lr·m.
+template <class T>
+struct sgd_momentum_kernel {
+  T* x;
+  T* m;
+  const T* g;
+  double lr;
+  double momentum;
+  DECENT_HD void operator()(std::size_t i) const {
+    const double v = momentum * static_cast<double>(m[i]) + static_cast<double>(g[i]);
+    m[i] = static_cast<T>(v);
+    x[i] = static_cast<T>(static_cast<double>(x[i]) - lr * v);
+  }
+};
+
+}  // namespace decent::detail

@@ -1,0 +1,193 @@
+#pragma once
+/// @file
+/// @brief The CUDA executor: the same functors as `exec::host`, launched as kernels on one CUDA stream.
+///
+/// Needs nvcc. All calls are asynchronous on the executor's stream, except the reductions (`sum`, `dot`,
+/// `squared_norm`), which return a host value and therefore synchronize the stream.
+/// Determinism: reductions use a fixed grid and a fixed tree order, so repeated runs on the same device give
+/// bit-identical results; they are not bit-identical to the host executor (different summation order).
+/// Constructing an executor makes no CUDA call: a GPU-less machine can build and pass it around.
+
+#if !defined(__CUDACC__)
+#error "decent/exec/cuda.cuh needs nvcc; host code uses decent/exec/host.hpp"
+#endif
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+
+#include <decent/detail/cuda_check.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/executor.hpp>
+
+#define DECENT_KERNEL __global__ __attribute__((visibility("hidden")))
+
+namespace decent::exec {
+
+/// An owning buffer of device memory (cudaMalloc, zero-filled), move-only; freeing never throws.
+template <class T>
+class device_buffer {
+ public:
+  device_buffer() = default;
+  explicit device_buffer(std::size_t n) : size_(n) {
+    if (n == 0) return;
+    DECENT_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+    DECENT_CUDA_TRY(cudaMemset(data_, 0, n * sizeof(T)));
+  }
+  device_buffer(device_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  device_buffer& operator=(device_buffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  device_buffer(const device_buffer&) = delete;
+  device_buffer& operator=(const device_buffer&) = delete;
+  ~device_buffer() { reset(); }
+
+  [[nodiscard]] T* data() { return data_; }
+  [[nodiscard]] const T* data() const { return data_; }
+  [[nodiscard]] std::size_t size() const { return size_; }
+
+ private:
+  void reset() noexcept {
+    if (data_) DECENT_CUDA_TRY_NO_THROW(cudaFree(data_));
+    data_ = nullptr;
+  }
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+namespace detail {
+
+inline constexpr unsigned block_threads = 256;
+inline constexpr unsigned max_grid = 4096;
+/// Fixed number of blocks of the deterministic reduction (its first pass).
+inline constexpr unsigned reduction_grid = 512;
+
+template <class F>
+DECENT_KERNEL void for_each_kernel(std::size_t n, F f) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) f(i);
+}
+
+/// Tree sum of one value per thread of the block; thread 0 returns the block's total.
+__device__ inline double block_reduce(double v) {
+  __shared__ double lane[block_threads];
+  lane[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned s = block_threads / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) lane[threadIdx.x] += lane[threadIdx.x + s];
+    __syncthreads();
+  }
+  return lane[0];
+}
+
+/// First pass: block b sums terms b·T + t, b·T + t + G·T, ... in a fixed order; writes partial[b].
+template <class F>
+DECENT_KERNEL void reduce_partials_kernel(std::size_t n, F term, double* partial) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  double v = 0;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) v += term(i);
+  const double total = block_reduce(v);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
+}
+
+/// Second pass: one block sums the partials.
+DECENT_KERNEL inline void reduce_final_kernel(unsigned count, const double* partial, double* out) {
+  double v = 0;
+  for (unsigned i = threadIdx.x; i < count; i += blockDim.x) v += partial[i];
+  const double total = block_reduce(v);
+  if (threadIdx.x == 0) *out = total;
+}
+
+inline unsigned grid_for(std::size_t n, unsigned cap) {
+  const std::size_t blocks = (n + block_threads - 1) / block_threads;
+  return static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(blocks, cap)));
+}
+
+}  // namespace detail
+
+/// Runs kernels on a CUDA stream (default: the legacy default stream).
+class cuda {
+ public:
+  using executor_concept = executor_tag;
+  static constexpr memory_space space = memory_space::device;
+  template <class T>
+  using buffer = device_buffer<T>;
+
+  explicit cuda(cudaStream_t stream = nullptr) : stream_(stream) {}
+
+  [[nodiscard]] cudaStream_t stream() const { return stream_; }
+
+  /// Launches f(i) for every i in [0, n) (grid-stride kernel); asynchronous.
+  template <class F>
+  void for_each(std::size_t n, F f) const {
+    if (n == 0) return;
+    detail::for_each_kernel<<<detail::grid_for(n, detail::max_grid), detail::block_threads, 0, stream_>>>(n, f);
+    DECENT_CUDA_TRY(cudaGetLastError());
+  }
+
+  /// Σ_{i<n} term(i) in double with a fixed grid and order; synchronizes the stream.
+  template <class F>
+  [[nodiscard]] double sum(std::size_t n, F term) const {
+    if (n == 0) return 0;
+    if (scratch_.size() == 0) scratch_ = device_buffer<double>(detail::reduction_grid + 1);
+    const unsigned grid = detail::grid_for(n, detail::reduction_grid);
+    detail::reduce_partials_kernel<<<grid, detail::block_threads, 0, stream_>>>(n, term, scratch_.data());
+    DECENT_CUDA_TRY(cudaGetLastError());
+    detail::reduce_final_kernel<<<1, detail::block_threads, 0, stream_>>>(grid, scratch_.data(),
+                                                                           scratch_.data() + detail::reduction_grid);
+    DECENT_CUDA_TRY(cudaGetLastError());
+    double result = 0;
+    DECENT_CUDA_TRY(cudaMemcpyAsync(&result, scratch_.data() + detail::reduction_grid, sizeof(double),
+                                    cudaMemcpyDeviceToHost, stream_));
+    DECENT_CUDA_TRY(cudaStreamSynchronize(stream_));
+    return result;
+  }
+
+  template <class T>
+  [[nodiscard]] double dot(const T* a, const T* b, std::size_t n) const {
+    return sum(n, decent::detail::dot_term<T>{a, b});
+  }
+  template <class T>
+  [[nodiscard]] double squared_norm(const T* a, std::size_t n) const {
+    return sum(n, decent::detail::dot_term<T>{a, a});
+  }
+  template <class T>
+  void copy(T* dst, const T* src, std::size_t n) const {
+    if (n == 0) return;
+    DECENT_CUDA_TRY(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, stream_));
+  }
+  template <class T>
+  void fill(T* dst, T value, std::size_t n) const {
+    for_each(n, decent::detail::fill_kernel<T>{dst, value});
+  }
+  /// P = X·Q (see exec::host::matmul); one thread per row of P.
+  template <class T>
+  void matmul(const T* x, std::size_t a, std::size_t b, const T* q, std::size_t r, T* p) const {
+    for_each(a, decent::detail::matmul_row<T>{x, q, p, b, r});
+  }
+  /// Q = Xᵀ·P (see exec::host::matmul_transposed); one thread per row of Q (coalesced reads of X).
+  template <class T>
+  void matmul_transposed(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r, T* q) const {
+    for_each(b, decent::detail::matmul_transposed_row<T>{x, p, q, a, b, r});
+  }
+  template <class T>
+  [[nodiscard]] buffer<T> allocate(std::size_t n) const {
+    return buffer<T>(n);
+  }
+  void synchronize() const { DECENT_CUDA_TRY(cudaStreamSynchronize(stream_)); }
+
+ private:
+  cudaStream_t stream_;
+  mutable device_buffer<double> scratch_;
+};
+
+static_assert(executor<cuda>);
+
+}  // namespace decent::exec

@@ -1,0 +1,143 @@
+#pragma once
+/// @file
+/// @brief The host executor: kernels as loops on the CPU, parallel with OpenMP when it is enabled.
+///
+/// Determinism: `sum`, `dot` and `squared_norm` add fixed blocks of `reduction_block` elements in index order
+/// and then the block partials in order, so the result is bit-identical for any number of threads.
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include <decent/core/config.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/executor.hpp>
+
+#if DECENT_HAS_OPENMP
+#include <omp.h>
+#endif
+
+namespace decent::exec {
+
+/// An owning buffer of host memory (value-initialised), move-only.
+template <class T>
+class host_buffer {
+ public:
+  host_buffer() = default;
+  explicit host_buffer(std::size_t n) : data_(n ? std::make_unique<T[]>(n) : nullptr), size_(n) {}
+  [[nodiscard]] T* data() { return data_.get(); }
+  [[nodiscard]] const T* data() const { return data_.get(); }
+  [[nodiscard]] std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  std::size_t size_ = 0;
+};
+
+/// Runs kernels on the calling thread, or on an OpenMP team of `threads` (0: OpenMP's default).
+class host {
+ public:
+  using executor_concept = executor_tag;
+  static constexpr memory_space space = memory_space::host;
+  template <class T>
+  using buffer = host_buffer<T>;
+  /// Elements per partial sum of the deterministic reductions.
+  static constexpr std::size_t reduction_block = 4096;
+
+  /// @param threads OpenMP threads per kernel; 0 uses OpenMP's default, 1 runs serially (use 1 when the
+  ///        caller already runs one worker per thread, as the in-process simulator does).
+  explicit host(int threads = 0) : threads_(threads) {}
+
+  [[nodiscard]] int threads() const {
+#if DECENT_HAS_OPENMP
+    return threads_ > 0 ? threads_ : omp_get_max_threads();
+#else
+    return 1;
+#endif
+  }
+
+  /// Calls f(i) for every i in [0, n); iterations must be independent.
+  template <class F>
+  void for_each(std::size_t n, F f) const {
+    parallel_for(n, f, parallel_threshold);
+  }
+
+  /// Σ_{i<n} term(i) in double, in a fixed order (see file comment).
+  template <class F>
+  [[nodiscard]] double sum(std::size_t n, F term) const {
+    const std::size_t blocks = (n + reduction_block - 1) / reduction_block;
+    if (blocks <= 1) return block_sum(term, 0, n);
+    std::vector<double> partial(blocks);
+    parallel_for(
+        blocks,
+        [&](std::size_t b) { partial[b] = block_sum(term, b * reduction_block, std::min(n, (b + 1) * reduction_block)); },
+        2);
+    double total = 0;
+    for (double p : partial) total += p;
+    return total;
+  }
+
+  template <class T>
+  [[nodiscard]] double dot(const T* a, const T* b, std::size_t n) const {
+    return sum(n, decent::detail::dot_term<T>{a, b});
+  }
+  template <class T>
+  [[nodiscard]] double squared_norm(const T* a, std::size_t n) const {
+    return sum(n, decent::detail::dot_term<T>{a, a});
+  }
+  template <class T>
+  void copy(T* dst, const T* src, std::size_t n) const {
+    for_each(n, decent::detail::copy_kernel<T>{dst, src});
+  }
+  template <class T>
+  void fill(T* dst, T value, std::size_t n) const {
+    for_each(n, decent::detail::fill_kernel<T>{dst, value});
+  }
+  /// P = X·Q: X row-major a×b, Q row-major b×r, P row-major a×r.
+  template <class T>
+  void matmul(const T* x, std::size_t a, std::size_t b, const T* q, std::size_t r, T* p) const {
+    for_each(a, decent::detail::matmul_row<T>{x, q, p, b, r});
+  }
+  /// Q = Xᵀ·P: X row-major a×b, P row-major a×r, Q row-major b×r.
+  template <class T>
+  void matmul_transposed(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r, T* q) const {
+    for_each(b, decent::detail::matmul_transposed_row<T>{x, p, q, a, b, r});
+  }
+  template <class T>
+  [[nodiscard]] buffer<T> allocate(std::size_t n) const {
+    return buffer<T>(n);
+  }
+  /// Host kernels complete before they return.
+  void synchronize() const {}
+
+ private:
+  static constexpr std::size_t parallel_threshold = 1u << 14;
+
+  /// Calls f(i) for i in [0, n), on the OpenMP team when n ≥ min_parallel.
+  template <class F>
+  void parallel_for(std::size_t n, const F& f, std::size_t min_parallel) const {
+    const auto count = static_cast<std::ptrdiff_t>(n);
+#if DECENT_HAS_OPENMP
+    const int t = threads();
+#pragma omp parallel for schedule(static) num_threads(t) if (t > 1 && n >= min_parallel)
+    for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+#else
+    (void)min_parallel;
+    for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+#endif
+  }
+
+  template <class F>
+  static double block_sum(const F& term, std::size_t begin, std::size_t end) {
+    double s = 0;
+    for (std::size_t i = begin; i < end; ++i) s += term(i);
+    return s;
+  }
+
+  int threads_ = 0;
+};
+
+static_assert(executor<host>);
+
+}  // namespace decent::exec

@@ -1,0 +1,59 @@
+#pragma once
+/// @file
+/// @brief N simulated workers in one process: one thread per worker over the in-process communicator.
+
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <decent/comm/inprocess.hpp>
+#include <decent/core/error.hpp>
+
+namespace decent::sim {
+
+/// Runs a worker function on `size()` threads, each with its own in-process communicator.
+///
+/// When a worker throws, the world is aborted so that every other worker blocked in a communication gets
+/// a comm_error instead of hanging; `run` joins all threads and rethrows the first worker's exception.
+class cluster {
+ public:
+  explicit cluster(int workers, comm::inprocess_options options = {}) : workers_(workers), options_(options) {
+    expects(workers >= 1, "a cluster needs at least one worker, got ", workers);
+  }
+
+  [[nodiscard]] int size() const { return workers_; }
+
+  /// Calls worker(comm) for every rank, each on its own thread, in a fresh world; returns when all finished.
+  template <class Worker>
+  void run(Worker&& worker) {
+    comm::inprocess_world world(workers_, options_);
+    std::exception_ptr first;
+    std::mutex mutex;
+    {
+      std::vector<std::jthread> threads;
+      threads.reserve(static_cast<std::size_t>(workers_));
+      for (int rank = 0; rank < workers_; ++rank) {
+        threads.emplace_back([&, rank] {
+          try {
+            worker(comm::inprocess(world, rank));
+          } catch (const std::exception& e) {
+            const std::lock_guard lock(mutex);
+            if (!first) {
+              first = std::current_exception();
+              world.abort(detail::concat("worker ", rank, " failed: ", e.what()));
+            }
+          }
+        });
+      }
+    }
+    if (first) std::rethrow_exception(first);
+  }
+
+ private:
+  int workers_;
+  comm::inprocess_options options_;
+};
+
+}  // namespace decent::sim

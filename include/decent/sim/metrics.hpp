@@ -1,0 +1,44 @@
+#pragma once
+/// @file
+/// @brief The simulator's metrics over all workers' parameters (decent-sim's CSV columns).
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace decent::sim {
+
+/// One CSV row of decent-sim: `step,time,consensus,relative_consensus,loss,bytes_per_worker`.
+struct row {
+  std::int64_t step = 0;
+  double time = 0;                            ///< virtual time (synchronous runs: the step)
+  double consensus = 0;                       ///< (1/n) Σ_i ‖x_i − x̄‖²
+  std::optional<double> relative_consensus;   ///< Σ_i ‖x_i − x̄‖² / Σ_i ‖x_i⁰ − x̄⁰‖²; none when the start is a consensus
+  std::optional<double> loss;                 ///< f(x̄) − f* (or f(x̄)); none for pure consensus
+  double bytes_per_worker = 0;                ///< mean cumulative payload bytes sent per worker
+};
+
+/// The mean x̄ of the workers' vectors, in double, summed in rank order.
+template <class T>
+std::vector<double> mean_of(std::span<const T* const> xs, std::size_t numel) {
+  std::vector<double> mean(numel, 0.0);
+  for (const T* x : xs)
+    for (std::size_t k = 0; k < numel; ++k) mean[k] += static_cast<double>(x[k]);
+  for (double& v : mean) v /= static_cast<double>(xs.size());
+  return mean;
+}
+
+/// Σ_i ‖x_i − mean‖², in double, in rank order.
+template <class T>
+double total_squared_deviation(std::span<const T* const> xs, const std::vector<double>& mean) {
+  double total = 0;
+  for (const T* x : xs)
+    for (std::size_t k = 0; k < mean.size(); ++k) {
+      const double d = static_cast<double>(x[k]) - mean[k];
+      total += d * d;
+    }
+  return total;
+}
+
+}  // namespace decent::sim

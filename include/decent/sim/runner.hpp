@@ -1,0 +1,281 @@
+#pragma once
+/// @file
+/// @brief decent-sim's engine: a run described by flags (`run_spec`) → rows of metrics, and `--describe`.
+///
+/// The flag grammar is DESIGN.md's decent-sim contract; `parse_arguments` turns argv into a `run_spec`
+/// (every malformed or inapplicable flag is an `invalid_argument` with one clear line), `run` dispatches
+/// the algorithm name to its compile-time composition and simulates it, `describe` prints the topology's
+/// JSON summary.
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <iomanip>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <decent/algorithm/allreduce.hpp>
+#include <decent/algorithm/gossip.hpp>
+#include <decent/comm/inprocess.hpp>
+#include <decent/core/error.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/exec/host.hpp>
+#include <decent/sim/cluster.hpp>
+#include <decent/sim/problems.hpp>
+#include <decent/sim/simulation.hpp>
+#include <decent/topology/analysis.hpp>
+#include <decent/topology/any_topology.hpp>
+#include <decent/topology/topologies.hpp>
+#include <decent/topology/weights.hpp>
+
+namespace decent::sim {
+
+/// Every algorithm name of the CLI contract, and whether this build implements it.
+struct algorithm_info {
+  std::string_view name;
+  bool available;
+  bool asynchronous;
+};
+inline constexpr algorithm_info algorithms[] = {
+    {"allreduce", true, false},     {"gossip", true, false},       {"relaysgd", false, false},
+    {"relaysgd-grad", false, false}, {"powergossip", false, false}, {"choco", false, false},
+    {"async-gossip", false, true},  {"a2cid2", false, true},
+};
+
+/// A decent-sim run, as given by its flags. Optional fields are those that only some algorithms or
+/// problems accept; setting one that does not apply is an error rather than silently ignored.
+struct run_spec {
+  std::string algorithm = "gossip";
+  std::string topology = "ring:16";
+  std::string problem = "consensus";
+  std::vector<shape> shapes;          ///< --shape (consensus only); empty: one vector of --dim
+  int dim = 10;
+  std::int64_t steps = 100;
+  std::optional<double> time;         ///< --time (asynchronous algorithms)
+  double lr = 0.1;
+  double momentum = 0;
+  double gamma = 1;
+  std::optional<int> rank;            ///< --rank (powergossip)
+  std::optional<int> iterations;      ///< --iterations (powergossip)
+  bool no_warm_start = false;         ///< --no-warm-start (powergossip)
+  std::optional<double> rate;         ///< --rate (a2cid2, async-gossip; --describe)
+  std::optional<std::string> compressor;  ///< --compressor (choco)
+  double heterogeneity = 1;
+  double noise = 0;
+  double mu = 0.5;                    ///< --mu (quadratic)
+  double r0 = 100;                    ///< --r0 (quadratic)
+  std::uint64_t seed = 0;
+  std::string precision = "f32";
+  std::string backend = "host";
+  std::int64_t every = 1;
+  std::optional<std::string> csv;     ///< --csv PATH (default stdout)
+  bool describe = false;
+};
+
+/// What a finished run reports besides its rows.
+struct run_summary {
+  row last;
+  double wall_seconds = 0;
+  int workers = 0;
+};
+
+namespace detail {
+
+inline std::string accepted_algorithms() {
+  std::string s;
+  for (const auto& a : algorithms) s += (s.empty() ? "" : " | ") + std::string(a.name);
+  return s;
+}
+
+inline const algorithm_info& find_algorithm(std::string_view name) {
+  for (const auto& a : algorithms)
+    if (a.name == name) return a;
+  throw invalid_argument(decent::detail::concat("unknown --algorithm '", name, "': expected ", accepted_algorithms()));
+}
+
+template <class Number>
+Number parse_number(std::string_view flag, std::string_view text) {
+  std::istringstream in{std::string(text)};
+  Number value{};
+  in >> value;
+  expects(!text.empty() && in && in.peek() == std::char_traits<char>::eof(), "invalid value '", text, "' for ", flag,
+          ": expected ", std::is_integral_v<Number> ? "an integer" : "a number");
+  if constexpr (std::is_floating_point_v<Number>) expects(std::isfinite(value), "invalid value '", text, "' for ", flag);
+  return value;
+}
+
+/// "AxB[,CxD...]" → shapes; a plain "N" is a vector of N.
+inline std::vector<shape> parse_shapes(std::string_view text) {
+  std::vector<shape> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view item = text.substr(start, comma - start);
+    std::vector<std::int64_t> extents;
+    std::size_t p = 0;
+    while (p <= item.size()) {
+      const std::size_t x = std::min(item.find('x', p), item.size());
+      const auto extent = parse_number<std::int64_t>("--shape", item.substr(p, x - p));
+      expects(extent >= 1, "invalid --shape '", text, "': every extent must be >= 1");
+      extents.push_back(extent);
+      p = x + 1;
+    }
+    out.emplace_back(std::span<const std::int64_t>(extents));
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace detail
+
+/// Parses decent-sim's flags (argv without the program name). Throws invalid_argument with one clear line.
+inline run_spec parse_arguments(const std::vector<std::string>& args) {
+  run_spec s;
+  bool shape_set = false, dim_set = false, mu_set = false, r0_set = false, steps_set = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    auto value = [&]() -> const std::string& {
+      expects(i + 1 < args.size(), flag, " needs a value");
+      return args[++i];
+    };
+    if (flag == "--algorithm") s.algorithm = value();
+    else if (flag == "--topology") s.topology = value();
+    else if (flag == "--problem") s.problem = value();
+    else if (flag == "--shape") s.shapes = detail::parse_shapes(value()), shape_set = true;
+    else if (flag == "--dim") s.dim = detail::parse_number<int>(flag, value()), dim_set = true;
+    else if (flag == "--steps") s.steps = detail::parse_number<std::int64_t>(flag, value()), steps_set = true;
+    else if (flag == "--time") s.time = detail::parse_number<double>(flag, value());
+    else if (flag == "--lr") s.lr = detail::parse_number<double>(flag, value());
+    else if (flag == "--momentum") s.momentum = detail::parse_number<double>(flag, value());
+    else if (flag == "--gamma") s.gamma = detail::parse_number<double>(flag, value());
+    else if (flag == "--rank") s.rank = detail::parse_number<int>(flag, value());
+    else if (flag == "--iterations") s.iterations = detail::parse_number<int>(flag, value());
+    else if (flag == "--no-warm-start") s.no_warm_start = true;
+    else if (flag == "--rate") s.rate = detail::parse_number<double>(flag, value());
+    else if (flag == "--compressor") s.compressor = value();
+    else if (flag == "--heterogeneity") s.heterogeneity = detail::parse_number<double>(flag, value());
+    else if (flag == "--noise") s.noise = detail::parse_number<double>(flag, value());
+    else if (flag == "--mu") s.mu = detail::parse_number<double>(flag, value()), mu_set = true;
+    else if (flag == "--r0") s.r0 = detail::parse_number<double>(flag, value()), r0_set = true;
+    else if (flag == "--seed") s.seed = detail::parse_number<std::uint64_t>(flag, value());
+    else if (flag == "--precision") s.precision = value();
+    else if (flag == "--backend") s.backend = value();
+    else if (flag == "--every") s.every = detail::parse_number<std::int64_t>(flag, value());
+    else if (flag == "--csv") s.csv = value();
+    else if (flag == "--describe") s.describe = true;
+    else throw invalid_argument(decent::detail::concat("unknown flag '", flag, "' (see decent-sim --help)"));
+  }
+  if (s.describe) return s;
+
+  const algorithm_info& algo = detail::find_algorithm(s.algorithm);
+  expects(s.problem == "consensus" || s.problem == "quadratic" || s.problem == "logistic", "unknown --problem '",
+          s.problem, "': expected consensus | quadratic | logistic");
+  expects(s.precision == "f32" || s.precision == "f64", "unknown --precision '", s.precision, "': expected f32 | f64");
+  expects(s.backend == "host" || s.backend == "cuda", "unknown --backend '", s.backend, "': expected host | cuda");
+  expects(!(shape_set && dim_set), "give either --shape or --dim, not both");
+  expects(!shape_set || s.problem == "consensus", "--shape applies to --problem consensus; ", s.problem, " uses --dim");
+  expects(s.dim >= 1, "--dim must be >= 1, got ", s.dim);
+  expects(!(mu_set || r0_set) || s.problem == "quadratic", "--mu and --r0 apply to --problem quadratic only");
+  expects(s.steps >= 0, "--steps must be >= 0, got ", s.steps);
+  expects(s.every >= 1, "--every must be >= 1, got ", s.every);
+  expects(s.lr >= 0, "--lr must be >= 0, got ", s.lr);
+  expects(s.momentum >= 0 && s.momentum < 1, "--momentum must be in [0, 1), got ", s.momentum);
+  expects(s.gamma > 0, "--gamma must be > 0, got ", s.gamma);
+  if (algo.asynchronous) {
+    expects(!steps_set, "--algorithm ", s.algorithm, " is asynchronous: give --time T (virtual time), not --steps");
+  } else {
+    expects(!s.time, "--time applies to the asynchronous algorithms (async-gossip, a2cid2); ", s.algorithm,
+            " runs --steps");
+  }
+  const bool powergossip = s.algorithm == "powergossip";
+  expects(!(s.rank || s.iterations || s.no_warm_start) || powergossip,
+          "--rank, --iterations and --no-warm-start apply to --algorithm powergossip only");
+  expects(!s.compressor || s.algorithm == "choco", "--compressor applies to --algorithm choco only");
+  expects(!s.rate || algo.asynchronous, "--rate applies to async-gossip and a2cid2 (and --describe) only");
+  expects(algo.available, "--algorithm ", s.algorithm, " is not available yet in this version of decent (available: ",
+          [] {
+            std::string names;
+            for (const auto& a : algorithms)
+              if (a.available) names += (names.empty() ? "" : ", ") + std::string(a.name);
+            return names;
+          }(),
+          ")");
+  return s;
+}
+
+namespace detail {
+
+template <class T>
+std::unique_ptr<problem<T>> make_problem(const run_spec& s, int workers) {
+  if (s.problem == "consensus") {
+    parameter_layout layout(s.shapes.empty() ? std::vector<shape>{shape{s.dim}} : s.shapes);
+    return std::make_unique<consensus_problem<T>>(workers, std::move(layout), s.seed);
+  }
+  if (s.problem == "quadratic") {
+    return std::make_unique<quadratic_problem<T>>(
+        workers, quadratic_options{s.dim, s.mu, s.r0, s.heterogeneity, s.noise, s.seed});
+  }
+  logistic_options o;
+  o.dim = s.dim;
+  o.heterogeneity = s.heterogeneity;
+  o.noise = s.noise;
+  o.seed = s.seed;
+  return std::make_unique<logistic_problem<T>>(workers, o);
+}
+
+template <class T>
+run_summary run_with(const run_spec& s, const row_sink& sink) {
+  const topology::any_topology topo = topology::parse(s.topology);
+  if (!topo.is_time_varying()) topology::require_connected(topo.graph_at(0));
+  const int n = topo.size();
+  const auto task = make_problem<T>(s, n);
+  cluster workers(n);
+  const loop_options loop{s.steps, s.lr, s.momentum, s.every};
+  const exec::host ex(1);
+  const auto start = std::chrono::steady_clock::now();
+  row last;
+  if (s.algorithm == "allreduce") {
+    last = simulate<T>(workers, *task, loop, [&](comm::inprocess c, parameters<T> p) {
+      return allreduce<comm::inprocess, exec::host, T>(std::move(c), std::move(p), ex);
+    }, sink);
+  } else {
+    const gossip_options options{s.gamma, topology::weight_scheme::uniform};
+    last = simulate<T>(workers, *task, loop, [&](comm::inprocess c, parameters<T> p) {
+      return gossip<topology::any_topology, comm::inprocess, exec::host, T>(topo, std::move(c), std::move(p), options, ex);
+    }, sink);
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  return run_summary{last, elapsed.count(), n};
+}
+
+}  // namespace detail
+
+/// Simulates a parsed run; rows go to `sink` in step order. Throws invalid_argument for impossible setups.
+inline run_summary run(const run_spec& s, const row_sink& sink = {}) {
+  expects(s.backend == "host", "--backend cuda: decent-sim runs its simulated workers on the host executor in this "
+                               "version; the CUDA executor is exercised by the cuda tests");
+  return s.precision == "f64" ? detail::run_with<double>(s, sink) : detail::run_with<float>(s, sink);
+}
+
+/// Formats one CSV row (`%.17g` for values so that reruns can be compared bit for bit).
+inline std::string format_row(const row& r) {
+  std::ostringstream os;
+  os << std::setprecision(17);
+  os << r.step << ',' << r.time << ',' << r.consensus << ',';
+  if (r.relative_consensus) os << *r.relative_consensus;
+  os << ',';
+  if (r.loss) os << *r.loss;
+  os << ',' << r.bytes_per_worker;
+  return os.str();
+}
+
+/// The CSV header of decent-sim.
+inline constexpr std::string_view csv_header = "step,time,consensus,relative_consensus,loss,bytes_per_worker";
+
+}  // namespace decent::sim

@@ -1,0 +1,102 @@
+#pragma once
+/// @file
+/// @brief The synchronous simulation loop: N workers, a problem, an algorithm, metrics every K steps.
+///
+/// Each worker owns its parameters (packed), takes a local heavy-ball SGD step on its problem's gradient
+/// (m ← μm + g; x ← x − lr·m; skipped for consensus), then calls the algorithm's `mix()`. Metrics are
+/// computed by worker 0 between two barriers, reading every worker's parameters in rank order, so they
+/// are deterministic and add no payload bytes.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <decent/core/error.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/host.hpp>
+#include <decent/sim/cluster.hpp>
+#include <decent/sim/metrics.hpp>
+#include <decent/sim/problem.hpp>
+
+namespace decent::sim {
+
+/// The loop's settings.
+struct loop_options {
+  std::int64_t steps = 100;  ///< synchronous steps
+  double lr = 0.1;           ///< learning rate of the local step
+  double momentum = 0;       ///< heavy-ball μ of the local step
+  std::int64_t every = 1;    ///< a row every `every` steps (and always at step 0 and the last step)
+};
+
+/// Receives the metric rows, in step order, on worker 0's thread.
+using row_sink = std::function<void(const row&)>;
+
+/// Runs `options.steps` synchronous steps on `cluster`; `make(comm, params)` builds worker i's algorithm
+/// (anything with `mix()` and `communicator()`), from its in-process communicator and its parameters.
+/// @return the last row.
+template <class T, class MakeAlgorithm>
+row simulate(cluster& workers, const problem<T>& task, const loop_options& options, MakeAlgorithm&& make,
+             const row_sink& sink = {}) {
+  expects(options.steps >= 0, "--steps must be >= 0, got ", options.steps);
+  expects(options.every >= 1, "--every must be >= 1, got ", options.every);
+  expects(task.workers() == workers.size(), "the problem was built for ", task.workers(), " workers but the cluster has ",
+          workers.size());
+  const auto n = static_cast<std::size_t>(workers.size());
+  const parameter_layout& layout = task.layout();
+  const std::size_t numel = layout.numel();
+
+  std::vector<const T*> xs(n, nullptr);
+  std::vector<const comm::inprocess*> comms(n, nullptr);
+  double initial_deviation = 0;
+  row last;
+
+  auto observe = [&](std::int64_t step) {
+    row r;
+    r.step = step;
+    r.time = static_cast<double>(step);
+    const std::vector<double> mean = mean_of<T>(xs, numel);
+    const double deviation = total_squared_deviation<T>(xs, mean);
+    if (step == 0) initial_deviation = deviation;
+    r.consensus = deviation / static_cast<double>(n);
+    if (initial_deviation > 0) r.relative_consensus = deviation / initial_deviation;
+    r.loss = task.loss(mean.data());
+    double bytes = 0;
+    for (const auto* c : comms) bytes += static_cast<double>(c->stats().bytes_sent);
+    r.bytes_per_worker = bytes / static_cast<double>(n);
+    last = r;
+    if (sink) sink(r);
+  };
+
+  workers.run([&](comm::inprocess comm) {
+    const int rank = comm.rank();
+    const auto me = static_cast<std::size_t>(rank);
+    const exec::host ex(1);  // one thread per worker already
+    exec::host_buffer<T> x(numel), momentum(numel), grad(numel);
+    task.initial_point(rank, x.data());
+    auto algorithm = make(std::move(comm), parameters<T>::packed(x.data(), layout));
+    auto& channel = algorithm.communicator();
+    xs[me] = x.data();
+    comms[me] = &channel;
+    auto checkpoint = [&](std::int64_t step) {
+      channel.barrier();
+      if (rank == 0) observe(step);
+      channel.barrier();
+    };
+    checkpoint(0);
+    for (std::int64_t step = 1; step <= options.steps; ++step) {
+      if (task.has_gradient()) {
+        task.gradient(rank, x.data(), grad.data(), static_cast<std::uint64_t>(step - 1));
+        ex.for_each(numel, decent::detail::sgd_momentum_kernel<T>{x.data(), momentum.data(), grad.data(), options.lr,
+                                                                   options.momentum});
+      }
+      algorithm.mix();
+      if (step % options.every == 0 || step == options.steps) checkpoint(step);
+    }
+  });
+  return last;
+}
+
+}  // namespace decent::sim

@@ -1,0 +1,153 @@
+#pragma once
+/// @file
+/// @brief Properties of a graph: connectivity and tree checks, diameter, spectral quantities, effective
+/// resistance, and the A²CiD² constants χ₁, χ₂, η, α̃ (ALGORITHMS.md §1.3).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <decent/core/error.hpp>
+#include <decent/detail/linalg.hpp>
+#include <decent/topology/topology.hpp>
+#include <decent/topology/weights.hpp>
+
+namespace decent::detail {
+/// L + 11ᵀ/n for an n×n Laplacian L: invertible iff L's graph is connected, and its inverse equals L⁺ + 11ᵀ/n.
+[[nodiscard]] inline dense_matrix plus_averaging(dense_matrix l) {
+  for (int r = 0; r < l.rows(); ++r)
+    for (double& x : l.row(r)) x += 1.0 / l.rows();
+  return l;
+}
+}  // namespace decent::detail
+
+namespace decent::topology {
+
+/// True if every vertex can reach every other.
+[[nodiscard]] inline bool is_connected(const graph& g) {
+  return breadth_first_search(g, 0).order.size() == static_cast<std::size_t>(g.size());
+}
+
+/// True if `g` is connected and has n − 1 edges (a spanning tree, as RelaySum needs).
+[[nodiscard]] inline bool is_tree(const graph& g) { return g.num_edges() == g.size() - 1 && is_connected(g); }
+
+/// Throws unless `g` is connected.
+/// @throw topology_error naming an unreachable worker and the fix.
+inline void require_connected(const graph& g) {
+  const bfs_result search = breadth_first_search(g, 0);
+  if (search.order.size() == static_cast<std::size_t>(g.size())) return;
+  const auto unreachable = std::find(search.distance.begin(), search.distance.end(), -1) - search.distance.begin();
+  throw topology_error(detail::concat("topology ", g.name(), " is not connected: worker ", unreachable,
+                                      " cannot be reached from worker 0; use a topology in which every worker can "
+                                      "reach every other (add the missing edges)"));
+}
+
+/// Throws unless `g` is a tree.
+/// @throw topology_error saying why (disconnected, or how many edges too many) and naming the tree topologies to use.
+inline void require_tree(const graph& g) {
+  if (is_tree(g)) return;
+  const std::string why = is_connected(g) ? detail::concat("it has ", g.num_edges(), " edges, a tree on ", g.size(),
+                                                           " workers has ", g.size() - 1)
+                                          : std::string("it is not connected");
+  throw topology_error(detail::concat("topology ", g.name(), " is not a tree (", why,
+                                      "): relaysgd needs a tree: use binary-tree:N, double-binary-tree:N, or "
+                                      "bfs:0:<your spec> (here bfs:0:",
+                                      g.name(), ")"));
+}
+
+/// The diameter: the largest number of hops between two workers (0 for one worker). O(n·|E|).
+/// @throw topology_error if `g` is not connected.
+[[nodiscard]] inline int diameter(const graph& g) {
+  require_connected(g);
+  int result = 0;
+  for (int root = 0; root < g.size(); ++root) {
+    const std::vector<int> distance = breadth_first_search(g, root).distance;
+    result = std::max(result, *std::max_element(distance.begin(), distance.end()));
+  }
+  return result;
+}
+
+/// The spectral gap 1 − max(|λ₂|, |λ_n|) of a symmetric mixing matrix with eigenvalues λ₁ ≥ λ₂ ≥ … ≥ λ_n
+/// (λ₁ = 1 for a doubly stochastic W): one minus the second largest eigenvalue modulus. Gossip contracts the
+/// disagreement by (1 − gap) per step; 0 means no convergence. Defined as 1 for a 1×1 matrix.
+/// @throw invalid_argument if `w` is not square and symmetric.
+[[nodiscard]] inline double spectral_gap(const dense_matrix& w) {
+  expects(is_symmetric(w), "spectral_gap: needs a square symmetric mixing matrix");
+  const std::vector<double> lambda = decent::detail::symmetric_eigenvalues(w);  // ascending
+  if (lambda.size() < 2) return 1.0;
+  return 1.0 - std::max(std::abs(lambda[lambda.size() - 2]), std::abs(lambda.front()));
+}
+
+/// The algebraic connectivity: the second smallest eigenvalue of the unweighted Laplacian (0 iff disconnected).
+/// @throw invalid_argument if `g` has fewer than 2 vertices.
+[[nodiscard]] inline double algebraic_connectivity(const graph& g) {
+  expects(g.size() >= 2, "algebraic_connectivity: ", g.name(), " needs at least 2 workers");
+  return decent::detail::symmetric_eigenvalues(laplacian(g))[1];
+}
+
+/// The effective resistance (e_i − e_j)ᵀ L⁺ (e_i − e_j) for a weighted Laplacian L of a connected graph (edge weights
+/// are conductances). Computed with one solve of (L + 11ᵀ/n)·x = e_i − e_j, which equals L⁺ on vectors orthogonal to 1.
+/// @throw invalid_argument if i or j is out of range, or L + 11ᵀ/n is singular (the graph is disconnected).
+[[nodiscard]] inline double effective_resistance(const dense_matrix& laplacian_matrix, int i, int j) {
+  const int n = laplacian_matrix.rows();
+  expects(laplacian_matrix.cols() == n, "effective_resistance: needs a square Laplacian");
+  expects(0 <= i && i < n && 0 <= j && j < n, "effective_resistance: vertices ", i, " and ", j,
+          " must be in [0, ", n, ")");
+  std::vector<double> b(static_cast<std::size_t>(n), 0.0);
+  b[static_cast<std::size_t>(i)] += 1.0;
+  b[static_cast<std::size_t>(j)] -= 1.0;
+  const std::vector<double> x = decent::detail::solve(decent::detail::plus_averaging(laplacian_matrix), b);
+  return x[static_cast<std::size_t>(i)] - x[static_cast<std::size_t>(j)];
+}
+
+/// The effective resistance between workers i and j when every edge is a unit resistor (unweighted Laplacian):
+/// the path length on a tree, k(n − k)/n between workers k hops apart on a ring of n.
+/// @throw topology_error if `g` is not connected; invalid_argument if i or j is out of range.
+[[nodiscard]] inline double effective_resistance(const graph& g, int i, int j) {
+  require_connected(g);
+  return effective_resistance(laplacian(g), i, j);
+}
+
+/// The Moore–Penrose pseudoinverse L⁺ = (L + 11ᵀ/n)⁻¹ − 11ᵀ/n of the Laplacian of a connected graph.
+/// @throw invalid_argument if `laplacian_matrix` is not square or L + 11ᵀ/n is singular.
+[[nodiscard]] inline dense_matrix laplacian_pseudoinverse(const dense_matrix& laplacian_matrix) {
+  dense_matrix result = decent::detail::inverse(decent::detail::plus_averaging(laplacian_matrix));
+  for (int r = 0; r < result.rows(); ++r)
+    for (double& x : result.row(r)) x -= 1.0 / result.rows();
+  return result;
+}
+
+/// A²CiD²'s graph constants for a communication rate r (ALGORITHMS.md §1.3).
+struct acid_constants {
+  double chi1;         ///< χ₁ = 1 / λ₂(Λ): inverse algebraic connectivity of the edge-rate Laplacian Λ
+  double chi2;         ///< χ₂ = ½ max over edges of (e_i − e_j)ᵀ Λ⁺ (e_i − e_j): half the largest edge resistance
+  double eta;          ///< η = 1 / (2√(χ₁χ₂)): rate at which x and x̃ mix between events
+  double alpha_tilde;  ///< α̃ = ½√(χ₁/χ₂): step of x̃ toward the peer in a pairwise exchange
+};
+
+/// A²CiD²'s χ₁, χ₂, η, α̃ for `g` when every worker joins on average `rate` pairwise exchanges per gradient step.
+///
+/// Convention (time unit = one gradient per worker): each worker starts exchanges at rate r/2 with a uniformly
+/// chosen neighbour, so edge (i, j) fires at λ_ij = (r/2)(1/deg_i + 1/deg_j) — r/deg on a regular graph, as in the
+/// reference's L = r(I − W). Λ = Σ_{(i,j)∈E} λ_ij (e_i − e_j)(e_i − e_j)ᵀ. Then η ∝ r and α̃ does not depend on r.
+/// Cycle of 8, r = 1: χ₁ = 3.41421, χ₂ = 0.875, η = 0.289281, α̃ = 0.987669.
+/// @throw invalid_argument if `rate` is not positive or `g` has fewer than 2 workers.
+/// @throw topology_error if `g` is not connected.
+[[nodiscard]] inline acid_constants a2cid2_constants(const graph& g, double rate = 1.0) {
+  expects(rate > 0.0 && std::isfinite(rate), "a2cid2_constants: the communication rate must be positive, got ", rate);
+  expects(g.size() >= 2, "a2cid2_constants: ", g.name(), " needs at least 2 workers");
+  require_connected(g);
+  const dense_matrix lambda = weighted_laplacian(
+      g, [&](int i, int j) { return 0.5 * rate * (1.0 / g.degree(i) + 1.0 / g.degree(j)); });
+  const double chi1 = 1.0 / decent::detail::symmetric_eigenvalues(lambda)[1];
+  const dense_matrix pinv = laplacian_pseudoinverse(lambda);
+  double largest_resistance = 0.0;
+  for (const auto& [i, j] : g.edges())
+    largest_resistance = std::max(largest_resistance, pinv(i, i) + pinv(j, j) - 2.0 * pinv(i, j));
+  const double chi2 = 0.5 * largest_resistance;
+  return {chi1, chi2, 0.5 / std::sqrt(chi1 * chi2), 0.5 * std::sqrt(chi1 / chi2)};
+}
+
+}  // namespace decent::topology

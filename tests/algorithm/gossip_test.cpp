@@ -1,0 +1,145 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <decent/algorithm/gossip.hpp>
+#include <decent/comm/inprocess.hpp>
+#include <decent/sim/cluster.hpp>
+#include <decent/topology/topologies.hpp>
+#include <decent/topology/weights.hpp>
+
+using namespace decent;
+
+namespace {
+
+/// Every worker i starts from x_i[k] = sin(1 + 3i + 0.7k); returns all workers' vectors after `steps` mixes.
+template <class Topology>
+std::vector<std::vector<double>> run_gossip(const Topology& topo, std::size_t d, int steps, gossip_options options,
+                                            bool packed = true) {
+  const int n = topo.size();
+  std::vector<std::vector<double>> x(static_cast<std::size_t>(n), std::vector<double>(d));
+  for (int i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < d; ++k) x[static_cast<std::size_t>(i)][k] = std::sin(1.0 + 3.0 * i + 0.7 * static_cast<double>(k));
+  sim::cluster workers(n);
+  workers.run([&](comm::inprocess c) {
+    double* mine = x[static_cast<std::size_t>(c.rank())].data();
+    // Unpacked: two tensors in reversed memory order, so they are not one contiguous buffer.
+    const std::size_t head = d / 3;
+    parameters<double> p = packed ? parameters<double>::packed(mine, parameter_layout{{static_cast<std::int64_t>(d)}})
+                                  : parameters<double>{{mine + head, {static_cast<std::int64_t>(d - head)}},
+                                                       {mine, {static_cast<std::int64_t>(head)}}};
+    gossip<Topology, comm::inprocess, exec::host, double> g(topo, std::move(c), p, options, exec::host(1));
+    for (int t = 0; t < steps; ++t) g.mix();
+  });
+  return x;
+}
+
+/// ((1−γ)I + γW)^steps x, computed densely from the mixing matrix.
+std::vector<std::vector<double>> dense_reference(const topology::graph& g, std::size_t d, int steps, double gamma,
+                                                 topology::weight_scheme scheme) {
+  const int n = g.size();
+  const auto w = topology::mixing_matrix(g, scheme);
+  std::vector<std::vector<double>> x(static_cast<std::size_t>(n), std::vector<double>(d));
+  for (int i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < d; ++k) x[static_cast<std::size_t>(i)][k] = std::sin(1.0 + 3.0 * i + 0.7 * static_cast<double>(k));
+  for (int t = 0; t < steps; ++t) {
+    auto next = x;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      for (std::size_t k = 0; k < d; ++k) {
+        double acc = (1 - gamma) * x[i][k];
+        for (std::size_t j = 0; j < x.size(); ++j) acc += gamma * w(static_cast<int>(i), static_cast<int>(j)) * x[j][k];
+        next[i][k] = acc;
+      }
+    x = next;
+  }
+  return x;
+}
+
+void check_close(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b, double tol) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t k = 0; k < a[i].size(); ++k) REQUIRE(a[i][k] == doctest::Approx(b[i][k]).epsilon(tol));
+}
+
+}  // namespace
+
+TEST_CASE("gossip equals ((1-γ)I + γW)^t x on irregular graphs, for both weight schemes") {
+  for (const auto& g : {topology::star(7), topology::binary_tree(9), topology::torus(3, 4)}) {
+    for (double gamma : {1.0, 0.6}) {
+      for (auto scheme : {topology::weight_scheme::uniform, topology::weight_scheme::metropolis_hastings}) {
+        CAPTURE(g.name());
+        CAPTURE(gamma);
+        check_close(run_gossip(g, 7, 5, {gamma, scheme}), dense_reference(g, 7, 5, gamma, scheme), 1e-13);
+      }
+    }
+  }
+}
+
+TEST_CASE("gossip with more than eight neighbours (several kernel passes) is still ((1-γ)I + γW) x") {
+  const auto g = topology::complete(12);  // degree 11
+  check_close(run_gossip(g, 9, 3, {0.9}), dense_reference(g, 9, 3, 0.9, topology::weight_scheme::uniform), 1e-13);
+}
+
+TEST_CASE("gossip on separate tensors equals gossip on one packed buffer, bit for bit") {
+  const auto g = topology::ring(6);
+  CHECK(run_gossip(g, 10, 4, {}, true) == run_gossip(g, 10, 4, {}, false));
+}
+
+TEST_CASE("gossip preserves the mean of every coordinate") {
+  const auto g = topology::random_regular(10, 3, 1);
+  const auto before = run_gossip(g, 6, 0, {});
+  const auto after = run_gossip(g, 6, 25, {1.3});
+  for (std::size_t k = 0; k < 6; ++k) {
+    double s0 = 0, s1 = 0;
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      s0 += before[i][k];
+      s1 += after[i][k];
+    }
+    CHECK(s1 == doctest::Approx(s0).epsilon(1e-13));
+  }
+}
+
+TEST_CASE("gossip on the one-peer exponential graph averages exactly in log2(n) steps") {
+  const topology::one_peer_exponential g(16);
+  const auto x = run_gossip(g, 5, 4, {});
+  const auto x0 = run_gossip(g, 5, 0, {});
+  for (std::size_t k = 0; k < 5; ++k) {
+    double mean = 0;
+    for (const auto& xi : x0) mean += xi[k] / 16;
+    for (const auto& xi : x) CHECK(xi[k] == doctest::Approx(mean).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("gossip rejects a topology and communicator of different sizes, and a non-positive gamma") {
+  sim::cluster workers(3);
+  std::vector<float> x(3 * 4, 1.0f);
+  CHECK_THROWS_AS(workers.run([&](comm::inprocess c) {
+    gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(4), std::move(c),
+                                                                   {{x.data() + 4 * c.rank(), {4}}});
+  }),
+                  invalid_argument);
+  CHECK_THROWS_AS(workers.run([&](comm::inprocess c) {
+    gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(3), std::move(c),
+                                                                   {{x.data() + 4 * c.rank(), {4}}}, {0.0});
+  }),
+                  invalid_argument);
+}
+
+TEST_CASE("workers whose tensors differ in size get a clear error instead of garbage or a hang") {
+  sim::cluster workers(3, comm::inprocess_options{std::chrono::milliseconds(20000)});
+  std::vector<float> x(3 * 8, 1.0f);
+  try {
+    workers.run([&](comm::inprocess c) {
+      const int rank = c.rank();
+      const std::int64_t size = rank == 1 ? 8 : 4;  // worker 1 has a bigger model
+      gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(3), std::move(c),
+                                                                     {{x.data() + 8 * rank, {size}}});
+      g.mix();
+    });
+    FAIL("expected a comm_error");
+  } catch (const comm_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("bytes") != std::string::npos);
+  }
+}

@@ -1,0 +1,203 @@
+// decent-sim as a user runs it: the binary in a subprocess, its CSV, its JSON, its errors.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <numbers>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef DECENT_SIM_PATH
+#error "DECENT_SIM_PATH must name the decent-sim binary"
+#endif
+
+namespace {
+
+struct result {
+  int status = -1;
+  std::string out, err;
+};
+
+result run(const std::string& args) {
+  const std::string err_file = "cli_test_stderr.txt";
+  const std::string cmd = std::string(DECENT_SIM_PATH) + " " + args + " 2>" + err_file;
+  result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) r.out += buffer;
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream err(err_file);
+  std::stringstream ss;
+  ss << err.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+std::vector<std::vector<std::string>> csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> fields;
+    std::size_t start = 0;
+    for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1)
+      fields.push_back(line.substr(start, comma - start));
+    fields.push_back(line.substr(start));
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+/// The number after "key": in a flat JSON object.
+double json_number(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\":");
+  REQUIRE_MESSAGE(at != std::string::npos, "missing key " << key << " in " << json);
+  return std::stod(json.substr(at + key.size() + 3));
+}
+
+}  // namespace
+
+TEST_CASE("--describe ring:8 prints the A2CiD2 constants of ALGORITHMS.md and the spectral gap of (I+L+R)/3") {
+  const result r = run("--topology ring:8 --describe");
+  REQUIRE(r.status == 0);
+  CHECK(r.err.empty());
+  CHECK(json_number(r.out, "n") == 8);
+  CHECK(json_number(r.out, "edges") == 8);
+  CHECK(json_number(r.out, "max_degree") == 2);
+  CHECK(json_number(r.out, "diameter") == 4);
+  CHECK(r.out.find("\"is_tree\": false") != std::string::npos);
+  CHECK(json_number(r.out, "chi1") == doctest::Approx(3.41421).epsilon(3e-6));
+  CHECK(json_number(r.out, "chi2") == doctest::Approx(0.875).epsilon(1e-6));
+  CHECK(json_number(r.out, "eta") == doctest::Approx(0.289281).epsilon(3e-6));
+  CHECK(json_number(r.out, "alpha_tilde") == doctest::Approx(0.987669).epsilon(1e-6));
+  CHECK(json_number(r.out, "spectral_gap") == doctest::Approx(1 - (1 + std::sqrt(2.0)) / 3).epsilon(1e-9));
+  CHECK(json_number(r.out, "algebraic_connectivity") == doctest::Approx(2 - std::sqrt(2.0)).epsilon(1e-9));
+  // The rate scales eta, not alpha_tilde.
+  const result r2 = run("--topology ring:8 --describe --rate 2");
+  CHECK(json_number(r2.out, "eta") == doctest::Approx(2 * 0.289281).epsilon(3e-6));
+  CHECK(json_number(r2.out, "alpha_tilde") == doctest::Approx(0.987669).epsilon(1e-6));
+}
+
+TEST_CASE("--describe of a tree reports is_tree and its diameter") {
+  const result r = run("--topology binary-tree:16 --describe");
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("\"is_tree\": true") != std::string::npos);
+  CHECK(json_number(r.out, "diameter") == 6);
+  CHECK(json_number(r.out, "edges") == 15);
+}
+
+TEST_CASE("gossip on ring:8: relative consensus falls each step at the rate W's spectrum predicts") {
+  const result r = run("--algorithm gossip --topology ring:8 --problem consensus --shape 100x100 --gamma 1 --steps 60");
+  REQUIRE(r.status == 0);
+  const auto rows = csv(r.out);
+  REQUIRE(rows.size() == 62);
+  CHECK(r.out.substr(0, r.out.find('\n')) == "step,time,consensus,relative_consensus,loss,bytes_per_worker");
+  CHECK(std::stod(rows[1][3]) == 1.0);
+  const double lambda2 = (1 + 2 * std::cos(std::numbers::pi / 4)) / 3;
+  for (std::size_t t = 1; t <= 60; ++t) {
+    const double ratio = std::stod(rows[t + 1][3]) / std::stod(rows[t][3]);
+    CHECK(ratio < 1.0);  // falls every step
+    if (t >= 30) CHECK(ratio == doctest::Approx(lambda2 * lambda2).epsilon(1e-3));  // f32 state
+  }
+  CHECK(std::stod(rows[61][3]) < 1e-9);
+  // Two neighbours, 10,000 f32 values each, every step.
+  CHECK(std::stod(rows[61][5]) == 60.0 * 2 * 10000 * 4);
+  CHECK(rows[61][4].empty());  // consensus has no loss
+}
+
+TEST_CASE("allreduce: relative consensus is 0 after one step") {
+  for (const char* precision : {"f32", "f64"}) {
+    const result r = run(std::string("--algorithm allreduce --topology ring:8 --problem consensus --shape 50x20 --steps 2 "
+                                     "--precision ") + precision);
+    REQUIRE(r.status == 0);
+    const auto rows = csv(r.out);
+    REQUIRE(rows.size() == 4);
+    CHECK(std::stod(rows[1][3]) == 1.0);
+    CHECK(std::abs(std::stod(rows[2][3])) <= 1e-12);
+  }
+}
+
+TEST_CASE("quadratic and logistic runs report a falling loss, --every and --csv shape the output") {
+  const result q = run("--algorithm gossip --topology torus:3x3 --problem quadratic --steps 50 --lr 0.3 --every 10");
+  REQUIRE(q.status == 0);
+  const auto rows = csv(q.out);
+  REQUIRE(rows.size() == 7);  // header + steps 0,10,...,50
+  CHECK(std::stod(rows[6][4]) < std::stod(rows[1][4]));
+  CHECK(rows[1][3].empty());  // x = 0 everywhere at the start: no relative consensus
+  const result l = run("--algorithm allreduce --topology ring:4 --problem logistic --steps 20 --lr 0.5 --every 20 "
+                       "--csv cli_test_out.csv");
+  REQUIRE(l.status == 0);
+  CHECK(l.out.empty());
+  std::ifstream file("cli_test_out.csv");
+  std::stringstream ss;
+  ss << file.rdbuf();
+  const auto lrows = csv(ss.str());
+  REQUIRE(lrows.size() == 3);
+  CHECK(std::stod(lrows[2][4]) < std::stod(lrows[1][4]));
+}
+
+TEST_CASE("the same seed reproduces a run bit for bit") {
+  const std::string args = "--algorithm gossip --topology random-regular:12:3:5 --problem quadratic --noise 0.1 "
+                           "--steps 30 --precision f64 --seed 3";
+  CHECK(run(args).out == run(args).out);
+  CHECK(run(args).out != run(args + "1").out);
+}
+
+TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a crash or a hang") {
+  std::ofstream("cli_test_disconnected.txt") << "# two components\n0 1\n2 3\n";
+  std::ofstream("cli_test_bad_line.txt") << "0 1\n1 x\n";
+  const std::map<std::string, std::string> cases = {
+      {"--algorithm sgd", "unknown --algorithm"},
+      {"--algorithm relaysgd --topology binary-tree:8", "not available yet"},
+      {"--algorithm a2cid2 --time 5", "not available yet"},
+      {"--topology ring:8:2", "ring:8:2"},
+      {"--topology ring", "ring"},
+      {"--topology ring:0", "ring:0"},
+      {"--topology ring:abc", "ring:abc"},
+      {"--topology hypercube:6", "power of"},
+      {"--topology mesh:4", "mesh:4"},
+      {"--topology torus:3", "torus:3"},
+      {"--topology random-regular:5:3", "random-regular:5:3"},
+      {"--topology edges:cli_test_disconnected.txt", "connected"},
+      {"--topology edges:cli_test_bad_line.txt", "cli_test_bad_line.txt:2"},
+      {"--topology edges:/nonexistent/graph.txt", "/nonexistent/graph.txt"},
+      {"--steps -3", "--steps"},
+      {"--steps ten", "--steps"},
+      {"--lr", "needs a value"},
+      {"--frobnicate 1", "unknown flag"},
+      {"--problem images", "unknown --problem"},
+      {"--precision f16", "--precision"},
+      {"--shape 10x0", "--shape"},
+      {"--shape 10xx3", "--shape"},
+      {"--problem quadratic --shape 10x10", "--shape applies"},
+      {"--algorithm gossip --time 3", "--time"},
+      {"--algorithm gossip --rank 2", "--rank"},
+      {"--gamma 0", "--gamma"},
+      {"--every 0", "--every"},
+      {"--momentum 1", "--momentum"},
+      {"--csv /nonexistent/dir/out.csv", "--csv"},
+      {"--topology ring:9 --describe --rate -1", "rate"},
+  };
+  for (const auto& [args, expected] : cases) {
+    CAPTURE(args);
+    const result r = run(args);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(expected) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
+    CHECK(r.err.rfind("decent-sim: ", 0) == 0);
+    CHECK(r.out.empty());  // no partial CSV
+  }
+}
+
+TEST_CASE("--help lists the flags and exits 0") {
+  const result r = run("--help");
+  CHECK(r.status == 0);
+  CHECK(r.out.find("--algorithm") != std::string::npos);
+}

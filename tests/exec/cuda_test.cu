@@ -1,0 +1,87 @@
+// The executor checks on exec::cuda. Compiled by nvcc in CI; exits 77 (ctest: Skipped) without a GPU.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <vector>
+
+#include <decent/detail/cuda_check.hpp>
+#include <decent/exec/cuda.cuh>
+#include <decent/exec/host.hpp>
+
+#include "executor_checks.hpp"
+
+template <>
+struct checks::transfer<decent::exec::cuda> {
+  template <class T>
+  static decent::exec::device_buffer<T> upload(const decent::exec::cuda& ex, const std::vector<T>& v) {
+    auto b = ex.allocate<T>(v.size());
+    if (!v.empty()) DECENT_CUDA_TRY(cudaMemcpy(b.data(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    return b;
+  }
+  template <class T>
+  static std::vector<T> download(const decent::exec::cuda& ex, const decent::exec::device_buffer<T>& b, std::size_t n) {
+    ex.synchronize();
+    std::vector<T> v(n);
+    if (n) DECENT_CUDA_TRY(cudaMemcpy(v.data(), b.data(), n * sizeof(T), cudaMemcpyDeviceToHost));
+    return v;
+  }
+};
+
+TEST_CASE("cuda executor on the default stream") { checks::check_all(decent::exec::cuda{}); }
+
+TEST_CASE("cuda executor on its own stream") {
+  cudaStream_t stream{};
+  DECENT_CUDA_TRY(cudaStreamCreate(&stream));
+  checks::check_all(decent::exec::cuda{stream});
+  DECENT_CUDA_TRY(cudaStreamDestroy(stream));
+}
+
+TEST_CASE("cuda and host executors agree on the same inputs") {
+  const auto x = checks::random_vector<double>(100000, 21), y = checks::random_vector<double>(100000, 22);
+  const decent::exec::cuda gpu{};
+  using io = checks::transfer<decent::exec::cuda>;
+  const auto dx = io::upload(gpu, x), dy = io::upload(gpu, y);
+  const double host = decent::exec::host(1).dot(x.data(), y.data(), x.size());
+  CHECK(gpu.dot(dx.data(), dy.data(), x.size()) == doctest::Approx(host).epsilon(1e-12));
+}
+
+// Kernel functors must be namespace-scope types (no local types as __global__ template arguments).
+struct draw_kernel {
+  decent::random_stream s;
+  double* u;
+  double* z;
+  unsigned* w;
+  DECENT_HD void operator()(std::size_t i) const {
+    u[i] = s.uniform(i);
+    z[i] = s.normal(i);
+    w[i] = s.bits(i);
+  }
+};
+
+TEST_CASE("random streams give the same numbers on the device") {
+  const decent::random_stream s{5, 6, 7};
+  const std::size_t n = 4096;
+  decent::exec::device_buffer<double> u(n), z(n);
+  decent::exec::device_buffer<unsigned> w(n);
+  const decent::exec::cuda gpu{};
+  gpu.for_each(n, draw_kernel{s, u.data(), z.data(), w.data()});
+  const auto hu = checks::transfer<decent::exec::cuda>::download(gpu, u, n);
+  const auto hz = checks::transfer<decent::exec::cuda>::download(gpu, z, n);
+  std::vector<unsigned> hw(n);
+  DECENT_CUDA_TRY(cudaMemcpy(hw.data(), w.data(), n * sizeof(unsigned), cudaMemcpyDeviceToHost));
+  for (std::size_t i = 0; i < n; ++i) {
+    REQUIRE(hw[i] == s.bits(i));
+    REQUIRE(hu[i] == s.uniform(i));                                   // bit-identical
+    REQUIRE(hz[i] == doctest::Approx(s.normal(i)).epsilon(1e-14));   // libm vs CUDA math: last ulps
+  }
+}
+
+int main(int argc, char** argv) {
+  if (!decent::detail::cuda_device_available()) {
+    std::puts("no usable CUDA device: skipping the CUDA executor tests");
+    return 77;
+  }
+  doctest::Context context(argc, argv);
+  return context.run();
+}
