@@ -78,13 +78,14 @@ void bm_mix(benchmark::State& state) {
   const decent::exec::host ex;
   const auto k = static_cast<int>(state.range(0));
   auto buf = make_buffers<T>(static_cast<std::size_t>(k) + 1);
-  decent::detail::weighted_sum_kernel<T> kernel{buf[0].data(), 1.0 / (k + 1), {}, {}, k};
+  std::vector<const T*> inputs;
+  std::vector<double> coef;
   for (int j = 0; j < k; ++j) {
-    kernel.r[j] = buf[static_cast<std::size_t>(j) + 1].data();
-    kernel.coef[j] = 1.0 / (k + 1);
+    inputs.push_back(buf[static_cast<std::size_t>(j) + 1].data());
+    coef.push_back(1.0 / (k + 1));
   }
   for (auto _ : state) {
-    ex.for_each(elements, kernel);
+    decent::detail::weighted_sum(ex, elements, buf[0].data(), 1.0 / (k + 1), inputs.data(), coef.data(), k);
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(static_cast<std::size_t>(k + 2) * elements * sizeof(T)));

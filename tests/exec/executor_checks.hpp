@@ -43,21 +43,31 @@ void check_elementwise(const Exec& ex) {
   }
 }
 
-/// The gossip update kernel: x ← self·x + Σ coef_j r_j.
+/// The gossip update: x ← self·x + Σ_j coef_j r_j, for every number of inputs (one pass or several).
 template <class Exec, class T>
 void check_weighted_sum(const Exec& ex) {
   using io = transfer<Exec>;
   const std::size_t n = 5000;
-  const auto x0 = random_vector<T>(n, 4), r0 = random_vector<T>(n, 5), r1 = random_vector<T>(n, 6);
-  auto x = io::upload(ex, x0);
-  auto a = io::upload(ex, r0);
-  auto b = io::upload(ex, r1);
-  decent::detail::weighted_sum_kernel<T> k{x.data(), 1.0 / 3, {a.data(), b.data()}, {1.0 / 3, 1.0 / 3}, 2};
-  ex.for_each(n, k);
-  const auto out = io::download(ex, x, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const double expected = (static_cast<double>(x0[i]) + static_cast<double>(r0[i]) + static_cast<double>(r1[i])) / 3;
-    REQUIRE(static_cast<double>(out[i]) == doctest::Approx(expected).epsilon(1e-6));
+  for (int count : {0, 1, 2, 3, 8, 9, 13, 17}) {
+    const auto x0 = random_vector<T>(n, 4);
+    auto x = io::upload(ex, x0);
+    std::vector<std::vector<T>> inputs;
+    std::vector<decltype(io::upload(ex, x0))> device_inputs;
+    std::vector<const T*> pointers;
+    std::vector<double> coef;
+    for (int j = 0; j < count; ++j) {
+      inputs.push_back(random_vector<T>(n, 100 + static_cast<std::uint32_t>(j)));
+      device_inputs.push_back(io::upload(ex, inputs.back()));
+      pointers.push_back(device_inputs.back().data());
+      coef.push_back(1.0 / (j + 2));
+    }
+    decent::detail::weighted_sum(ex, n, x.data(), 0.5, pointers.data(), coef.data(), count);
+    const auto out = io::download(ex, x, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      double expected = 0.5 * static_cast<double>(x0[i]);
+      for (int j = 0; j < count; ++j) expected += coef[static_cast<std::size_t>(j)] * static_cast<double>(inputs[static_cast<std::size_t>(j)][i]);
+      REQUIRE(static_cast<double>(out[i]) == doctest::Approx(expected).epsilon(1e-6));
+    }
   }
 }
 

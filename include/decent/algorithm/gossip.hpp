@@ -64,17 +64,10 @@ class gossip {
       coef[j] = options_.gamma * topology::gossip_weight(options_.weights, degree, peer_degree);
       self -= coef[j];
     }
+    std::vector<const T*> inputs(peers.size());
     for (const auto& [x, offset] : segments_) {
-      double self_coef = self;  // later passes (more than max_terms peers) only add
-      for (std::size_t first = 0; first < peers.size(); first += detail::weighted_sum_kernel<T>::max_terms) {
-        detail::weighted_sum_kernel<T> kernel{x.data, self_coef, {}, {}, 0};
-        for (std::size_t j = first; j < peers.size() && kernel.count < kernel.max_terms; ++j, ++kernel.count) {
-          kernel.r[kernel.count] = received_[j].data() + offset;
-          kernel.coef[kernel.count] = coef[j];
-        }
-        exec_.for_each(x.numel(), kernel);
-        self_coef = 1.0;
-      }
+      for (std::size_t j = 0; j < peers.size(); ++j) inputs[j] = received_[j].data() + offset;
+      detail::weighted_sum(exec_, x.numel(), x.data, self, inputs.data(), coef.data(), degree);
     }
     exec_.synchronize();
     ++step_;

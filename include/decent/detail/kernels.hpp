@@ -90,23 +90,53 @@ struct scale_kernel {
   DECENT_HD void operator()(std::size_t i) const { x[i] = static_cast<T>(factor * static_cast<double>(x[i])); }
 };
 
-/// x[i] ← self·x[i] + Σ_{j<count} coef[j]·r[j][i], for up to `max_terms` inputs per pass, summed in j order
-/// in double and rounded once. Gossip applies x_i + γΣ_j w_ij(x_j − x_i) as one pass with
-/// self = 1 − γΣ_j w_ij, and further passes with self = 1 when a worker has more than `max_terms` neighbours.
-template <class T>
+/// x[i] ← self·x[i] + Σ_{j<Terms} coef[j]·r[j][i], summed in j order in double and rounded once.
+/// `Terms` is a compile-time constant so that the loop over j unrolls and the loop over i vectorises;
+/// `weighted_sum` below splits any number of inputs into passes of at most `max_weighted_terms`.
+template <class T, int Terms>
 struct weighted_sum_kernel {
-  static constexpr int max_terms = 8;
   T* x;
   double self;
-  const T* r[max_terms];
-  double coef[max_terms];
-  int count;
+  const T* r[static_cast<std::size_t>(Terms)];
+  double coef[static_cast<std::size_t>(Terms)];
   DECENT_HD void operator()(std::size_t i) const {
     double acc = self * static_cast<double>(x[i]);
-    for (int j = 0; j < count; ++j) acc += coef[j] * static_cast<double>(r[j][i]);
+    for (int j = 0; j < Terms; ++j) acc += coef[j] * static_cast<double>(r[j][i]);
     x[i] = static_cast<T>(acc);
   }
 };
+
+inline constexpr int max_weighted_terms = 8;
+
+/// Calls pass.template operator()<K>() with K = min(k, max_weighted_terms) as a compile-time constant.
+template <int K = 1, class Pass>
+void with_term_count(int k, Pass& pass) {
+  if constexpr (K < max_weighted_terms) {
+    if (k > K) return with_term_count<K + 1>(k, pass);
+  }
+  pass.template operator()<K>();
+}
+
+/// x ← self·x + Σ_j coef[j]·r[j] over n elements, on `ex`: one pass over x per `max_weighted_terms` inputs
+/// (later passes use self = 1). Gossip applies x_i + γΣ_j w_ij(x_j − x_i) with self = 1 − γΣ_j w_ij.
+template <class Exec, class T>
+void weighted_sum(const Exec& ex, std::size_t n, T* x, double self, const T* const* r, const double* coef, int count) {
+  if (count == 0) {
+    if (self != 1.0) ex.for_each(n, scale_kernel<T>{x, self});
+    return;
+  }
+  for (int first = 0; first < count; first += max_weighted_terms, self = 1.0) {
+    auto pass = [&]<int K>() {
+      weighted_sum_kernel<T, K> kernel{x, self, {}, {}};
+      for (int j = 0; j < K; ++j) {
+        kernel.r[j] = r[first + j];
+        kernel.coef[j] = coef[first + j];
+      }
+      ex.for_each(n, kernel);
+    };
+    with_term_count(count - first, pass);
+  }
+}
 
 }  // namespace decent::detail
 
