@@ -10,6 +10,9 @@
 
 #include <decent/sim/describe.hpp>
 #include <decent/sim/runner.hpp>
+#if defined(__CUDACC__)  // built by nvcc when DECENT_ENABLE_CUDA=ON: --backend cuda is available
+#include <decent/sim/cuda.cuh>
+#endif
 
 namespace {
 
@@ -50,10 +53,19 @@ int main(int argc, char** argv) {
     std::ostream& out = spec.csv ? static_cast<std::ostream&>(file) : std::cout;
     // The header goes out with the first row, so that a setup error leaves stdout empty.
     bool header = false;
-    decent::sim::run(spec, [&](const decent::sim::row& r) {
+    const decent::sim::row_sink sink = [&](const decent::sim::row& r) {
       if (!std::exchange(header, true)) out << decent::sim::csv_header << '\n';
       out << decent::sim::format_row(r) << '\n';
-    });
+    };
+#if defined(__CUDACC__)
+    if (spec.backend == "cuda") {
+      decent::sim::run_cuda(spec, sink);
+    } else {
+      decent::sim::run(spec, sink);
+    }
+#else
+    decent::sim::run(spec, sink);
+#endif
     out.flush();
     return 0;
   } catch (const std::exception& e) {

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -25,7 +26,9 @@ struct result {
 };
 
 result run(const std::string& args) {
-  const std::string err_file = "cli_test_stderr.txt";
+  // ctest runs test cases of this binary in parallel processes: every call gets its own stderr file.
+  static int calls = 0;
+  const std::string err_file = "cli_test_stderr_" + std::to_string(getpid()) + "_" + std::to_string(calls++) + ".txt";
   const std::string cmd = std::string(DECENT_SIM_PATH) + " " + args + " 2>" + err_file;
   result r;
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -38,6 +41,7 @@ result run(const std::string& args) {
   std::stringstream ss;
   ss << err.rdbuf();
   r.err = ss.str();
+  std::remove(err_file.c_str());
   return r;
 }
 

@@ -51,11 +51,14 @@ struct untagged {
 };
 struct host_only : untagged {
   using communicator_concept = decent::comm::communicator_tag;
-  static constexpr std::array memory_spaces{memory_space::host};
+  static constexpr bool can_access(memory_space s) { return s == memory_space::host; }
 };
 static_assert(!communicator<untagged>);
 static_assert(communicator_for<host_only, memory_space::host>);
 static_assert(!communicator_for<host_only, memory_space::device>);
+static_assert(decent::comm::reduces_in<host_only, memory_space::host>);
+static_assert(decent::comm::reduces_in<inprocess, memory_space::host>);
+static_assert(!decent::comm::reduces_in<inprocess, memory_space::device>);
 
 /// Runs `body(comm)` on every rank of `world`, one thread each. The first failure aborts the world (so no rank
 /// waits for a dead one) and is rethrown here once all threads joined.

@@ -4,8 +4,10 @@
 ///
 /// One `mix()` makes every worker hold the exact mean (to round-off); the topology is irrelevant.
 /// Determinism: the sum order is the communicator's (the in-process one sums in rank order on every rank).
+/// When the communicator cannot reduce the executor's memory (`comm::reduces_in`), the sum goes through a host copy.
 
 #include <cstdint>
+#include <vector>
 
 #include <decent/comm/communicator.hpp>
 #include <decent/core/error.hpp>
@@ -32,7 +34,14 @@ class allreduce {
     const double inverse = 1.0 / comm_.size();
     for (const auto& segment : params_.segments()) {
       const tensor_view<T>& x = segment.view;
-      comm_.allreduce_sum(x.data, x.numel());
+      if constexpr (comm::reduces_in<Comm, Exec::space>) {
+        comm_.allreduce_sum(x.data, x.numel());
+      } else {  // e.g. device parameters over the in-process communicator: reduce a host copy
+        staging_.resize(x.numel());
+        exec_.download(staging_.data(), x.data, x.numel());
+        comm_.allreduce_sum(staging_.data(), x.numel());
+        exec_.upload(x.data, staging_.data(), x.numel());
+      }
       exec_.for_each(x.numel(), detail::scale_kernel<T>{x.data, inverse});
     }
     exec_.synchronize();
@@ -46,6 +55,7 @@ class allreduce {
   Comm comm_;
   parameters<T> params_;
   Exec exec_;
+  std::vector<T> staging_;  // host copy, when the communicator cannot reduce the executor's memory
   std::int64_t step_ = 0;
 };
 

@@ -5,8 +5,9 @@
 /// A communicator is a per-rank handle offering a batch of point-to-point sends and receives posted together
 /// (one NCCL group, one set of MPI requests), a barrier, an in-place sum all-reduce, and byte/message counters.
 /// Types opt in by declaring `using communicator_concept = decent::comm::communicator_tag;` and declare which
-/// memory they can move with either `static constexpr bool can_access(memory_space)` or a constexpr range
-/// `memory_spaces` of `memory_space` values.
+/// memory they can move with `static constexpr bool can_access(memory_space)`. A communicator whose
+/// `allreduce_sum` reaches less memory than its point-to-point calls also declares
+/// `static constexpr bool can_reduce(memory_space)`; algorithms then stage reductions through host memory.
 ///
 /// Byte accounting: counters hold payload bytes only (no headers, no tags). A point-to-point message counts its
 /// `bytes` once on the sending rank (sent) and once on the receiving rank (received), a message to oneself on
@@ -83,24 +84,17 @@ concept communicator =
       { cc.stats() } -> std::same_as<counters>;
     };
 
-namespace detail {
-/// Whether `C` declares it can move buffers in memory space `S` (false when it declares nothing).
-template <class C, memory_space S>
-consteval bool declares_access() {
-  if constexpr (requires { { C::can_access(S) } -> std::convertible_to<bool>; }) {
-    return C::can_access(S);
-  } else if constexpr (requires { C::memory_spaces.begin(); }) {
-    for (memory_space s : C::memory_spaces)
-      if (s == S) return true;
-    return false;
-  } else {
-    return false;
-  }
-}
-}  // namespace detail
-
 /// A communicator that can send from and receive into buffers in memory space `S`.
 template <class C, memory_space S>
-concept communicator_for = communicator<C> && detail::declares_access<C, S>();
+concept communicator_for = communicator<C> && requires {
+  { std::bool_constant<C::can_access(S)>{} } -> std::same_as<std::true_type>;
+};
+
+/// Whether `C::allreduce_sum` works on buffers in memory space `S` (`can_reduce` if declared, else `can_access`).
+template <class C, memory_space S>
+inline constexpr bool reduces_in = [] {
+  if constexpr (requires { C::can_reduce(S); }) return C::can_reduce(S);
+  else return communicator_for<C, S>;
+}();
 
 }  // namespace decent::comm

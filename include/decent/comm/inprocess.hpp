@@ -192,8 +192,10 @@ class inprocess {
  public:
   using communicator_concept = communicator_tag;
 
-  /// Host memory always; device memory only for `exchange`, and only when the world's copy function can move it.
+  /// Host memory always; device memory when the world's copy function can move it (e.g. exec::device_copy).
   static constexpr bool can_access(memory_space) { return true; }
+  /// `allreduce_sum` reads and writes host memory only.
+  static constexpr bool can_reduce(memory_space space) { return space == memory_space::host; }
 
   /// The handle of `rank` in `world`; throws `invalid_argument` when the rank is out of range.
   inprocess(inprocess_world& world, int rank) : world_(&world), rank_(rank) {

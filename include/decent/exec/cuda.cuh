@@ -113,7 +113,7 @@ inline unsigned grid_for(std::size_t n, unsigned cap) {
 }  // namespace detail
 
 /// Runs kernels on a CUDA stream (default: the legacy default stream).
-class cuda {
+class cuda : public executor_operations<cuda> {
  public:
   using executor_concept = executor_tag;
   static constexpr memory_space space = memory_space::device;
@@ -151,31 +151,22 @@ class cuda {
   }
 
   template <class T>
-  [[nodiscard]] double dot(const T* a, const T* b, std::size_t n) const {
-    return sum(n, decent::detail::dot_term<T>{a, b});
-  }
-  template <class T>
-  [[nodiscard]] double squared_norm(const T* a, std::size_t n) const {
-    return sum(n, decent::detail::dot_term<T>{a, a});
-  }
-  template <class T>
   void copy(T* dst, const T* src, std::size_t n) const {
     if (n == 0) return;
     DECENT_CUDA_TRY(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, stream_));
   }
+  /// Host → device copy on the stream (asynchronous; the host buffer must stay valid until it completes).
   template <class T>
-  void fill(T* dst, T value, std::size_t n) const {
-    for_each(n, decent::detail::fill_kernel<T>{dst, value});
+  void upload(T* dst, const T* host_src, std::size_t n) const {
+    if (n == 0) return;
+    DECENT_CUDA_TRY(cudaMemcpyAsync(dst, host_src, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
   }
-  /// P = X·Q (see exec::host::matmul); one thread per row of P.
+  /// Device → host copy; synchronizes the stream so the host data is ready on return.
   template <class T>
-  void matmul(const T* x, std::size_t a, std::size_t b, const T* q, std::size_t r, T* p) const {
-    for_each(a, decent::detail::matmul_row<T>{x, q, p, b, r});
-  }
-  /// Q = Xᵀ·P (see exec::host::matmul_transposed); one thread per row of Q (coalesced reads of X).
-  template <class T>
-  void matmul_transposed(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r, T* q) const {
-    for_each(b, decent::detail::matmul_transposed_row<T>{x, p, q, a, b, r});
+  void download(T* host_dst, const T* src, std::size_t n) const {
+    if (n == 0) return;
+    DECENT_CUDA_TRY(cudaMemcpyAsync(host_dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, stream_));
+    synchronize();
   }
   template <class T>
   [[nodiscard]] buffer<T> allocate(std::size_t n) const {
@@ -189,5 +180,12 @@ class cuda {
 };
 
 static_assert(executor<cuda>);
+
+/// A copy function for the in-process communicator when workers hold device buffers (cudaMemcpy with
+/// cudaMemcpyDefault: any combination of host and device pointers under unified addressing). Throws
+/// cuda_error on failure, which fails both ends of the message.
+inline void device_copy(void* dst, const void* src, std::size_t bytes) {
+  DECENT_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+}
 
 }  // namespace decent::exec

@@ -36,7 +36,7 @@ class host_buffer {
 };
 
 /// Runs kernels on the calling thread, or on an OpenMP team of `threads` (0: OpenMP's default).
-class host {
+class host : public executor_operations<host> {
  public:
   using executor_concept = executor_tag;
   static constexpr memory_space space = memory_space::host;
@@ -79,30 +79,18 @@ class host {
   }
 
   template <class T>
-  [[nodiscard]] double dot(const T* a, const T* b, std::size_t n) const {
-    return sum(n, decent::detail::dot_term<T>{a, b});
-  }
-  template <class T>
-  [[nodiscard]] double squared_norm(const T* a, std::size_t n) const {
-    return sum(n, decent::detail::dot_term<T>{a, a});
-  }
-  template <class T>
   void copy(T* dst, const T* src, std::size_t n) const {
     for_each(n, decent::detail::copy_kernel<T>{dst, src});
   }
+  /// Host memory in, executor memory out: a copy here.
   template <class T>
-  void fill(T* dst, T value, std::size_t n) const {
-    for_each(n, decent::detail::fill_kernel<T>{dst, value});
+  void upload(T* dst, const T* host_src, std::size_t n) const {
+    copy(dst, host_src, n);
   }
-  /// P = X·Q: X row-major a×b, Q row-major b×r, P row-major a×r.
+  /// Executor memory in, host memory out: a copy here.
   template <class T>
-  void matmul(const T* x, std::size_t a, std::size_t b, const T* q, std::size_t r, T* p) const {
-    for_each(a, decent::detail::matmul_row<T>{x, q, p, b, r});
-  }
-  /// Q = Xᵀ·P: X row-major a×b, P row-major a×r, Q row-major b×r.
-  template <class T>
-  void matmul_transposed(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r, T* q) const {
-    for_each(b, decent::detail::matmul_transposed_row<T>{x, p, q, a, b, r});
+  void download(T* host_dst, const T* src, std::size_t n) const {
+    copy(host_dst, src, n);
   }
   template <class T>
   [[nodiscard]] buffer<T> allocate(std::size_t n) const {

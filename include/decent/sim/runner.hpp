@@ -229,38 +229,50 @@ std::unique_ptr<problem<T>> make_problem(const run_spec& s, int workers) {
   return std::make_unique<logistic_problem<T>>(workers, o);
 }
 
-template <class T>
-run_summary run_with(const run_spec& s, const row_sink& sink) {
+/// Simulates `s` with element type T; every worker's algorithm and local step run on `make_executor()`.
+template <class T, class MakeExecutor>
+run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_executor,
+                     comm::inprocess_options comm_options) {
+  using Exec = decltype(make_executor());
   const topology::any_topology topo = topology::parse(s.topology);
   if (!topo.is_time_varying()) topology::require_connected(topo.graph_at(0));
   const int n = topo.size();
   const auto task = make_problem<T>(s, n);
-  cluster workers(n);
+  cluster workers(n, comm_options);
   const loop_options loop{s.steps, s.lr, s.momentum, s.every};
-  const exec::host ex(1);
   const auto start = std::chrono::steady_clock::now();
   row last;
   if (s.algorithm == "allreduce") {
-    last = simulate<T>(workers, *task, loop, [&](comm::inprocess c, parameters<T> p) {
-      return allreduce<comm::inprocess, exec::host, T>(std::move(c), std::move(p), ex);
+    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+      return allreduce<comm::inprocess, Exec, T>(std::move(c), std::move(p), make_executor());
     }, sink);
   } else {
     const gossip_options options{s.gamma, topology::weight_scheme::uniform};
-    last = simulate<T>(workers, *task, loop, [&](comm::inprocess c, parameters<T> p) {
-      return gossip<topology::any_topology, comm::inprocess, exec::host, T>(topo, std::move(c), std::move(p), options, ex);
+    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+      return gossip<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
+                                                                       make_executor());
     }, sink);
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   return run_summary{last, elapsed.count(), n};
 }
 
+/// `run_with` in the spec's precision.
+template <class MakeExecutor>
+run_summary run_in_precision(const run_spec& s, const row_sink& sink, MakeExecutor make_executor,
+                             comm::inprocess_options comm_options = {}) {
+  return s.precision == "f64" ? run_with<double>(s, sink, make_executor, comm_options)
+                              : run_with<float>(s, sink, make_executor, comm_options);
+}
+
 }  // namespace detail
 
-/// Simulates a parsed run; rows go to `sink` in step order. Throws invalid_argument for impossible setups.
+/// Simulates a parsed run on the host executor; rows go to `sink` in step order. Throws invalid_argument for
+/// impossible setups. `--backend cuda` runs come from `run_cuda` (decent/sim/cuda.cuh, nvcc builds).
 inline run_summary run(const run_spec& s, const row_sink& sink = {}) {
-  expects(s.backend == "host", "--backend cuda: decent-sim runs its simulated workers on the host executor in this "
-                               "version; the CUDA executor is exercised by the cuda tests");
-  return s.precision == "f64" ? detail::run_with<double>(s, sink) : detail::run_with<float>(s, sink);
+  expects(s.backend == "host", "--backend cuda needs a decent-sim built with CUDA (configure with "
+                               "-DDECENT_ENABLE_CUDA=ON)");
+  return detail::run_in_precision(s, sink, [] { return exec::host(1); });
 }
 
 /// Formats one CSV row (`%.17g` for values so that reruns can be compared bit for bit).
