@@ -20,8 +20,13 @@
 #include <decent/comm/communicator.hpp>
 #include <decent/comm/inprocess.hpp>
 
+#include <decent/mixing/average.hpp>
+#include <decent/mixing/gossip.hpp>
+#include <decent/mixing/mixing_rule.hpp>
+
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/mixer.hpp>
 
 #include <decent/sim/cluster.hpp>
 #include <decent/sim/problems.hpp>

@@ -19,7 +19,7 @@ TEST_CASE("allreduce makes every worker hold the exact mean of every tensor") {
   sim::cluster workers(n);
   workers.run([&](comm::inprocess c) {
     const auto r = static_cast<std::size_t>(c.rank());
-    allreduce<comm::inprocess, exec::host, double> avg(std::move(c), {{w[r].data(), {2, 3}}, {b[r].data(), {2}}});
+    allreduce<comm::inprocess, exec::host, double> avg(std::move(c), {{w[r].data(), {2, 3}}, {b[r].data(), {2}}}, {}, exec::host(1));
     avg.mix();
     CHECK(avg.step() == 1);
   });
@@ -37,7 +37,7 @@ TEST_CASE("allreduce in f32 leaves all workers bit-identical") {
   sim::cluster workers(n);
   workers.run([&](comm::inprocess c) {
     const auto r = static_cast<std::size_t>(c.rank());
-    allreduce<comm::inprocess, exec::host, float> avg(std::move(c), {{x[r].data(), {33}}});
+    allreduce<comm::inprocess, exec::host, float> avg(std::move(c), {{x[r].data(), {33}}}, {}, exec::host(1));
     avg.mix();
   });
   for (int i = 1; i < n; ++i) CHECK(x[static_cast<std::size_t>(i)] == x[0]);

@@ -115,13 +115,13 @@ TEST_CASE("gossip rejects a topology and communicator of different sizes, and a 
   sim::cluster workers(3);
   std::vector<float> x(3 * 4, 1.0f);
   CHECK_THROWS_AS(workers.run([&](comm::inprocess c) {
-    gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(4), std::move(c),
-                                                                   {{x.data() + 4 * c.rank(), {4}}});
+    const parameters<float> p{{x.data() + 4 * c.rank(), {4}}};
+    gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(4), std::move(c), p);
   }),
                   invalid_argument);
   CHECK_THROWS_AS(workers.run([&](comm::inprocess c) {
-    gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(3), std::move(c),
-                                                                   {{x.data() + 4 * c.rank(), {4}}}, {0.0});
+    const parameters<float> p{{x.data() + 4 * c.rank(), {4}}};
+    gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(3), std::move(c), p, {0.0});
   }),
                   invalid_argument);
 }

@@ -13,7 +13,7 @@ int main() {
     const int rank = comm.rank();
     value[static_cast<std::size_t>(rank)] = rank;  // mean 1.5
     decent::parameters<double> params{{&value[static_cast<std::size_t>(rank)], {1}}};
-    decent::allreduce<decent::comm::inprocess, decent::exec::host, double> average(std::move(comm), params);
+    decent::allreduce<decent::comm::inprocess, decent::exec::host, double> average(std::move(comm), params, {}, decent::exec::host(1));
     average.mix();
   });
   for (double v : value)

@@ -91,7 +91,7 @@ TEST_CASE("gossip moves exactly degree x model bytes per step, allreduce the rin
   CHECK(rows[2].bytes_per_worker == doctest::Approx(4 * 110 * 4 * 10.0 / 6));
 
   const auto rows_ar = collect<float>(workers, task, {3, 0.0, 0.0, 1}, [](comm::inprocess c, parameters<float> p) {
-    return allreduce<comm::inprocess, exec::host, float>(std::move(c), std::move(p), exec::host(1));
+    return allreduce<comm::inprocess, exec::host, float>(std::move(c), std::move(p), {}, exec::host(1));
   });
   // Ring all-reduce convention: floor(2(n-1)/n · bytes) per call and worker.
   CHECK(rows_ar[3].bytes_per_worker == 3 * std::floor(2.0 * (n - 1) * 110 * 4 / n));
@@ -102,7 +102,7 @@ TEST_CASE("allreduce reaches exact consensus in one step, and SGD on it solves t
   const sim::quadratic_problem<double> task(n, sim::quadratic_options{10, 0.5, 100, 1, 0, 4});
   sim::cluster workers(n);
   auto make = [](comm::inprocess c, parameters<double> p) {
-    return allreduce<comm::inprocess, exec::host, double>(std::move(c), std::move(p), exec::host(1));
+    return allreduce<comm::inprocess, exec::host, double>(std::move(c), std::move(p), {}, exec::host(1));
   };
   const auto rows = collect<double>(workers, task, {200, 0.5, 0.0, 1}, make);
   CHECK(rows[0].consensus == 0);                     // quadratic starts at x = 0 everywhere

@@ -244,7 +244,7 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   row last;
   if (s.algorithm == "allreduce") {
     last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-      return allreduce<comm::inprocess, Exec, T>(std::move(c), std::move(p), make_executor());
+      return allreduce<comm::inprocess, Exec, T>(std::move(c), std::move(p), {}, make_executor());
     }, sink);
   } else {
     const gossip_options options{s.gamma, topology::weight_scheme::uniform};

@@ -1,0 +1,110 @@
+#pragma once
+/// @file
+/// @brief `decent::mixer`: an algorithm as a composition of a Topology, a Communicator and a MixingRule, run
+/// by the rule's Executor. Every synchronous algorithm of decent is a type alias of it.
+///
+/// The user's loop does its own local optimizer step on its own parameters, then calls `mix()`; when `mix()`
+/// returns, the parameters hold the mixed model. `mix()` synchronizes: it returns after the exchange and the
+/// update kernels completed. Parameters written by the user's own kernels must be complete before `mix()`.
+
+#include <concepts>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <decent/comm/communicator.hpp>
+#include <decent/core/error.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/exec/executor.hpp>
+#include <decent/mixing/mixing_rule.hpp>
+#include <decent/topology/topology.hpp>
+
+namespace decent {
+
+using mixing::no_topology;
+
+/// One worker's side of a synchronous decentralized algorithm.
+/// @tparam Topology a decent::topology::topology, or `no_topology` for rules that involve every worker
+/// @tparam Comm     a communicator that can move memory of the rule's executor
+/// @tparam Rule     a mixing rule (decent/mixing/); it fixes the executor and the element type
+template <class Topology, comm::communicator Comm, mixing::mixing_rule Rule>
+  requires(std::same_as<Topology, no_topology> || topology::topology<Topology>) &&
+          comm::communicator_for<Comm, Rule::executor_type::space> && mixing::mixing_rule_for<Rule, Topology>
+class mixer {
+ public:
+  using executor_type = typename Rule::executor_type;
+  using value_type = typename Rule::value_type;
+  using options = typename Rule::options;
+
+  /// A worker of a topology-based algorithm.
+  mixer(Topology topology, Comm comm, parameters<value_type> params, options opts = {},
+        executor_type executor = executor_type{})
+    requires(!std::same_as<Topology, no_topology>)
+      : topology_(std::move(topology)), comm_(std::move(comm)), exec_(std::move(executor)),
+        rule_(checked_context(params), params, std::move(opts)) {
+    expects(topology_.size() == comm_.size(), "the topology has ", topology_.size(),
+            " workers but the communicator has ", comm_.size());
+  }
+
+  /// A worker of an algorithm that needs no topology (all-reduce).
+  mixer(Comm comm, parameters<value_type> params, options opts = {}, executor_type executor = executor_type{})
+    requires std::same_as<Topology, no_topology>
+      : comm_(std::move(comm)), exec_(std::move(executor)),
+        rule_(checked_context(params), params, std::move(opts)) {}
+
+  /// One synchronous round: plan, exchange, reduce, apply.
+  void mix() {
+    exec_.synchronize();
+    const auto ctx = context();
+    plan_.clear();
+    rule_.plan(ctx, plan_);
+    if (!plan_.sends.empty() || !plan_.recvs.empty()) comm_.exchange(plan_.sends, plan_.recvs);
+    for (const auto& buffer : plan_.reductions) reduce(buffer);
+    rule_.apply(ctx);
+    exec_.synchronize();
+    ++step_;
+  }
+
+  /// Rounds completed (the step passed to time-varying topologies).
+  [[nodiscard]] std::int64_t step() const { return step_; }
+  [[nodiscard]] const Topology& topology() const { return topology_; }
+  [[nodiscard]] Comm& communicator() { return comm_; }
+  [[nodiscard]] const Comm& communicator() const { return comm_; }
+  [[nodiscard]] Rule& rule() { return rule_; }
+  [[nodiscard]] const Rule& rule() const { return rule_; }
+  [[nodiscard]] const executor_type& executor() const { return exec_; }
+
+ private:
+  [[nodiscard]] mixing::context<Topology, executor_type> context() const {
+    return {topology_, exec_, comm_.rank(), comm_.size(), step_};
+  }
+
+  mixing::context<Topology, executor_type> checked_context(const parameters<value_type>& params) const {
+    expects(params.space() == executor_type::space, "parameters in ", to_string(params.space()),
+            " memory but the executor runs on ", to_string(executor_type::space), " memory");
+    return context();
+  }
+
+  /// Sums `buffer` over all workers, through a host copy when the communicator cannot reduce the
+  /// executor's memory (e.g. device parameters over the in-process communicator).
+  void reduce(std::span<value_type> buffer) {
+    if constexpr (comm::reduces_in<Comm, executor_type::space>) {
+      comm_.allreduce_sum(buffer.data(), buffer.size());
+    } else {
+      staging_.resize(buffer.size());
+      exec_.download(staging_.data(), buffer.data(), buffer.size());
+      comm_.allreduce_sum(staging_.data(), buffer.size());
+      exec_.upload(buffer.data(), staging_.data(), buffer.size());
+    }
+  }
+
+  Topology topology_{};
+  Comm comm_;
+  executor_type exec_;
+  Rule rule_;
+  mixing::exchange_plan<value_type> plan_;
+  std::vector<value_type> staging_;
+  std::int64_t step_ = 0;
+};
+
+}  // namespace decent
