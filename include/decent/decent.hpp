@@ -23,10 +23,12 @@
 #include <decent/mixing/average.hpp>
 #include <decent/mixing/gossip.hpp>
 #include <decent/mixing/mixing_rule.hpp>
+#include <decent/mixing/relaysum.hpp>
 
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/gossip.hpp>
 #include <decent/algorithm/mixer.hpp>
+#include <decent/algorithm/relaysgd.hpp>
 
 #include <decent/sim/cluster.hpp>
 #include <decent/sim/problems.hpp>

@@ -159,7 +159,13 @@ TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a cras
   std::ofstream("cli_test_bad_line.txt") << "0 1\n1 x\n";
   const std::map<std::string, std::string> cases = {
       {"--algorithm sgd", "unknown --algorithm"},
-      {"--algorithm relaysgd --topology binary-tree:8", "not available yet"},
+      {"--algorithm powergossip --topology ring:8", "not available yet"},
+      {"--algorithm relaysgd --topology ring:8", "bfs:0:ring:8"},
+      {"--algorithm relaysgd-grad --topology torus:3x3", "double-binary-tree:N"},
+      {"--algorithm relaysgd --topology one-peer-exponential:8", "binary-tree:N"},
+      {"--seed -1", "--seed"},
+      {"--topology ring:2000000000", "too large"},
+      {"--topology torus:50000x50000", "torus"},
       {"--algorithm a2cid2 --time 5", "not available yet"},
       {"--topology ring:8:2", "ring:8:2"},
       {"--topology ring", "ring"},
@@ -197,6 +203,23 @@ TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a cras
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
     CHECK(r.err.rfind("decent-sim: ", 0) == 0);
     CHECK(r.out.empty());  // no partial CSV
+  }
+}
+
+TEST_CASE("relaysgd and relaysgd-grad run on every tree topology") {
+  std::ofstream("cli_test_tree.txt") << "0 1\n1 2\n1 3\n3 4\n";
+  for (const char* algorithm : {"relaysgd", "relaysgd-grad"}) {
+    for (const char* topology : {"chain:6", "binary-tree:9", "double-binary-tree:9", "star:5", "bfs:2:torus:3x3",
+                                 "bfs:0:random-regular:10:3:4", "edges:cli_test_tree.txt"}) {
+      CAPTURE(algorithm);
+      CAPTURE(topology);
+      const result r = run(std::string("--algorithm ") + algorithm + " --topology " + topology +
+                           " --problem quadratic --heterogeneity 1 --steps 200 --lr 0.5 --every 200 --precision f64");
+      REQUIRE(r.status == 0);
+      const auto rows = csv(r.out);
+      REQUIRE(rows.size() == 3);
+      CHECK(std::stod(rows[2][4]) < 1e-3 * std::stod(rows[1][4]));
+    }
   }
 }
 

@@ -58,6 +58,7 @@ class mixer {
     const auto ctx = context();
     plan_.clear();
     rule_.plan(ctx, plan_);
+    exec_.synchronize();  // outgoing messages complete before they are sent
     if (!plan_.sends.empty() || !plan_.recvs.empty()) comm_.exchange(plan_.sends, plan_.recvs);
     for (const auto& buffer : plan_.reductions) reduce(buffer);
     rule_.apply(ctx);
@@ -82,6 +83,9 @@ class mixer {
   mixing::context<Topology, executor_type> checked_context(const parameters<value_type>& params) const {
     expects(params.space() == executor_type::space, "parameters in ", to_string(params.space()),
             " memory but the executor runs on ", to_string(executor_type::space), " memory");
+    if constexpr (requires { comm_.accepts(executor_type::space); })
+      expects(comm_.accepts(executor_type::space), "the communicator cannot move ", to_string(executor_type::space),
+              " memory (for the in-process one: set inprocess_options::copy and device_memory)");
     return context();
   }
 

@@ -44,9 +44,13 @@ struct inprocess_options {
   /// fails with a `comm_error`.
   std::chrono::milliseconds deadline{60'000};
   /// Moves each point-to-point payload (never called for 0 bytes). Plug in e.g. a `cudaMemcpy(..., cudaMemcpyDefault)`
-  /// wrapper to exchange device buffers. It may throw; both endpoints of the message then fail with a
-  /// `comm_error`. `allreduce_sum` does not use it: it always reads and writes host memory.
+  /// wrapper to exchange device buffers. It may throw; both endpoints of the message then fail (the receiver
+  /// with the copy's own exception, the sender with a `comm_error`). `allreduce_sum` does not use it: it always
+  /// reads and writes host memory.
   copy_function copy = &host_copy;
+  /// Whether `copy` can move device memory (set it with a device-capable copy such as exec::device_copy);
+  /// algorithms whose buffers live in device memory refuse a world without it at setup.
+  bool device_memory = false;
 };
 
 class inprocess;
@@ -201,6 +205,18 @@ class inprocess {
   inprocess(inprocess_world& world, int rank) : world_(&world), rank_(rank) {
     expects(rank >= 0 && rank < world.size(), "rank ", rank, " out of range for an in-process world of ",
             world.size());
+  }
+  /// A rank has one handle: copies would split its byte counters.
+  inprocess(const inprocess&) = delete;
+  inprocess& operator=(const inprocess&) = delete;
+  inprocess(inprocess&&) noexcept = default;
+  inprocess& operator=(inprocess&&) noexcept = default;
+  ~inprocess() = default;
+
+  /// Whether this world's copy function moves buffers in `space` (device memory needs
+  /// `inprocess_options::device_memory`).
+  [[nodiscard]] bool accepts(memory_space space) const {
+    return space == memory_space::host || world_->options_.device_memory;
   }
 
   /// This rank.

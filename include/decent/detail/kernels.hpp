@@ -158,3 +158,65 @@ struct sgd_momentum_kernel {
 };
 
 }  // namespace decent::detail
+
+namespace decent::detail {
+
+/// dst[i] = src[stride·i]: the coordinates of one RelaySum slice, compacted.
+template <class T>
+struct gather_kernel {
+  T* dst;
+  const T* src;
+  std::size_t stride;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = src[stride * i]; }
+};
+
+/// RelaySum's outgoing messages of one slice, all neighbours in one pass (ALGORITHMS.md §2.1):
+/// m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double, with u[i] = x[stride·i] for the
+/// model variant and u[i] = x[stride·i] − previous[i] (the update the worker applied) for the grad variant.
+template <class T>
+struct relay_messages_kernel {
+  const T* x;
+  std::size_t stride;
+  const T* previous;       ///< null: model variant
+  const T* const* relay;   ///< relay[k]: last message received from neighbour k
+  T* const* message;       ///< message[j]: the message to neighbour j
+  int degree;
+  DECENT_HD void operator()(std::size_t i) const {
+    const double u = static_cast<double>(x[stride * i]) - (previous ? static_cast<double>(previous[i]) : 0.0);
+    for (int j = 0; j < degree; ++j) {
+      double m = u;
+      for (int k = 0; k < degree; ++k)
+        if (k != j) m += static_cast<double>(relay[k][i]);
+      message[j][i] = static_cast<T>(m);
+    }
+  }
+};
+
+/// RelaySum's update of one slice from S = u + Σ_k r_k (neighbour order, double):
+/// model variant (previous null): x ← scale·S + fill·reference (fill = (n − C)/n for world_size
+/// normalisation, 0 for counts); grad variant: x ← previous + scale·S and previous ← x.
+template <class T>
+struct relay_update_kernel {
+  T* x;
+  std::size_t stride;
+  T* previous;              ///< grad variant: the parameters after the last round; null for the model variant
+  const T* reference;       ///< model variant: x⁽⁰⁾ on these coordinates (read only when fill ≠ 0)
+  const T* const* relay;
+  int degree;
+  double scale;
+  double fill;
+  DECENT_HD void operator()(std::size_t i) const {
+    const double xi = static_cast<double>(x[stride * i]);
+    double s = previous ? xi - static_cast<double>(previous[i]) : xi;
+    for (int k = 0; k < degree; ++k) s += static_cast<double>(relay[k][i]);
+    if (previous) {
+      const T updated = static_cast<T>(static_cast<double>(previous[i]) + scale * s);
+      x[stride * i] = updated;
+      previous[i] = updated;
+    } else {
+      x[stride * i] = static_cast<T>(scale * s + (fill != 0.0 ? fill * static_cast<double>(reference[i]) : 0.0));
+    }
+  }
+};
+
+}  // namespace decent::detail

@@ -34,7 +34,12 @@ class device_buffer {
   explicit device_buffer(std::size_t n) : size_(n) {
     if (n == 0) return;
     DECENT_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
-    DECENT_CUDA_TRY(cudaMemset(data_, 0, n * sizeof(T)));
+    try {
+      DECENT_CUDA_TRY(cudaMemset(data_, 0, n * sizeof(T)));
+    } catch (...) {
+      reset();
+      throw;
+    }
   }
   device_buffer(device_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   device_buffer& operator=(device_buffer&& o) noexcept {
@@ -112,7 +117,8 @@ inline unsigned grid_for(std::size_t n, unsigned cap) {
 
 }  // namespace detail
 
-/// Runs kernels on a CUDA stream (default: the legacy default stream).
+/// Runs kernels on a CUDA stream (default: the legacy default stream). Not thread-safe: the reductions reuse
+/// a scratch buffer, so give each thread its own executor (they may share a stream).
 class cuda : public executor_operations<cuda> {
  public:
   using executor_concept = executor_tag;
@@ -181,11 +187,13 @@ class cuda : public executor_operations<cuda> {
 
 static_assert(executor<cuda>);
 
-/// A copy function for the in-process communicator when workers hold device buffers (cudaMemcpy with
-/// cudaMemcpyDefault: any combination of host and device pointers under unified addressing). Throws
-/// cuda_error on failure, which fails both ends of the message.
+/// A copy function for the in-process communicator when workers hold device buffers: any combination of host
+/// and device pointers (cudaMemcpyDefault, unified addressing), complete when it returns (a plain cudaMemcpy
+/// between device buffers may return before the copy landed). It runs on the calling thread's per-thread
+/// stream, which orders after the legacy default stream. Throws cuda_error on failure.
 inline void device_copy(void* dst, const void* src, std::size_t bytes) {
-  DECENT_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+  DECENT_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, cudaStreamPerThread));
+  DECENT_CUDA_TRY(cudaStreamSynchronize(cudaStreamPerThread));
 }
 
 }  // namespace decent::exec

@@ -6,7 +6,8 @@
 /// theirs, and applies the weighted update in place: one fused pass over the parameters per segment (the whole
 /// model when it is packed). With γ = 1 this is x ← W x for the gossip matrix W of the topology.
 /// Weights: `topology::gossip_weight` (uniform 1/(max(deg_i,deg_j)+1) by default, or Metropolis–Hastings).
-/// Determinism: neighbours are summed in the topology's neighbour order, in double, rounded once.
+/// Determinism: neighbours are summed in the topology's neighbour order, in double, rounded once per pass of
+/// up to `detail::max_weighted_terms` (8) neighbours.
 
 #include <cstdint>
 #include <span>

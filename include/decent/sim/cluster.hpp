@@ -5,6 +5,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,18 +35,28 @@ class cluster {
     {
       std::vector<std::jthread> threads;
       threads.reserve(static_cast<std::size_t>(workers_));
+      auto fail = [&](int rank, const std::string& what) {
+        const std::lock_guard lock(mutex);
+        if (!first) {
+          first = std::current_exception();
+          world.abort(detail::concat("worker ", rank, " failed: ", what));
+        }
+      };
       for (int rank = 0; rank < workers_; ++rank) {
-        threads.emplace_back([&, rank] {
-          try {
-            worker(comm::inprocess(world, rank));
-          } catch (const std::exception& e) {
-            const std::lock_guard lock(mutex);
-            if (!first) {
-              first = std::current_exception();
-              world.abort(detail::concat("worker ", rank, " failed: ", e.what()));
+        try {
+          threads.emplace_back([&, rank] {
+            try {
+              worker(comm::inprocess(world, rank));
+            } catch (const std::exception& e) {
+              fail(rank, e.what());
+            } catch (...) {
+              fail(rank, "unknown exception");
             }
-          }
-        });
+          });
+        } catch (const std::exception& e) {  // could not start a thread: stop the ones already running
+          fail(rank, e.what());
+          break;
+        }
       }
     }
     if (first) std::rethrow_exception(first);

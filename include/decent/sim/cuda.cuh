@@ -15,6 +15,7 @@ inline run_summary run_cuda(const run_spec& s, const row_sink& sink = {}) {
   expects(decent::detail::cuda_device_available(), "--backend cuda: no usable CUDA device on this machine (use --backend host)");
   comm::inprocess_options options;
   options.copy = &exec::device_copy;
+  options.device_memory = true;
   return detail::run_in_precision(s, sink, [] { return exec::cuda{}; }, options);
 }
 

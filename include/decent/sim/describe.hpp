@@ -26,7 +26,12 @@ inline std::string describe(const std::string& spec, double rate) {
   const topology::acid_constants acid = topology::a2cid2_constants(g, rate);
   std::ostringstream os;
   os << std::setprecision(12);
-  os << "{\"topology\": \"" << spec << "\", \"n\": " << g.size() << ", \"edges\": " << g.num_edges()
+  std::string escaped;
+  for (const char c : spec) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  os << "{\"topology\": \"" << escaped << "\", \"n\": " << g.size() << ", \"edges\": " << g.num_edges()
      << ", \"max_degree\": " << g.max_degree() << ", \"diameter\": " << topology::diameter(g)
      << ", \"is_tree\": " << (topology::is_tree(g) ? "true" : "false")
      << ", \"time_varying\": " << (topo.is_time_varying() ? "true" : "false")

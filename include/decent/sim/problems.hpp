@@ -284,9 +284,11 @@ class logistic_problem final : public problem<T> {
       const random_stream labels = detail::stream(o_.seed, detail::sample_labels, i);
       const random_stream features = detail::stream(o_.seed, detail::sample_features, i);
       for (std::size_t s = 0; s < static_cast<std::size_t>(o_.samples); ++s) {
+        // Block s of the stream decides sample s: words 0-1 whether it takes the dominant class, word 2 which
+        // class otherwise.
         const std::size_t label = labels.uniform(2 * s) < dominant
                                       ? static_cast<std::size_t>(i % o_.classes)
-                                      : labels.below(2 * s + 1, static_cast<std::uint32_t>(c));
+                                      : labels.below(4 * s + 2, static_cast<std::uint32_t>(c));
         labels_.push_back(label);
         for (std::size_t k = 0; k < d; ++k) features_.push_back(mean[label * d + k] + features.normal(s * d + k));
       }

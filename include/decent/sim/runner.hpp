@@ -22,6 +22,7 @@
 
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/relaysgd.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
@@ -43,13 +44,14 @@ struct algorithm_info {
   bool asynchronous;
 };
 inline constexpr algorithm_info algorithms[] = {
-    {"allreduce", true, false},     {"gossip", true, false},       {"relaysgd", false, false},
-    {"relaysgd-grad", false, false}, {"powergossip", false, false}, {"choco", false, false},
+    {"allreduce", true, false},     {"gossip", true, false},       {"relaysgd", true, false},
+    {"relaysgd-grad", true, false}, {"powergossip", false, false}, {"choco", false, false},
     {"async-gossip", false, true},  {"a2cid2", false, true},
 };
 
-/// A decent-sim run, as given by its flags. Optional fields are those that only some algorithms or
-/// problems accept; setting one that does not apply is an error rather than silently ignored.
+/// A decent-sim run, as given by its flags. Optional fields are those that only some algorithms or problems
+/// accept; setting one that does not apply is an error. The training flags (--lr, --momentum, --noise,
+/// --heterogeneity) have defaults and are simply unused by the consensus problem.
 struct run_spec {
   std::string algorithm = "gossip";
   std::string topology = "ring:16";
@@ -101,6 +103,9 @@ inline const algorithm_info& find_algorithm(std::string_view name) {
 
 template <class Number>
 Number parse_number(std::string_view flag, std::string_view text) {
+  if constexpr (std::is_unsigned_v<Number>)
+    expects(!text.empty() && text.front() != '-' && text.front() != '+', "invalid value '", text, "' for ", flag,
+            ": expected a non-negative integer");
   std::istringstream in{std::string(text)};
   Number value{};
   in >> value;
@@ -245,6 +250,14 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   if (s.algorithm == "allreduce") {
     last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
       return allreduce<comm::inprocess, Exec, T>(std::move(c), std::move(p), {}, make_executor());
+    }, sink);
+  } else if (s.algorithm == "relaysgd" || s.algorithm == "relaysgd-grad") {
+    (void)mixing::relay_trees(topo);  // a graph with cycles fails here, once, with the fix in the message
+    relaysum_options options;
+    options.variant = s.algorithm == "relaysgd" ? relay_variant::model : relay_variant::grad;
+    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+      return relaysgd<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
+                                                                         make_executor());
     }, sink);
   } else {
     const gossip_options options{s.gamma, topology::weight_scheme::uniform};

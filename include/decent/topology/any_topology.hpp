@@ -93,6 +93,9 @@ class any_topology {
 
 static_assert(topology<any_topology>);
 
+/// The largest count a spec may give (workers, rows, columns, degree): 2^20.
+inline constexpr std::uint64_t max_workers = std::uint64_t{1} << 20;
+
 /// One accepted spec form: the family name, its form, and how many ':'-separated fields follow the name.
 struct spec_form {
   std::string_view family;  ///< e.g. "random-regular"
@@ -159,7 +162,7 @@ inline constexpr std::array<spec_form, 13> spec_forms{{
   };
   const auto count = [&](std::string_view field, const char* what) {
     const std::uint64_t value = number(field, what);
-    if (value > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) fail(what, " is too large, got '", field, "'");
+    if (value > max_workers) fail(what, " is too large, got '", field, "' (at most ", max_workers, ")");
     return static_cast<int>(value);
   };
 

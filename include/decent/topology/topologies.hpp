@@ -137,6 +137,7 @@ namespace decent::topology {
   detail::require_at_least(name, "R", rows, 1);
   detail::require_at_least(name, "C", cols, 1);
   detail::require_at_least(name, "R*C", static_cast<long long>(rows) * cols, 2);
+  expects(static_cast<long long>(rows) * cols <= (1LL << 20), "topology ", name, ": R*C must be at most 2^20 workers");
   const int n = rows * cols;
   detail::adjacency_builder b(n);
   for (int r = 0; r < rows; ++r)

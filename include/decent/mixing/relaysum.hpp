@@ -1,0 +1,235 @@
+#pragma once
+/// @file
+/// @brief The RelaySum mixing rule (RelaySGD, ALGORITHMS.md §2): exact averaging with finite delays on
+/// spanning trees, immune to data heterogeneity.
+///
+/// Per tree neighbour j a worker keeps the last message r_{j→i} and its count c_{j→i}. Each round it sends
+/// m_{i→j} = u_i + Σ_{k≠j} r_{k→i} with count c_{i→j} = 1 + Σ_{k≠j} c_{k→i}, receives the new r, c, and forms
+/// S_i = u_i + Σ_j r_{j→i}, C_i = 1 + Σ_j c_{j→i}. After diameter-many rounds C_i = n and S_i holds every
+/// worker's input exactly once (with delay d(i,k) − 1).
+/// - Model variant (RelaySGD, default): u_i = x_i after the local step; x_i ← (S_i + (n − C_i)·x⁽⁰⁾)/n
+///   (`world_size` normalisation, x⁽⁰⁾ = the parameters at construction, which must be the same on every
+///   worker) or x_i ← S_i / C_i (`counts`).
+/// - Grad variant (RelaySGD/Grad): u_i = the update the local step applied (x_i minus the parameters after the
+///   previous round); x_i ← previous + S_i/n (`world_size`) or previous + S_i/C_i (`counts`).
+/// - Several trees (double binary trees): coordinate k of the packed model is relayed by tree k mod T.
+/// - Simulated drops: each message is lost with probability p (seeded, decided by the receiver); a lost
+///   (message, count) pair is left out of S_i, C_i and of what i relays next round, and the count-based fill
+///   keeps the normalisation right.
+/// - Overlap: the update uses the messages of the previous round (one more round of delay), so that the
+///   exchange need not finish before the next local step.
+/// Messages are formed in one pass per slice, straight into the send buffers; the count travels as one extra
+/// element at the end of each message (exact in f32 up to 2^24 workers). Payload per round and slice:
+/// deg_tree(i) · (slice length + 1) · sizeof(T).
+/// Determinism: sums in tree-neighbour order, in double, rounded once.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <decent/core/error.hpp>
+#include <decent/core/rng.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/executor.hpp>
+#include <decent/mixing/mixing_rule.hpp>
+#include <decent/topology/analysis.hpp>
+#include <decent/topology/any_topology.hpp>
+#include <decent/topology/topologies.hpp>
+
+namespace decent {
+
+/// What RelaySum relays: the model after the local step, or the local update itself.
+enum class relay_variant { model, grad };
+/// How S_i is turned into an average: fill missing workers with x⁽⁰⁾ and divide by n, or divide by C_i.
+enum class relay_normalization { world_size, counts };
+
+/// Options of the RelaySum mixing rule.
+struct relaysum_options {
+  relay_variant variant = relay_variant::model;
+  relay_normalization normalization = relay_normalization::world_size;
+  double drop_probability = 0;  ///< simulated loss probability of each message, in [0, 1)
+  std::uint64_t drop_seed = 0;  ///< seed of the drop decisions
+  bool overlap = false;         ///< update with the previous round's messages
+};
+
+namespace mixing {
+
+/// The trees a topology relays over: the graph itself when it is a tree, both trees of a double binary tree.
+/// @throw topology_error naming the fix when the graph has a cycle, is disconnected or varies in time.
+inline std::vector<topology::graph> relay_trees(const topology::graph& g) {
+  topology::require_tree(g);
+  return {g};
+}
+inline std::vector<topology::graph> relay_trees(const topology::double_binary_tree& t) { return {t.tree(0), t.tree(1)}; }
+inline std::vector<topology::graph> relay_trees(const topology::any_topology& t) {
+  if (const auto* d = t.get_if<topology::double_binary_tree>()) return relay_trees(*d);
+  expects<topology_error>(!t.is_time_varying(), "relaysgd needs a static tree, but ", t.name(),
+                          " changes every step: use binary-tree:N, double-binary-tree:N, or bfs:0:<your spec>");
+  return relay_trees(t.graph_at(0));
+}
+
+/// RelaySum over one or more spanning trees.
+template <exec::executor Exec, class T>
+class relaysum {
+ public:
+  using mixing_rule_concept = mixing_rule_tag;
+  using executor_type = Exec;
+  using value_type = T;
+  using options = relaysum_options;
+
+  template <class Context>
+  relaysum(const Context& ctx, const parameters<T>& params, options o)
+      : options_(o), trees_(relay_trees(ctx.topology)), rank_(ctx.rank), size_(ctx.size) {
+    expects(options_.drop_probability >= 0 && options_.drop_probability < 1,
+            "relaysum drop probability must be in [0, 1), got ", options_.drop_probability);
+    const auto tree_count = trees_.size();
+    for (const auto& segment : params.segments()) {
+      for (std::size_t tree = 0; tree < tree_count; ++tree) {
+        // Coordinates (offset + k) ≡ tree (mod tree_count) of this segment.
+        const std::size_t first = (tree + tree_count - segment.offset % tree_count) % tree_count;
+        if (first >= segment.view.numel()) continue;
+        slices_.push_back(make_slice(ctx.exec, segment.view.data + first, tree_count,
+                                     (segment.view.numel() - first + tree_count - 1) / tree_count, tree));
+      }
+    }
+  }
+
+  /// Forms every outgoing message (and, with overlap, applies the update from the previous round's
+  /// messages), then names the sends and receives.
+  template <class Context>
+  void plan(const Context& ctx, exchange_plan<T>& plan) {
+    for (std::size_t s = 0; s < slices_.size(); ++s) {
+      slice& sl = slices_[s];
+      const auto peers = neighbours(sl);
+      const int degree = static_cast<int>(peers.size());
+      ctx.exec.for_each(sl.length, decent::detail::relay_messages_kernel<T>{
+                                       sl.base, sl.stride, previous_of(sl), sl.relay_table.data(),
+                                       sl.message_table.data(), degree});
+      for (int j = 0; j < degree; ++j) {
+        int count = 1;
+        for (int k = 0; k < degree; ++k)
+          if (k != j) count += sl.counts[static_cast<std::size_t>(k)];
+        const T as_value = static_cast<T>(count);
+        ctx.exec.upload(sl.messages[static_cast<std::size_t>(j)].data() + sl.length, &as_value, 1);
+      }
+      if (options_.overlap) update(ctx.exec, sl);
+      const std::size_t bytes = (sl.length + 1) * sizeof(T);
+      for (int j = 0; j < degree; ++j) {
+        const auto jj = static_cast<std::size_t>(j);
+        plan.sends.push_back({peers[jj], sl.messages[jj].data(), bytes, static_cast<int>(s)});
+        plan.recvs.push_back({peers[jj], sl.relays[jj].data(), bytes, static_cast<int>(s)});
+      }
+    }
+  }
+
+  /// Reads the received counts, drops what the simulated network lost, and (without overlap) updates.
+  template <class Context>
+  void apply(const Context& ctx) {
+    for (std::size_t s = 0; s < slices_.size(); ++s) {
+      slice& sl = slices_[s];
+      const auto peers = neighbours(sl);
+      for (std::size_t j = 0; j < peers.size(); ++j) {
+        T count{};
+        ctx.exec.download(&count, sl.relays[j].data() + sl.length, 1);
+        sl.counts[j] = static_cast<int>(count);
+        if (dropped(ctx.step, s, peers[j])) {
+          ctx.exec.fill(sl.relays[j].data(), T{0}, sl.length + 1);
+          sl.counts[j] = 0;
+        }
+      }
+      if (!options_.overlap) update(ctx.exec, sl);
+    }
+  }
+
+  [[nodiscard]] const options& settings() const { return options_; }
+  /// The trees relayed over (one, or two for a double binary tree).
+  [[nodiscard]] const std::vector<topology::graph>& trees() const { return trees_; }
+  /// Payload bytes this worker sends per round.
+  [[nodiscard]] std::size_t bytes_per_round() const {
+    std::size_t bytes = 0;
+    for (const slice& sl : slices_) bytes += neighbours(sl).size() * (sl.length + 1) * sizeof(T);
+    return bytes;
+  }
+  /// C_i of the last round for each slice (1 + the counts received), as the update used it.
+  [[nodiscard]] std::vector<int> reached() const {
+    std::vector<int> out;
+    for (const slice& sl : slices_) out.push_back(1 + sum(sl.counts));
+    return out;
+  }
+
+ private:
+  using buffer = typename Exec::template buffer<T>;
+
+  /// The coordinates base[stride·i], i < length, of one segment that one tree relays, and their state.
+  struct slice {
+    T* base;
+    std::size_t stride;
+    std::size_t length;
+    std::size_t tree;
+    buffer state;                 ///< model: x⁽⁰⁾ here; grad: the parameters after the last round
+    std::vector<buffer> relays;   ///< relays[k]: last message from tree neighbour k, count at [length]
+    std::vector<buffer> messages; ///< messages[j]: next message to tree neighbour j, count at [length]
+    std::vector<int> counts;      ///< counts[k]: the count of relays[k] (0 before anything arrived)
+    typename Exec::template buffer<const T*> relay_table;
+    typename Exec::template buffer<T*> message_table;
+  };
+
+  slice make_slice(const Exec& ex, T* base, std::size_t stride, std::size_t length, std::size_t tree) const {
+    const std::size_t degree = trees_[tree].neighbors(rank_).size();
+    slice sl{base, stride, length, tree, ex.template allocate<T>(length), {}, {}, std::vector<int>(degree, 0),
+             ex.template allocate<const T*>(degree), ex.template allocate<T*>(degree)};
+    ex.for_each(length, decent::detail::gather_kernel<T>{sl.state.data(), base, stride});
+    std::vector<const T*> relay_pointers;
+    std::vector<T*> message_pointers;
+    for (std::size_t k = 0; k < degree; ++k) {
+      sl.relays.push_back(ex.template allocate<T>(length + 1));
+      sl.messages.push_back(ex.template allocate<T>(length + 1));
+      relay_pointers.push_back(sl.relays.back().data());
+      message_pointers.push_back(sl.messages.back().data());
+    }
+    ex.upload(sl.relay_table.data(), relay_pointers.data(), degree);
+    ex.upload(sl.message_table.data(), message_pointers.data(), degree);
+    ex.synchronize();
+    return sl;
+  }
+
+  [[nodiscard]] std::span<const int> neighbours(const slice& sl) const { return trees_[sl.tree].neighbors(rank_); }
+  [[nodiscard]] T* previous_of(slice& sl) const {
+    return options_.variant == relay_variant::grad ? sl.state.data() : nullptr;
+  }
+  static int sum(const std::vector<int>& v) {
+    int total = 0;
+    for (int c : v) total += c;
+    return total;
+  }
+
+  /// x ← the normalised relay sum (see the file comment), from the relays and counts held now.
+  void update(const Exec& ex, slice& sl) {
+    const double reached = 1.0 + sum(sl.counts);
+    const double n = size_;
+    const bool by_counts = options_.normalization == relay_normalization::counts;
+    const double scale = by_counts ? 1.0 / reached : 1.0 / n;
+    const double fill = (options_.variant == relay_variant::model && !by_counts) ? (n - reached) / n : 0.0;
+    ex.for_each(sl.length, decent::detail::relay_update_kernel<T>{sl.base, sl.stride, previous_of(sl), sl.state.data(),
+                                                                  sl.relay_table.data(),
+                                                                  static_cast<int>(sl.counts.size()), scale, fill});
+  }
+
+  /// Whether the simulated network lost the message `from` sent this worker for slice s in round `step`.
+  [[nodiscard]] bool dropped(std::int64_t step, std::size_t s, int from) const {
+    if (options_.drop_probability <= 0) return false;
+    const random_stream stream{options_.drop_seed, static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(rank_)};
+    return stream.uniform(static_cast<std::uint64_t>(step) * slices_.size() + s) < options_.drop_probability;
+  }
+
+  options options_;
+  std::vector<topology::graph> trees_;
+  int rank_;
+  int size_;
+  std::vector<slice> slices_;
+};
+
+}  // namespace mixing
+}  // namespace decent
