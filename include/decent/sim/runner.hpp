@@ -237,14 +237,14 @@ std::unique_ptr<problem<T>> make_problem(const run_spec& s, int workers) {
 /// Simulates `s` with element type T; every worker's algorithm and local step run on `make_executor()`.
 template <class T, class MakeExecutor>
 run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_executor,
-                     comm::inprocess_options comm_options) {
+                     comm::inprocess_options comm_options, const std::function<bool(const row&)>& until) {
   using Exec = decltype(make_executor());
   const topology::any_topology topo = topology::parse(s.topology);
   if (!topo.is_time_varying()) topology::require_connected(topo.graph_at(0));
   const int n = topo.size();
   const auto task = make_problem<T>(s, n);
   cluster workers(n, comm_options);
-  const loop_options loop{s.steps, s.lr, s.momentum, s.every};
+  const loop_options loop{s.steps, s.lr, s.momentum, s.every, until};
   const auto start = std::chrono::steady_clock::now();
   row last;
   if (s.algorithm == "allreduce") {
@@ -273,19 +273,21 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
 /// `run_with` in the spec's precision.
 template <class MakeExecutor>
 run_summary run_in_precision(const run_spec& s, const row_sink& sink, MakeExecutor make_executor,
-                             comm::inprocess_options comm_options = {}) {
-  return s.precision == "f64" ? run_with<double>(s, sink, make_executor, comm_options)
-                              : run_with<float>(s, sink, make_executor, comm_options);
+                             comm::inprocess_options comm_options = {},
+                             const std::function<bool(const row&)>& until = {}) {
+  return s.precision == "f64" ? run_with<double>(s, sink, make_executor, comm_options, until)
+                              : run_with<float>(s, sink, make_executor, comm_options, until);
 }
 
 }  // namespace detail
 
-/// Simulates a parsed run on the host executor; rows go to `sink` in step order. Throws invalid_argument for
-/// impossible setups. `--backend cuda` runs come from `run_cuda` (decent/sim/cuda.cuh, nvcc builds).
-inline run_summary run(const run_spec& s, const row_sink& sink = {}) {
+/// Simulates a parsed run on the host executor; rows go to `sink` in step order; the run ends early after the
+/// first row for which `until` (if given) returns true. Throws invalid_argument for impossible setups.
+/// `--backend cuda` runs come from `run_cuda` (decent/sim/cuda.cuh, nvcc builds).
+inline run_summary run(const run_spec& s, const row_sink& sink = {}, const std::function<bool(const row&)>& until = {}) {
   expects(s.backend == "host", "--backend cuda needs a decent-sim built with CUDA (configure with "
                                "-DDECENT_ENABLE_CUDA=ON)");
-  return detail::run_in_precision(s, sink, [] { return exec::host(1); });
+  return detail::run_in_precision(s, sink, [] { return exec::host(1); }, {}, until);
 }
 
 /// Formats one CSV row (`%.17g` for values so that reruns can be compared bit for bit).

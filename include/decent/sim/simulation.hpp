@@ -29,6 +29,8 @@ struct loop_options {
   double lr = 0.1;           ///< learning rate of the local step
   double momentum = 0;       ///< heavy-ball μ of the local step
   std::int64_t every = 1;    ///< a row every `every` steps (and always at step 0 and the last step)
+  /// Optional: the run ends after the first row for which this returns true (e.g. a loss target).
+  std::function<bool(const row&)> until = {};
 };
 
 /// Receives the metric rows, in step order, on worker 0's thread.
@@ -54,6 +56,7 @@ row simulate_on(cluster& workers, const problem<T>& task, const loop_options& op
   std::vector<const comm::inprocess*> comms(n, nullptr);
   double initial_deviation = 0;
   row last;
+  bool done = false;  // written by worker 0 between two barriers, read by all after the second
 
   auto observe = [&](std::int64_t step) {
     row r;
@@ -69,6 +72,7 @@ row simulate_on(cluster& workers, const problem<T>& task, const loop_options& op
     for (const auto* c : comms) bytes += static_cast<double>(c->stats().bytes_sent);
     r.bytes_per_worker = bytes / static_cast<double>(n);
     last = r;
+    done = options.until && options.until(r);
   };
 
   workers.run([&](comm::inprocess comm) {
@@ -101,7 +105,7 @@ row simulate_on(cluster& workers, const problem<T>& task, const loop_options& op
       if (rank == 0 && sink) sink(last);
     };
     checkpoint(0);
-    for (std::int64_t step = 1; step <= options.steps; ++step) {
+    for (std::int64_t step = 1; step <= options.steps && !done; ++step) {
       if (sgd) {
         if constexpr (!on_host) ex.download(host_x, x.data(), numel);
         task.gradient(rank, host_x, host_grad, static_cast<std::uint64_t>(step - 1));
