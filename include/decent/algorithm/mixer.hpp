@@ -52,16 +52,19 @@ class mixer {
       : comm_(std::move(comm)), exec_(std::move(executor)),
         rule_(checked_context(params), params, std::move(opts)) {}
 
-  /// One synchronous round: plan, exchange, reduce, apply.
+  /// One synchronous step: for each of the rule's rounds (usually one), plan, exchange, reduce, apply.
   void mix() {
     exec_.synchronize();
-    const auto ctx = context();
-    plan_.clear();
-    rule_.plan(ctx, plan_);
-    exec_.synchronize();  // outgoing messages complete before they are sent
-    if (!plan_.sends.empty() || !plan_.recvs.empty()) comm_.exchange(plan_.sends, plan_.recvs);
-    for (const auto& buffer : plan_.reductions) reduce(buffer);
-    rule_.apply(ctx);
+    auto ctx = context();
+    const int rounds = mixing::rounds_of(rule_, ctx);
+    for (ctx.round = 0; (ctx.round) < rounds; ++ctx.round) {  // parentheses: nvcc reads `round <` as a template
+      plan_.clear();
+      rule_.plan(ctx, plan_);
+      exec_.synchronize();  // outgoing messages complete before they are sent
+      if (!plan_.sends.empty() || !plan_.recvs.empty()) comm_.exchange(plan_.sends, plan_.recvs);
+      for (const auto& buffer : plan_.reductions) reduce(buffer);
+      rule_.apply(ctx);
+    }
     exec_.synchronize();
     ++step_;
   }
@@ -77,7 +80,7 @@ class mixer {
 
  private:
   [[nodiscard]] mixing::context<Topology, executor_type> context() const {
-    return {topology_, exec_, comm_.rank(), comm_.size(), step_};
+    return {topology_, exec_, comm_.rank(), comm_.size(), step_, 0};
   }
 
   mixing::context<Topology, executor_type> checked_context(const parameters<value_type>& params) const {

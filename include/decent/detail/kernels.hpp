@@ -220,3 +220,18 @@ struct relay_update_kernel {
 };
 
 }  // namespace decent::detail
+
+namespace decent::detail {
+
+/// y[i] += a·x[i] (in double, rounded once).
+template <class T>
+struct axpy_kernel {
+  T* y;
+  const T* x;
+  double a;
+  DECENT_HD void operator()(std::size_t i) const {
+    y[i] = static_cast<T>(static_cast<double>(y[i]) + a * static_cast<double>(x[i]));
+  }
+};
+
+}  // namespace decent::detail

@@ -48,7 +48,8 @@ struct context {
   const Exec& exec;
   int rank;
   int size;
-  std::int64_t step;  ///< rounds completed before this one
+  std::int64_t step;  ///< mix() calls completed before this one
+  int round = 0;      ///< exchange within this mix() call (rules that exchange several times per step)
 };
 
 /// The topology of rules that involve every worker equally (all-reduce averaging).
@@ -63,6 +64,13 @@ concept mixing_rule = requires {
   typename R::executor_type;
   typename R::options;
 };
+
+/// Exchanges per `mix()`: `rule.rounds(ctx)` when the rule declares it (PowerGossip's power iterations), else 1.
+template <class R, class Context>
+int rounds_of(const R& rule, const Context& ctx) {
+  if constexpr (requires { { rule.rounds(ctx) } -> std::convertible_to<int>; }) return rule.rounds(ctx);
+  else return 1;
+}
 
 /// A mixing rule that can run over `Topology`: it plans and applies rounds given such a context.
 template <class R, class Topology>
