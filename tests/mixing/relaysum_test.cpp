@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -60,7 +61,7 @@ history run_relay(const Topology& topo, std::size_t d, int rounds, relaysum_opti
       relay.mix();
       if (!packed) from_storage();
       out[static_cast<std::size_t>(t)][me] = x;
-      if (reached) (*reached)[static_cast<std::size_t>(t)][me] = relay.rule().reached().front();
+      if (reached) (*reached)[static_cast<std::size_t>(t)][me] = relay.rule().reached(relay.executor()).front();
     }
   });
   return out;
@@ -203,7 +204,54 @@ TEST_CASE("kicks on all workers, on chains and trees, match the delay formula of
         CHECK(m[t][static_cast<std::size_t>(i)][0] == doctest::Approx(xm[static_cast<std::size_t>(i)]).epsilon(1e-14));
       }
     }
+    // Counts normalisation: x_i = S_i/C_i (model) and x_i += S_i/C_i (grad).
+    relaysum_options counts;
+    counts.normalization = relay_normalization::counts;
+    const auto mc = run_relay(tree, 1, rounds, counts, kick);
+    counts.variant = relay_variant::grad;
+    const auto gc = run_relay(tree, 1, rounds, counts, kick);
+    std::vector<double> xc(un, 0.0), xg(un, 0.0);
+    for (std::size_t t = 0; t < static_cast<std::size_t>(rounds); ++t) {
+      for (int k = 0; k < n; ++k) um[t][static_cast<std::size_t>(k)] = xc[static_cast<std::size_t>(k)] + (t == 0 ? kick_value(k) : 0.0);
+      for (int i = 0; i < n; ++i) {
+        const auto ii = static_cast<std::size_t>(i);
+        double s, sg;
+        int c, cg;
+        relay_oracle(tree, um, t, i, s, c);
+        relay_oracle(tree, u, t, i, sg, cg);
+        xc[ii] = s / c;
+        xg[ii] += sg / cg;
+        CHECK(mc[t][ii][0] == doctest::Approx(xc[ii]).epsilon(1e-14));
+        CHECK(gc[t][ii][0] == doctest::Approx(xg[ii]).epsilon(1e-14));
+      }
+    }
   }
+}
+
+TEST_CASE("double binary trees: coordinate k is relayed by tree k mod 2, with that tree's delays") {
+  const topology::double_binary_tree trees(8);
+  relaysum_options grad;
+  grad.variant = relay_variant::grad;
+  const int rounds = 6;
+  const auto xs = run_relay(trees, 2, rounds, grad, [](int t, int i, std::vector<double>& x) {
+    if (t == 0 && i == 0) x = {x[0] + 1.0, x[1] + 1.0};  // the same kick on both coordinates of worker 0
+  });
+  for (std::size_t coordinate = 0; coordinate < 2; ++coordinate) {
+    const topology::graph& tree = trees.tree(static_cast<int>(coordinate));
+    std::vector<std::vector<double>> u(rounds, std::vector<double>(8, 0.0));
+    u[0][0] = 1.0;
+    std::vector<double> x(8, 0.0);
+    for (std::size_t t = 0; t < rounds; ++t)
+      for (int i = 0; i < 8; ++i) {
+        double s;
+        int c;
+        relay_oracle(tree, u, t, i, s, c);
+        x[static_cast<std::size_t>(i)] += s / 8;
+        CHECK(xs[t][static_cast<std::size_t>(i)][coordinate] == doctest::Approx(x[static_cast<std::size_t>(i)]).epsilon(1e-15));
+      }
+  }
+  // The two trees deliver at different times: worker 0 is a leaf of tree 0 but interior in tree 1.
+  CHECK(xs[0][1][0] != xs[0][1][1]);
 }
 
 TEST_CASE("the model variant fills missing workers with the common start x0") {
@@ -259,6 +307,63 @@ TEST_CASE("dropped messages: no input is ever counted twice, and C_i is exactly 
   }
 }
 
+TEST_CASE("dropped messages follow the reference pseudo-code of ALGORITHMS.md 4, replayed with the same drops") {
+  // An independent message-passing replay (one scalar per worker, model variant, x0 = 0, world_size), using
+  // the documented drop rule: the receiver i loses the message from j in round t when
+  // random_stream{seed, j | 2^31, i}.uniform(t·slices + slice) < p.
+  const auto tree = topology::binary_tree(11);
+  const int n = tree.size(), rounds = 12;
+  relaysum_options o;
+  o.drop_probability = 0.3;
+  o.drop_seed = 5;
+  auto input = [](int t, int i) { return std::cos(0.3 * t + i); };
+  const auto xs = run_relay(tree, 1, rounds, o, [&](int t, int i, std::vector<double>& x) { x[0] = input(t, i); });
+  auto dropped = [&](int t, int from, int to) {
+    const random_stream s{o.drop_seed, static_cast<std::uint32_t>(from) | 0x80000000u, static_cast<std::uint32_t>(to)};
+    return s.uniform(static_cast<std::uint64_t>(t)) < o.drop_probability;
+  };
+  std::vector<std::vector<double>> relay(static_cast<std::size_t>(n)), count(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    relay[static_cast<std::size_t>(i)].assign(tree.neighbors(i).size(), 0.0);
+    count[static_cast<std::size_t>(i)].assign(tree.neighbors(i).size(), 0.0);
+  }
+  int losses = 0;
+  for (int t = 0; t < rounds; ++t) {
+    // Messages of round t from the relays of round t − 1.
+    std::vector<std::vector<double>> send(static_cast<std::size_t>(n)), send_count(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const auto nb = tree.neighbors(i);
+      for (std::size_t j = 0; j < nb.size(); ++j) {
+        double m = input(t, i), c = 1;
+        for (std::size_t k = 0; k < nb.size(); ++k)
+          if (k != j) {
+            m += relay[static_cast<std::size_t>(i)][k];
+            c += count[static_cast<std::size_t>(i)][k];
+          }
+        send[static_cast<std::size_t>(i)].push_back(m);
+        send_count[static_cast<std::size_t>(i)].push_back(c);
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      const auto nb = tree.neighbors(i);
+      double s = input(t, i), c = 1;
+      for (std::size_t j = 0; j < nb.size(); ++j) {
+        const int from = nb[j];
+        const auto back = tree.neighbors(from);
+        const auto q = static_cast<std::size_t>(std::find(back.begin(), back.end(), i) - back.begin());
+        const bool lost = dropped(t, from, i);
+        losses += lost ? 1 : 0;
+        relay[static_cast<std::size_t>(i)][j] = lost ? 0.0 : send[static_cast<std::size_t>(from)][q];
+        count[static_cast<std::size_t>(i)][j] = lost ? 0.0 : send_count[static_cast<std::size_t>(from)][q];
+        s += relay[static_cast<std::size_t>(i)][j];
+        c += count[static_cast<std::size_t>(i)][j];
+      }
+      CHECK(xs[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)][0] == doctest::Approx(s / n).epsilon(1e-14));
+    }
+  }
+  CHECK(losses > 5);  // the schedule did drop messages
+}
+
 TEST_CASE("overlap: the update uses the previous round's messages, so exactness takes one more round") {
   const auto chain = topology::chain(5);
   relaysum_options o;
@@ -283,9 +388,9 @@ TEST_CASE("separate tensors give bit-identical results to one packed buffer") {
 }
 
 TEST_CASE("graphs with cycles or that change in time are rejected with the fix in the message") {
-  sim::cluster workers(6);
-  std::vector<float> x(6, 0.0f);
+  std::vector<float> x(8, 0.0f);
   auto build = [&](const auto& topo) {
+    sim::cluster workers(topo.size());
     workers.run([&](comm::inprocess c) {
       const parameters<float> p{{x.data() + c.rank(), {1}}};
       using topology_t = std::decay_t<decltype(topo)>;
@@ -348,8 +453,11 @@ TEST_CASE("heterogeneity: relaysgd solves 16 heterogeneous quadratics in 300 ste
         .loss.value();
   };
   CHECK(relay_loss(1.0, 1.0) <= 1e-6);
-  double best_gossip = 1e300;
-  for (double lr : {0.01, 0.03, 0.1, 0.3, 1.0}) best_gossip = std::min(best_gossip, gossip_loss(1.0, lr));
-  CHECK(best_gossip > 1e-4);
+  for (double lr : {0.01, 0.03, 0.1, 0.3, 1.0}) {
+    CAPTURE(lr);
+    const double loss = gossip_loss(1.0, lr);
+    CHECK(std::isfinite(loss));
+    CHECK(loss > 1e-4);
+  }
   CHECK(gossip_loss(0.0, 0.3) <= 1e-6);  // the gap is the heterogeneity, not a weak gossip
 }

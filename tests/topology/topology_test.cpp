@@ -525,7 +525,8 @@ TEST_CASE("connectivity and tree checks name the fix") {
   CHECK_NOTHROW(topo::require_connected(topo::ring(5)));
   CHECK_THROWS_WITH_AS(topo::require_tree(topo::ring(8)),
                        doctest::Contains("relaysgd needs a tree: use binary-tree:N, double-binary-tree:N, or "
-                                         "bfs:0:<your spec> (here bfs:0:ring:8)"),
+                                         "bfs:0:<your spec> (here bfs:0:ring:8; in code: "
+                                         "topology::bfs_spanning_tree(graph, 0))"),
                        decent::topology_error);
   CHECK_THROWS_WITH_AS(topo::require_tree(topo::ring(8)), doctest::Contains("it has 8 edges, a tree on 8 workers has 7"),
                        decent::topology_error);

@@ -40,11 +40,8 @@ class mixer {
   mixer(Topology topology, Comm comm, parameters<value_type> params, options opts = {},
         executor_type executor = executor_type{})
     requires(!std::same_as<Topology, no_topology>)
-      : topology_(std::move(topology)), comm_(std::move(comm)), exec_(std::move(executor)),
-        rule_(checked_context(params), params, std::move(opts)) {
-    expects(topology_.size() == comm_.size(), "the topology has ", topology_.size(),
-            " workers but the communicator has ", comm_.size());
-  }
+      : topology_(matching(std::move(topology), comm.size())), comm_(std::move(comm)), exec_(std::move(executor)),
+        rule_(checked_context(params), params, std::move(opts)) {}
 
   /// A worker of an algorithm that needs no topology (all-reduce).
   mixer(Comm comm, parameters<value_type> params, options opts = {}, executor_type executor = executor_type{})
@@ -81,6 +78,13 @@ class mixer {
  private:
   [[nodiscard]] mixing::context<Topology, executor_type> context() const {
     return {topology_, exec_, comm_.rank(), comm_.size(), step_, 0};
+  }
+
+  /// The topology, after checking it has as many workers as the communicator (before any rule sees it).
+  static Topology matching(Topology topology, int workers) {
+    expects(topology.size() == workers, "the topology has ", topology.size(), " workers but the communicator has ",
+            workers);
+    return topology;
   }
 
   mixing::context<Topology, executor_type> checked_context(const parameters<value_type>& params) const {

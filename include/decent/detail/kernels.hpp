@@ -5,9 +5,12 @@
 /// Each piece of math is written once here, as a trivially copyable functor with a `DECENT_HD` call
 /// operator taking an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
 
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include <decent/core/config.hpp>
+#include <decent/core/rng.hpp>
 
 namespace decent::detail {
 
@@ -46,36 +49,45 @@ struct squared_distance_term {
   }
 };
 
-/// Row i of P = X·Q, with X row-major a×b and Q, P row-major b×r and a×r (r small: PowerGossip's rank).
+/// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small).
+template <class T>
+DECENT_HD void times_basis_row(const T* x, std::size_t b, const T* q, std::size_t r, std::size_t i, T* p) {
+  for (std::size_t c = 0; c < r; ++c) {
+    double acc = 0;
+    for (std::size_t k = 0; k < b; ++k) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(q[k * r + c]);
+    p[i * r + c] = static_cast<T>(acc);
+  }
+}
+
+/// Row k of Q = Xᵀ·P: q[k·r + c] = Σ_i x[i·b + k]·p[i·r + c] (X row-major a×b, P a×r).
+template <class T>
+DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r,
+                                          std::size_t k, T* q) {
+  for (std::size_t c = 0; c < r; ++c) {
+    double acc = 0;
+    for (std::size_t i = 0; i < a; ++i) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(p[i * r + c]);
+    q[k * r + c] = static_cast<T>(acc);
+  }
+}
+
+/// Row i of P = X·Q.
 template <class T>
 struct matmul_row {
   const T* x;
   const T* q;
   T* p;
   std::size_t b, r;
-  DECENT_HD void operator()(std::size_t i) const {
-    for (std::size_t c = 0; c < r; ++c) {
-      double acc = 0;
-      for (std::size_t k = 0; k < b; ++k) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(q[k * r + c]);
-      p[i * r + c] = static_cast<T>(acc);
-    }
-  }
+  DECENT_HD void operator()(std::size_t i) const { times_basis_row(x, b, q, r, i, p); }
 };
 
-/// Row k of Q = Xᵀ·P, with X row-major a×b, P row-major a×r and Q row-major b×r.
+/// Row k of Q = Xᵀ·P.
 template <class T>
 struct matmul_transposed_row {
   const T* x;
   const T* p;
   T* q;
   std::size_t a, b, r;
-  DECENT_HD void operator()(std::size_t k) const {
-    for (std::size_t c = 0; c < r; ++c) {
-      double acc = 0;
-      for (std::size_t i = 0; i < a; ++i) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(p[i * r + c]);
-      q[k * r + c] = static_cast<T>(acc);
-    }
-  }
+  DECENT_HD void operator()(std::size_t k) const { transposed_times_basis_row(x, a, b, p, r, k, q); }
 };
 
 }  // namespace decent::detail
@@ -170,19 +182,22 @@ struct gather_kernel {
   DECENT_HD void operator()(std::size_t i) const { dst[i] = src[stride * i]; }
 };
 
-/// RelaySum's outgoing messages of one slice, all neighbours in one pass (ALGORITHMS.md §2.1):
-/// m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double, with u[i] = x[stride·i] for the
-/// model variant and u[i] = x[stride·i] − previous[i] (the update the worker applied) for the grad variant.
+/// RelaySum's outgoing messages of one slice, all neighbours in one pass (ALGORITHMS.md §2.1), over
+/// length + 1 items: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double. Items i < length are
+/// coordinates, with u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update
+/// the worker applied); item `length` is the count, with u = 1, so counts are relayed exactly like values.
 template <class T>
 struct relay_messages_kernel {
   const T* x;
   std::size_t stride;
+  std::size_t length;
   const T* previous;       ///< null: model variant
-  const T* const* relay;   ///< relay[k]: last message received from neighbour k
+  const T* const* relay;   ///< relay[k]: last message received from neighbour k (count at [length])
   T* const* message;       ///< message[j]: the message to neighbour j
   int degree;
   DECENT_HD void operator()(std::size_t i) const {
-    const double u = static_cast<double>(x[stride * i]) - (previous ? static_cast<double>(previous[i]) : 0.0);
+    const double u = i == length ? 1.0
+                                 : static_cast<double>(x[stride * i]) - (previous ? static_cast<double>(previous[i]) : 0.0);
     for (int j = 0; j < degree; ++j) {
       double m = u;
       for (int k = 0; k < degree; ++k)
@@ -192,29 +207,36 @@ struct relay_messages_kernel {
   }
 };
 
-/// RelaySum's update of one slice from S = u + Σ_k r_k (neighbour order, double):
-/// model variant (previous null): x ← scale·S + fill·reference (fill = (n − C)/n for world_size
-/// normalisation, 0 for counts); grad variant: x ← previous + scale·S and previous ← x.
+/// RelaySum's update of one slice from S = u + Σ_k r_k[i] and C = 1 + Σ_k r_k[length] (the counts), both in
+/// neighbour order in double. Model variant (previous null): x ← (S + (n − C)·reference)/n for world_size
+/// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x.
 template <class T>
 struct relay_update_kernel {
   T* x;
   std::size_t stride;
+  std::size_t length;
   T* previous;              ///< grad variant: the parameters after the last round; null for the model variant
-  const T* reference;       ///< model variant: x⁽⁰⁾ on these coordinates (read only when fill ≠ 0)
+  const T* reference;       ///< model variant: x⁽⁰⁾ on these coordinates
   const T* const* relay;
   int degree;
-  double scale;
-  double fill;
+  double workers;           ///< n
+  bool by_counts;           ///< counts normalisation instead of world_size
   DECENT_HD void operator()(std::size_t i) const {
     const double xi = static_cast<double>(x[stride * i]);
     double s = previous ? xi - static_cast<double>(previous[i]) : xi;
-    for (int k = 0; k < degree; ++k) s += static_cast<double>(relay[k][i]);
+    double reached = 1.0;
+    for (int k = 0; k < degree; ++k) {
+      s += static_cast<double>(relay[k][i]);
+      reached += static_cast<double>(relay[k][length]);
+    }
+    const double divisor = by_counts ? reached : workers;
     if (previous) {
-      const T updated = static_cast<T>(static_cast<double>(previous[i]) + scale * s);
+      const T updated = static_cast<T>(static_cast<double>(previous[i]) + s / divisor);
       x[stride * i] = updated;
       previous[i] = updated;
     } else {
-      x[stride * i] = static_cast<T>(scale * s + (fill != 0.0 ? fill * static_cast<double>(reference[i]) : 0.0));
+      const double fill = by_counts || reached >= workers ? 0.0 : (workers - reached) * static_cast<double>(reference[i]);
+      x[stride * i] = static_cast<T>((s + fill) / divisor);
     }
   }
 };
@@ -231,6 +253,114 @@ struct axpy_kernel {
   double a;
   DECENT_HD void operator()(std::size_t i) const {
     y[i] = static_cast<T>(static_cast<double>(y[i]) + a * static_cast<double>(x[i]));
+  }
+};
+
+}  // namespace decent::detail
+
+namespace decent::detail {
+
+/// Σ_i m[i·ld + c1]·m[i·ld + c2]: the dot product of two columns of a row-major matrix with ld columns.
+template <class T>
+struct column_dot_term {
+  const T* m;
+  std::size_t ld, c1, c2;
+  DECENT_HD double operator()(std::size_t i) const {
+    return static_cast<double>(m[i * ld + c1]) * static_cast<double>(m[i * ld + c2]);
+  }
+};
+
+/// m[i·ld + dst] ← f·m[i·ld + dst] + a·m[i·ld + src] (column operations of Gram–Schmidt).
+template <class T>
+struct column_update_kernel {
+  T* m;
+  std::size_t ld, dst, src;
+  double f, a;
+  DECENT_HD void operator()(std::size_t i) const {
+    m[i * ld + dst] = static_cast<T>(f * static_cast<double>(m[i * ld + dst]) + a * static_cast<double>(m[i * ld + src]));
+  }
+};
+
+/// Modified Gram–Schmidt on the `cols` columns of a row-major rows×cols matrix, in place, as PowerGossip's
+/// reference does it: column c ← c/(‖c‖₂ + ε), then its projection is removed from every later column.
+/// A zero column stays zero (thanks to ε), never NaN.
+template <class Exec, class T>
+void orthonormalize_columns(const Exec& ex, T* m, std::size_t rows, std::size_t cols, double epsilon) {
+  for (std::size_t c = 0; c < cols; ++c) {
+    const double norm = sqrt(ex.sum(rows, column_dot_term<T>{m, cols, c, c}));
+    ex.for_each(rows, column_update_kernel<T>{m, cols, c, c, 1.0 / (norm + epsilon), 0.0});
+    for (std::size_t later = c + 1; later < cols; ++later) {
+      const double projection = ex.sum(rows, column_dot_term<T>{m, cols, c, later});
+      ex.for_each(rows, column_update_kernel<T>{m, cols, later, c, 1.0, -projection});
+    }
+  }
+}
+
+/// dst[i] = N(0,1) draw (offset + i) of a random stream.
+template <class T>
+struct normal_fill_kernel {
+  T* dst;
+  random_stream stream;
+  std::uint64_t offset;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = static_cast<T>(stream.normal(offset + i)); }
+};
+
+/// dst[i] = sign·(peer[i] − own[i]).
+template <class T>
+struct difference_kernel {
+  T* dst;
+  const T* own;
+  const T* peer;
+  double sign;
+  DECENT_HD void operator()(std::size_t i) const {
+    dst[i] = static_cast<T>(sign * (static_cast<double>(peer[i]) - static_cast<double>(own[i])));
+  }
+};
+
+/// PowerGossip's products of one matrix X (a×b) with the bases of all its edges, one pass over X: by rows,
+/// out[j] = X·basis[j] (basis b×r, item = a row of X); by columns, out[j] = Xᵀ·basis[j] (basis a×r, item = a
+/// column of X).
+template <class T>
+struct low_rank_project_kernel {
+  const T* x;
+  std::size_t a, b, r;
+  bool by_rows;
+  const T* const* basis;
+  T* const* out;
+  int edges;
+  DECENT_HD void operator()(std::size_t item) const {
+    for (int j = 0; j < edges; ++j) {
+      if (by_rows) times_basis_row(x, b, basis[j], r, item, out[j]);
+      else transposed_times_basis_row(x, a, b, basis[j], r, item, out[j]);
+    }
+  }
+};
+
+/// PowerGossip's update of one matrix from all its edges, one pass over X (item = element (i, k)):
+/// X += Σ_j coef[j]·(peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
+/// X += Σ_j coef[j]·basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r).
+template <class T>
+struct low_rank_update_kernel {
+  T* x;
+  std::size_t b, r;
+  bool by_rows;
+  const T* const* basis;
+  const T* const* own;
+  const T* const* peer;
+  const double* coef;
+  int edges;
+  DECENT_HD void operator()(std::size_t e) const {
+    const std::size_t i = e / b, k = e % b;
+    const std::size_t message_row = by_rows ? i : k, basis_row = by_rows ? k : i;
+    double acc = 0;
+    for (int j = 0; j < edges; ++j) {
+      double s = 0;
+      for (std::size_t c = 0; c < r; ++c)
+        s += (static_cast<double>(peer[j][message_row * r + c]) - static_cast<double>(own[j][message_row * r + c])) *
+             static_cast<double>(basis[j][basis_row * r + c]);
+      acc += coef[j] * s;
+    }
+    x[e] = static_cast<T>(static_cast<double>(x[e]) + acc);
   }
 };
 

@@ -16,11 +16,14 @@
 /// - Simulated drops: each message is lost with probability p (seeded, decided by the receiver); a lost
 ///   (message, count) pair is left out of S_i, C_i and of what i relays next round, and the count-based fill
 ///   keeps the normalisation right.
-/// - Overlap: the update uses the messages of the previous round (one more round of delay), so that the
-///   exchange need not finish before the next local step.
-/// Messages are formed in one pass per slice, straight into the send buffers; the count travels as one extra
-/// element at the end of each message (exact in f32 up to 2^24 workers). Payload per round and slice:
-/// deg_tree(i) · (slice length + 1) · sizeof(T).
+/// - Overlap: the update uses the messages of the previous round (one more round of delay). This reproduces
+///   the semantics of the reference's overlapped communication; with the synchronous communicators of this
+///   version the exchange itself still completes inside `mix()`.
+/// Messages are formed in one pass per slice, straight into the send buffers. The count travels as one extra
+/// element at the end of each message and is relayed like a coordinate whose input is 1 (exact in f32 up to
+/// 2^24 workers), so counts never leave the executor's memory. Payload per round and slice:
+/// deg_tree(i) · (slice length + 1) · sizeof(T). Memory per slice coordinate: 2·deg + 1 values (relays,
+/// messages, and x⁽⁰⁾ or the previous parameters).
 /// Determinism: sums in tree-neighbour order, in double, rounded once.
 
 #include <cstdint>
@@ -104,16 +107,9 @@ class relaysum {
       slice& sl = slices_[s];
       const auto peers = neighbours(sl);
       const int degree = static_cast<int>(peers.size());
-      ctx.exec.for_each(sl.length, decent::detail::relay_messages_kernel<T>{
-                                       sl.base, sl.stride, previous_of(sl), sl.relay_table.data(),
-                                       sl.message_table.data(), degree});
-      for (int j = 0; j < degree; ++j) {
-        int count = 1;
-        for (int k = 0; k < degree; ++k)
-          if (k != j) count += sl.counts[static_cast<std::size_t>(k)];
-        const T as_value = static_cast<T>(count);
-        ctx.exec.upload(sl.messages[static_cast<std::size_t>(j)].data() + sl.length, &as_value, 1);
-      }
+      ctx.exec.for_each(sl.length + 1, decent::detail::relay_messages_kernel<T>{
+                                           sl.base, sl.stride, sl.length, previous_of(sl), sl.relay_table.data(),
+                                           sl.message_table.data(), degree});
       if (options_.overlap) update(ctx.exec, sl);
       const std::size_t bytes = (sl.length + 1) * sizeof(T);
       for (int j = 0; j < degree; ++j) {
@@ -124,21 +120,14 @@ class relaysum {
     }
   }
 
-  /// Reads the received counts, drops what the simulated network lost, and (without overlap) updates.
+  /// Forgets what the simulated network lost (message and count) and, without overlap, updates.
   template <class Context>
   void apply(const Context& ctx) {
     for (std::size_t s = 0; s < slices_.size(); ++s) {
       slice& sl = slices_[s];
       const auto peers = neighbours(sl);
-      for (std::size_t j = 0; j < peers.size(); ++j) {
-        T count{};
-        ctx.exec.download(&count, sl.relays[j].data() + sl.length, 1);
-        sl.counts[j] = static_cast<int>(count);
-        if (dropped(ctx.step, s, peers[j])) {
-          ctx.exec.fill(sl.relays[j].data(), T{0}, sl.length + 1);
-          sl.counts[j] = 0;
-        }
-      }
+      for (std::size_t j = 0; j < peers.size(); ++j)
+        if (dropped(ctx.step, s, peers[j])) ctx.exec.fill(sl.relays[j].data(), T{0}, sl.length + 1);
       if (!options_.overlap) update(ctx.exec, sl);
     }
   }
@@ -152,10 +141,19 @@ class relaysum {
     for (const slice& sl : slices_) bytes += neighbours(sl).size() * (sl.length + 1) * sizeof(T);
     return bytes;
   }
-  /// C_i of the last round for each slice (1 + the counts received), as the update used it.
-  [[nodiscard]] std::vector<int> reached() const {
+  /// For each slice, 1 + the counts held from the last exchange (after drops): C_i of the last update
+  /// without overlap, of the next one with overlap. Reads executor memory (synchronizes).
+  [[nodiscard]] std::vector<int> reached(const Exec& ex) const {
     std::vector<int> out;
-    for (const slice& sl : slices_) out.push_back(1 + sum(sl.counts));
+    for (const slice& sl : slices_) {
+      int total = 1;
+      for (const auto& relay : sl.relays) {
+        T count{};
+        ex.download(&count, relay.data() + sl.length, 1);
+        total += static_cast<int>(count);
+      }
+      out.push_back(total);
+    }
     return out;
   }
 
@@ -171,14 +169,13 @@ class relaysum {
     buffer state;                 ///< model: x⁽⁰⁾ here; grad: the parameters after the last round
     std::vector<buffer> relays;   ///< relays[k]: last message from tree neighbour k, count at [length]
     std::vector<buffer> messages; ///< messages[j]: next message to tree neighbour j, count at [length]
-    std::vector<int> counts;      ///< counts[k]: the count of relays[k] (0 before anything arrived)
     typename Exec::template buffer<const T*> relay_table;
     typename Exec::template buffer<T*> message_table;
   };
 
   slice make_slice(const Exec& ex, T* base, std::size_t stride, std::size_t length, std::size_t tree) const {
     const std::size_t degree = trees_[tree].neighbors(rank_).size();
-    slice sl{base, stride, length, tree, ex.template allocate<T>(length), {}, {}, std::vector<int>(degree, 0),
+    slice sl{base, stride, length, tree, ex.template allocate<T>(length), {}, {},
              ex.template allocate<const T*>(degree), ex.template allocate<T*>(degree)};
     ex.for_each(length, decent::detail::gather_kernel<T>{sl.state.data(), base, stride});
     std::vector<const T*> relay_pointers;
@@ -199,28 +196,20 @@ class relaysum {
   [[nodiscard]] T* previous_of(slice& sl) const {
     return options_.variant == relay_variant::grad ? sl.state.data() : nullptr;
   }
-  static int sum(const std::vector<int>& v) {
-    int total = 0;
-    for (int c : v) total += c;
-    return total;
-  }
-
   /// x ← the normalised relay sum (see the file comment), from the relays and counts held now.
   void update(const Exec& ex, slice& sl) {
-    const double reached = 1.0 + sum(sl.counts);
-    const double n = size_;
-    const bool by_counts = options_.normalization == relay_normalization::counts;
-    const double scale = by_counts ? 1.0 / reached : 1.0 / n;
-    const double fill = (options_.variant == relay_variant::model && !by_counts) ? (n - reached) / n : 0.0;
-    ex.for_each(sl.length, decent::detail::relay_update_kernel<T>{sl.base, sl.stride, previous_of(sl), sl.state.data(),
-                                                                  sl.relay_table.data(),
-                                                                  static_cast<int>(sl.counts.size()), scale, fill});
+    ex.for_each(sl.length, decent::detail::relay_update_kernel<T>{
+                               sl.base, sl.stride, sl.length, previous_of(sl), sl.state.data(), sl.relay_table.data(),
+                               static_cast<int>(sl.relays.size()), static_cast<double>(size_),
+                               options_.normalization == relay_normalization::counts});
   }
 
   /// Whether the simulated network lost the message `from` sent this worker for slice s in round `step`.
   [[nodiscard]] bool dropped(std::int64_t step, std::size_t s, int from) const {
     if (options_.drop_probability <= 0) return false;
-    const random_stream stream{options_.drop_seed, static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(rank_)};
+    // The top bit of stream_a keeps drop decisions apart from every other stream of the same seed.
+    const random_stream stream{options_.drop_seed, static_cast<std::uint32_t>(from) | 0x80000000u,
+                               static_cast<std::uint32_t>(rank_)};
     return stream.uniform(static_cast<std::uint64_t>(step) * slices_.size() + s) < options_.drop_probability;
   }
 

@@ -91,6 +91,7 @@ row simulate_on(cluster& workers, const problem<T>& task, const loop_options& op
 
     task.initial_point(rank, host_x);
     if constexpr (!on_host) ex.upload(x.data(), host_x, numel);
+    ex.synchronize();  // the algorithm may read the start point (RelaySum's x⁽⁰⁾) on another stream
     auto algorithm = make(std::move(comm), parameters<T>::packed(x.data(), layout, decltype(ex)::space));
     auto& channel = algorithm.communicator();
     xs[me] = host_x;

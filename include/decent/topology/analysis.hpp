@@ -54,7 +54,7 @@ inline void require_tree(const graph& g) {
   throw topology_error(detail::concat("topology ", g.name(), " is not a tree (", why,
                                       "): relaysgd needs a tree: use binary-tree:N, double-binary-tree:N, or "
                                       "bfs:0:<your spec> (here bfs:0:",
-                                      g.name(), ")"));
+                                      g.name(), "; in code: topology::bfs_spanning_tree(graph, 0))"));
 }
 
 /// The diameter: the largest number of hops between two workers (0 for one worker). O(n·|E|).
