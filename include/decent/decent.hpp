@@ -18,6 +18,9 @@
 #include <decent/topology/weights.hpp>
 
 #include <decent/comm/communicator.hpp>
+#include <decent/compress/compressor.hpp>
+#include <decent/compress/identity.hpp>
+#include <decent/compress/low_rank.hpp>
 #include <decent/comm/inprocess.hpp>
 
 #include <decent/mixing/average.hpp>
@@ -28,6 +31,7 @@
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/gossip.hpp>
 #include <decent/algorithm/mixer.hpp>
+#include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
 
 #include <decent/sim/cluster.hpp>

@@ -22,6 +22,7 @@
 
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/core/error.hpp>
@@ -45,7 +46,7 @@ struct algorithm_info {
 };
 inline constexpr algorithm_info algorithms[] = {
     {"allreduce", true, false},     {"gossip", true, false},       {"relaysgd", true, false},
-    {"relaysgd-grad", true, false}, {"powergossip", false, false}, {"choco", false, false},
+    {"relaysgd-grad", true, false}, {"powergossip", true, false}, {"choco", false, false},
     {"async-gossip", false, true},  {"a2cid2", false, true},
 };
 
@@ -198,10 +199,12 @@ inline run_spec parse_arguments(const std::vector<std::string>& args) {
     expects(!s.time, "--time applies to the asynchronous algorithms (async-gossip, a2cid2); ", s.algorithm,
             " runs --steps");
   }
-  const bool powergossip = s.algorithm == "powergossip";
-  expects(!(s.rank || s.iterations || s.no_warm_start) || powergossip,
+  const bool is_powergossip = s.algorithm == "powergossip";
+  expects(!(s.rank || s.iterations || s.no_warm_start) || is_powergossip,
           "--rank, --iterations and --no-warm-start apply to --algorithm powergossip only");
   expects(!s.compressor || s.algorithm == "choco", "--compressor applies to --algorithm choco only");
+  expects(!s.rank || *s.rank >= 1, "--rank must be >= 1, got ", s.rank.value_or(0));
+  expects(!s.iterations || *s.iterations >= 1, "--iterations must be >= 1, got ", s.iterations.value_or(0));
   expects(!s.rate || algo.asynchronous, "--rate applies to async-gossip and a2cid2 (and --describe) only");
   expects(algo.available, "--algorithm ", s.algorithm, " is not available yet in this version of decent (available: ",
           [] {
@@ -258,6 +261,17 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
     last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
       return relaysgd<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
                                                                          make_executor());
+    }, sink);
+  } else if (s.algorithm == "powergossip") {
+    powergossip_options options;
+    options.gamma = s.gamma;
+    options.compression.rank = s.rank.value_or(1);
+    options.compression.iterations = s.iterations.value_or(1);
+    options.compression.warm_start = !s.no_warm_start;
+    options.compression.seed = s.seed;
+    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+      return powergossip<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
+                                                                            make_executor());
     }, sink);
   } else {
     const gossip_options options{s.gamma, topology::weight_scheme::uniform};

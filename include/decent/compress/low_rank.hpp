@@ -1,0 +1,285 @@
+#pragma once
+/// @file
+/// @brief The low-rank edge compressor of PowerGossip (Vogels et al., 2020; ALGORITHMS.md §3).
+///
+/// Every tensor of two or more dimensions is viewed as a matrix X (first extent × the rest). Both endpoints
+/// of an edge (i, j) keep identical bases P (a×r) and Q (b×r), r = min(a, b, rank), initialised with N(0, 1)
+/// draws of the edge's shared stream `random_stream::for_edge(seed, i, j)` (or injected, to replay another
+/// implementation). Iteration k of the power method (s = `iterations` per step, k = step·s + round):
+/// - odd k: Q̂ ← orthonormalise(Q); send X_i·Q̂ (a·r values), receive X_j·Q̂; P ← (X_hi − X_lo)·Q̂;
+///   X_i += γ·w_ij·(X_j − X_i)·Q̂Q̂ᵀ;
+/// - even k: P̂ ← orthonormalise(P); send X_iᵀ·P̂ (b·r values); Q ← (X_hi − X_lo)ᵀ·P̂; X_i += γ·w_ij·P̂P̂ᵀ(X_j − X_i);
+/// - k = 0 (the first step): nothing is sent and nothing moves — there is no disagreement yet to track.
+/// hi/lo are the higher and lower worker id, so both endpoints apply equal and opposite updates and the mean
+/// of every tensor is preserved. Warm start keeps P and Q from step to step (the power iteration continues on
+/// the slowly changing difference); without it, the basis about to be orthonormalised is redrawn from the
+/// edge stream first. Orthonormalisation is modified Gram–Schmidt with ε (1e-8, as the reference).
+/// Tensors of one dimension or less travel uncompressed and are gossiped at rate 1 (γ does not apply), once
+/// per step. Payload per iteration and neighbour: Σ a·r (odd) or Σ b·r (even) values, plus the full vectors in
+/// the first round of a step.
+/// Kernels: per matrix, one pass over X forms the products for all edges, one pass applies all edges' updates.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <decent/compress/compressor.hpp>
+#include <decent/core/error.hpp>
+#include <decent/core/rng.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/executor.hpp>
+#include <decent/mixing/mixing_rule.hpp>
+
+namespace decent::compress {
+
+/// Options of the low-rank compressor.
+struct low_rank_options {
+  int rank = 1;             ///< r
+  int iterations = 1;       ///< power iterations (exchanges) per step, s
+  bool warm_start = true;   ///< keep P, Q between steps
+  std::uint64_t seed = 0;   ///< seed of the edges' shared streams
+  double epsilon = 1e-8;    ///< of the Gram–Schmidt normalisation
+};
+
+/// PowerGossip's rank-r compression of neighbour differences.
+template <exec::executor Exec, class T>
+class low_rank {
+ public:
+  using compressor_concept = compressor_tag;
+  using edge_capability = void;
+  using value_type = T;
+  using executor_type = Exec;
+  using options = low_rank_options;
+  static constexpr bool is_linear = true;
+
+  template <class Context>
+  low_rank(const Context& ctx, const parameters<T>& params, options o) : o_(o), rank_(ctx.rank) {
+    expects(o_.rank >= 1, "low-rank compression needs --rank >= 1, got ", o_.rank);
+    expects(o_.iterations >= 1, "low-rank compression needs --iterations >= 1, got ", o_.iterations);
+    for (std::size_t k = 0; k < params.num_tensors(); ++k) {
+      const tensor_view<T>& v = params[k];
+      if (v.shape.is_vector_like()) {
+        vectors_.push_back({v, vector_numel_, k});
+        vector_numel_ += v.numel();
+        continue;
+      }
+      const std::size_t a = v.shape.rows(), b = v.shape.cols();
+      const std::size_t r = std::min({a, b, static_cast<std::size_t>(o_.rank)});
+      matrices_.push_back(matrix{v.data, a, b, r, draws_per_edge_, k});
+      draws_per_edge_ += (a + b) * r;
+    }
+    edges_.resize(static_cast<std::size_t>(ctx.size));
+  }
+
+  /// Power iterations per step.
+  [[nodiscard]] int rounds(std::int64_t) const { return o_.iterations; }
+
+  /// Orthonormalises this iteration's bases, forms the products for every edge in one pass over each matrix,
+  /// and names the messages (vectors in the first round of a step, tag = tensor index).
+  template <class Context>
+  void plan(const Context& ctx, std::span<const int> peers, mixing::exchange_plan<T>& plan) {
+    for (const int peer : peers) edge(ctx.exec, peer);
+    if (ctx.round == 0) {
+      while (vector_inbox_.size() < peers.size()) vector_inbox_.push_back(ctx.exec.template allocate<T>(vector_numel_));
+      for (std::size_t j = 0; j < peers.size(); ++j)
+        for (const auto& [v, offset, index] : vectors_) {
+          plan.sends.push_back({peers[j], v.data, v.bytes(), static_cast<int>(index)});
+          plan.recvs.push_back({peers[j], vector_inbox_[j].data() + offset, v.bytes(), static_cast<int>(index)});
+        }
+    }
+    if (ctx.step == 0) return;  // k = 0: skip
+    const std::int64_t k = iteration(ctx);
+    const bool by_rows = k % 2 == 1;
+    for (matrix& m : matrices_) {
+      const std::size_t basis_rows = by_rows ? m.b : m.a, message_rows = by_rows ? m.a : m.b;
+      m.basis.clear();
+      m.own.clear();
+      for (const int peer : peers) {
+        edge_state& e = edge(ctx.exec, peer);
+        T* b = by_rows ? e.q[m.index].data() : e.p[m.index].data();
+        if (!o_.warm_start) refill(ctx.exec, peer, m, by_rows, k, b);
+        decent::detail::orthonormalize_columns(ctx.exec, b, basis_rows, m.r, o_.epsilon);
+        m.basis.push_back(b);
+        m.own.push_back(e.own[m.index].data());
+      }
+      m.tables(ctx.exec, peers.size());
+      ctx.exec.upload(m.basis_table.data(), m.basis.data(), m.basis.size());
+      ctx.exec.upload(m.own_table.data(), m.own.data(), m.own.size());
+      ctx.exec.for_each(message_rows, decent::detail::low_rank_project_kernel<T>{
+                                          m.x, m.a, m.b, m.r, by_rows, m.basis_table.data(), m.own_table.data(),
+                                          static_cast<int>(peers.size())});
+      const std::size_t bytes = message_rows * m.r * sizeof(T);
+      for (const int peer : peers) {
+        edge_state& e = edge(ctx.exec, peer);
+        plan.sends.push_back({peer, e.own[m.index].data(), bytes, static_cast<int>(m.index)});
+        plan.recvs.push_back({peer, e.peer[m.index].data(), bytes, static_cast<int>(m.index)});
+      }
+    }
+  }
+
+  /// Applies every edge's low-rank move (and, in the first round, the vectors' plain gossip at rate 1), then
+  /// stores the power iteration's new P or Q.
+  template <class Context>
+  void combine(const Context& ctx, std::span<const int> peers, std::span<const double> weights, double gamma) {
+    if (ctx.round == 0 && !vectors_.empty()) {
+      std::vector<const T*> inputs(peers.size());
+      double self = 1.0;
+      for (const double w : weights) self -= w;
+      for (const auto& [v, offset, index] : vectors_) {
+        for (std::size_t j = 0; j < peers.size(); ++j) inputs[j] = vector_inbox_[j].data() + offset;
+        decent::detail::weighted_sum(ctx.exec, v.numel(), v.data, self, inputs.data(), weights.data(),
+                                     static_cast<int>(peers.size()));
+      }
+    }
+    if (ctx.step == 0) return;
+    const bool by_rows = iteration(ctx) % 2 == 1;
+    for (matrix& m : matrices_) {
+      m.peer.clear();
+      m.coef.clear();
+      for (std::size_t j = 0; j < peers.size(); ++j) {
+        m.peer.push_back(edge(ctx.exec, peers[j]).peer[m.index].data());
+        m.coef.push_back(gamma * weights[j]);
+      }
+      ctx.exec.upload(m.peer_table.data(), m.peer.data(), m.peer.size());
+      ctx.exec.upload(m.coef_table.data(), m.coef.data(), m.coef.size());
+      ctx.exec.for_each(m.a * m.b, decent::detail::low_rank_update_kernel<T>{
+                                       m.x, m.b, m.r, by_rows, m.basis_table.data(), m.own_table.data(),
+                                       m.peer_table.data(), m.coef_table.data(), static_cast<int>(peers.size())});
+      const std::size_t message_elements = (by_rows ? m.a : m.b) * m.r;
+      for (const int peer : peers) {
+        edge_state& e = edge(ctx.exec, peer);
+        // The other basis becomes (X_hi − X_lo)·basis: own − peer when this worker is the higher id.
+        T* next = by_rows ? e.p[m.index].data() : e.q[m.index].data();
+        ctx.exec.for_each(message_elements, decent::detail::difference_kernel<T>{next, e.own[m.index].data(),
+                                                                                e.peer[m.index].data(),
+                                                                                rank_ > peer ? -1.0 : 1.0});
+      }
+    }
+  }
+
+  /// Replaces the bases of edge (this worker, peer) for tensor `tensor` (P: a×r, Q: b×r, row-major, host
+  /// memory) — to replay a run of another implementation. Both endpoints must inject the same values.
+  void inject(const Exec& ex, int peer, std::size_t tensor, std::span<const T> p, std::span<const T> q) {
+    const matrix& m = find(tensor);
+    expects(p.size() == m.a * m.r && q.size() == m.b * m.r, "inject: tensor ", tensor, " needs P of ", m.a * m.r,
+            " and Q of ", m.b * m.r, " values, got ", p.size(), " and ", q.size());
+    edge_state& e = edge(ex, peer);
+    ex.upload(e.p[m.index].data(), p.data(), p.size());
+    ex.upload(e.q[m.index].data(), q.data(), q.size());
+    ex.synchronize();
+  }
+
+  /// The current bases of edge (this worker, peer) for tensor `tensor`, copied to host memory.
+  [[nodiscard]] std::pair<std::vector<T>, std::vector<T>> bases(const Exec& ex, int peer, std::size_t tensor) {
+    const matrix& m = find(tensor);
+    edge_state& e = edge(ex, peer);
+    std::vector<T> p(m.a * m.r), q(m.b * m.r);
+    ex.download(p.data(), e.p[m.index].data(), p.size());
+    ex.download(q.data(), e.q[m.index].data(), q.size());
+    return {p, q};
+  }
+
+  /// Payload bytes sent to one neighbour in round `round` of step `step`.
+  [[nodiscard]] std::size_t message_bytes(std::int64_t step, int round) const {
+    std::size_t bytes = round == 0 ? vector_numel_ * sizeof(T) : 0;
+    if (step == 0) return bytes;
+    const bool by_rows = (step * o_.iterations + round) % 2 == 1;
+    for (const matrix& m : matrices_) bytes += (by_rows ? m.a : m.b) * m.r * sizeof(T);
+    return bytes;
+  }
+
+ private:
+  using buffer = typename Exec::template buffer<T>;
+
+  struct vector_tensor {
+    tensor_view<T> view;
+    std::size_t offset;  ///< in the packed inbox of one neighbour
+    std::size_t index;   ///< tensor index in the parameters (the message tag)
+  };
+
+  struct matrix {
+    T* x;
+    std::size_t a, b, r;
+    std::size_t draw_offset;  ///< first draw of this matrix's P (then Q) in an edge stream
+    std::size_t index;        ///< tensor index in the parameters (the message tag)
+    // Per-round tables of the edges' buffers: host copies (kept alive until the next round, as asynchronous
+    // uploads may still read them) and their executor-memory twins read by the kernels.
+    std::vector<const T*> basis{};
+    std::vector<T*> own{};
+    std::vector<const T*> peer{};
+    std::vector<double> coef{};
+    typename Exec::template buffer<const T*> basis_table{};
+    typename Exec::template buffer<T*> own_table{};
+    typename Exec::template buffer<const T*> peer_table{};
+    typename Exec::template buffer<double> coef_table{};
+    std::size_t capacity = 0;
+
+    /// Pointer tables for `edges` edges in executor memory.
+    void tables(const Exec& ex, std::size_t edges) {
+      if (edges <= capacity) return;
+      basis_table = ex.template allocate<const T*>(edges);
+      own_table = ex.template allocate<T*>(edges);
+      peer_table = ex.template allocate<const T*>(edges);
+      coef_table = ex.template allocate<double>(edges);
+      capacity = edges;
+    }
+  };
+
+  /// Per-edge state, indexed by tensor index (empty for vector tensors).
+  struct edge_state {
+    std::vector<buffer> p, q, own, peer;
+  };
+
+  [[nodiscard]] std::int64_t iteration(const auto& ctx) const {
+    return ctx.step * o_.iterations + ctx.round;
+  }
+
+  const matrix& find(std::size_t tensor) const {
+    for (const matrix& m : matrices_)
+      if (m.index == tensor) return m;
+    throw invalid_argument(decent::detail::concat("tensor ", tensor, " is not compressed (not a matrix)"));
+  }
+
+  /// The state of edge (this worker, peer), created with the edge stream's initial draws on first use.
+  edge_state& edge(const Exec& ex, int peer) {
+    auto& slot = edges_.at(static_cast<std::size_t>(peer));
+    if (slot) return *slot;
+    slot = std::make_unique<edge_state>();
+    const random_stream stream = random_stream::for_edge(o_.seed, rank_, peer);
+    std::size_t tensors = 0;
+    for (const matrix& m : matrices_) tensors = std::max(tensors, m.index + 1);
+    for (auto* list : {&slot->p, &slot->q, &slot->own, &slot->peer}) list->resize(tensors);
+    for (const matrix& m : matrices_) {
+      slot->p[m.index] = ex.template allocate<T>(m.a * m.r);
+      slot->q[m.index] = ex.template allocate<T>(m.b * m.r);
+      slot->own[m.index] = ex.template allocate<T>(std::max(m.a, m.b) * m.r);
+      slot->peer[m.index] = ex.template allocate<T>(std::max(m.a, m.b) * m.r);
+      ex.for_each(m.a * m.r, decent::detail::normal_fill_kernel<T>{slot->p[m.index].data(), stream, m.draw_offset});
+      ex.for_each(m.b * m.r,
+                  decent::detail::normal_fill_kernel<T>{slot->q[m.index].data(), stream, m.draw_offset + m.a * m.r});
+    }
+    return *slot;
+  }
+
+  /// Cold start: redraws the basis about to be orthonormalised from the edge stream (block k + 1 of draws).
+  void refill(const Exec& ex, int peer, const matrix& m, bool q_side, std::int64_t k, T* basis) const {
+    const random_stream stream = random_stream::for_edge(o_.seed, rank_, peer);
+    const std::size_t offset = static_cast<std::size_t>(k + 1) * draws_per_edge_ + m.draw_offset + (q_side ? m.a * m.r : 0);
+    ex.for_each((q_side ? m.b : m.a) * m.r, decent::detail::normal_fill_kernel<T>{basis, stream, offset});
+  }
+
+  options o_;
+  int rank_;
+  std::vector<vector_tensor> vectors_;
+  std::size_t vector_numel_ = 0;
+  std::vector<matrix> matrices_;
+  std::size_t draws_per_edge_ = 0;
+  std::vector<std::unique_ptr<edge_state>> edges_;  ///< by peer rank, created on first use
+  std::vector<buffer> vector_inbox_;                 ///< per neighbour slot: its vector tensors, packed
+};
+
+}  // namespace decent::compress

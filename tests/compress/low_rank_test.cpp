@@ -1,0 +1,192 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/powergossip.hpp>
+#include <decent/comm/inprocess.hpp>
+#include <decent/sim/cluster.hpp>
+#include <decent/sim/runner.hpp>
+#include <decent/topology/topologies.hpp>
+
+using namespace decent;
+
+namespace {
+
+using pg_t = powergossip<topology::graph, comm::inprocess, exec::host, double>;
+
+/// Runs `steps` PowerGossip steps on every worker of `g` over tensors of `layout` (packed), starting from
+/// `start(i, x)`; `setup(rank, pg)` runs once before the first step. Returns each worker's parameters after
+/// every step.
+std::vector<std::vector<std::vector<double>>> run_pg(const topology::graph& g, const parameter_layout& layout, int steps,
+                                                     powergossip_options o,
+                                                     const std::function<void(int, std::vector<double>&)>& start,
+                                                     const std::function<void(int, pg_t&)>& setup = {}) {
+  const int n = g.size();
+  std::vector<std::vector<std::vector<double>>> out(static_cast<std::size_t>(steps),
+                                                    std::vector<std::vector<double>>(static_cast<std::size_t>(n)));
+  sim::cluster workers(n);
+  workers.run([&](comm::inprocess c) {
+    const int rank = c.rank();
+    std::vector<double> x(layout.numel());
+    start(rank, x);
+    pg_t pg(g, std::move(c), parameters<double>::packed(x.data(), layout), o, exec::host(1));
+    if (setup) setup(rank, pg);
+    for (int t = 0; t < steps; ++t) {
+      pg.mix();
+      out[static_cast<std::size_t>(t)][static_cast<std::size_t>(rank)] = x;
+    }
+  });
+  return out;
+}
+
+void random_start(int i, std::vector<double>& x) {
+  const random_stream s{77, 1, static_cast<std::uint32_t>(i)};
+  for (std::size_t k = 0; k < x.size(); ++k) x[k] = s.normal(k);
+}
+
+}  // namespace
+
+TEST_CASE("powergossip preserves the mean of every tensor to round-off over 1000 steps") {
+  const parameter_layout layout{{6, 4}, {5}, {3, 2, 2}, {4, 7}};
+  for (const bool warm : {true, false}) {
+    powergossip_options o;
+    o.gamma = 1.308;
+    o.compression.rank = 2;
+    o.compression.iterations = 2;
+    o.compression.warm_start = warm;
+    const auto g = topology::ring(6);
+    const auto xs = run_pg(g, layout, 1000, o, random_start);
+    std::vector<double> start_sum(layout.numel(), 0.0), end_sum(layout.numel(), 0.0);
+    for (int i = 0; i < 6; ++i) {
+      std::vector<double> x(layout.numel());
+      random_start(i, x);
+      for (std::size_t k = 0; k < x.size(); ++k) {
+        start_sum[k] += x[k];
+        end_sum[k] += xs.back()[static_cast<std::size_t>(i)][k];
+      }
+    }
+    double spread = 0;
+    for (const auto& xi : xs.back())
+      for (std::size_t k = 0; k < xi.size(); ++k) spread = std::max(spread, std::abs(xi[k] - end_sum[k] / 6));
+    CAPTURE(warm);
+    for (std::size_t k = 0; k < layout.numel(); ++k) CHECK(end_sum[k] == doctest::Approx(start_sum[k]).epsilon(1e-12).scale(1));
+    CHECK(spread < 1e-6);  // and the workers did reach consensus
+  }
+}
+
+TEST_CASE("replay with injected Q: a rank-1 difference between two workers is removed in one iteration") {
+  // X_0 = 0, X_1 = u vᵀ (a 4×3 matrix). Injected Q = c·v. Step 0 is skipped (k = 0); step 1 is odd k:
+  // Q̂ = Q/(‖Q‖ + ε), X_i += γ·w·(X_j − X_i)Q̂Q̂ᵀ with w = 1/2 (one neighbour each), γ = 1.
+  const std::vector<double> u = {1.0, -2.0, 0.5, 3.0}, v = {2.0, 1.0, -1.0};
+  const double c = 0.7, eps = 1e-8;
+  const double norm_q = c * std::sqrt(6.0);
+  powergossip_options o;  // gamma 1, rank 1, one iteration, warm start
+  const auto xs = run_pg(
+      topology::chain(2), parameter_layout{{4, 3}}, 3, o,
+      [&](int i, std::vector<double>& x) {
+        for (std::size_t r = 0; r < 4; ++r)
+          for (std::size_t k = 0; k < 3; ++k) x[r * 3 + k] = i == 1 ? u[r] * v[k] : 0.0;
+      },
+      [&](int rank, pg_t& pg) {
+        pg.rule().compressor().inject(pg.executor(), 1 - rank, 0, std::vector<double>(4, 0.25),
+                                      std::vector<double>{c * v[0], c * v[1], c * v[2]});
+      });
+  // Independent computation: (X_1 − X_0)Q̂Q̂ᵀ = u vᵀ · (c‖v‖/(c‖v‖ + ε))², both workers move half of it.
+  const double shrink = (c * 6.0 / (norm_q + eps)) * (c / (norm_q + eps));  // vᵀq̂·q̂_k/v_k
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t k = 0; k < 3; ++k) {
+      CHECK(xs[0][0][r * 3 + k] == 0.0);  // step 0: skipped
+      CHECK(xs[0][1][r * 3 + k] == u[r] * v[k]);
+      CHECK(xs[1][0][r * 3 + k] == doctest::Approx(0.5 * shrink * u[r] * v[k]).epsilon(1e-14));
+      CHECK(xs[1][1][r * 3 + k] == doctest::Approx(u[r] * v[k] - 0.5 * shrink * u[r] * v[k]).epsilon(1e-14));
+      CHECK(std::abs(xs[1][0][r * 3 + k] - xs[1][1][r * 3 + k]) < 1e-7);  // the difference is gone (up to ε)
+    }
+}
+
+TEST_CASE("the power iteration stores P = (X_hi − X_lo)·Q̂ on both endpoints") {
+  const std::vector<double> start1 = {1, 2, 3, 4, 5, 6};  // 3×2
+  std::vector<std::pair<std::vector<double>, std::vector<double>>> bases(2);
+  powergossip_options o;
+  o.gamma = 1e-9;  // barely move, so the products are those of the start
+  sim::cluster workers(2);
+  workers.run([&](comm::inprocess c) {
+    const int rank = c.rank();
+    std::vector<double> x = rank == 1 ? start1 : std::vector<double>(6, 0.0);
+    pg_t pg(topology::chain(2), std::move(c), parameters<double>::packed(x.data(), parameter_layout{{3, 2}}), o,
+            exec::host(1));
+    pg.rule().compressor().inject(pg.executor(), 1 - rank, 0, std::vector<double>{0.0, 0.0, 0.0}, std::vector<double>{3.0, 4.0});
+    pg.mix();  // step 0: skipped
+    pg.mix();  // step 1: odd k
+    bases[static_cast<std::size_t>(rank)] = pg.rule().compressor().bases(pg.executor(), 1 - rank, 0);
+  });
+  // Q̂ = (3, 4)/(5 + ε); P = (X_1 − X_0)Q̂ = start1·Q̂.
+  const double q0 = 3.0 / (5.0 + 1e-8), q1 = 4.0 / (5.0 + 1e-8);
+  for (int rank = 0; rank < 2; ++rank)
+    for (std::size_t r = 0; r < 3; ++r)
+      CHECK(bases[static_cast<std::size_t>(rank)].first[r] == doctest::Approx(start1[2 * r] * q0 + start1[2 * r + 1] * q1).epsilon(1e-14));
+  CHECK(bases[0].second == bases[1].second);  // both endpoints hold the same Q̂
+}
+
+TEST_CASE("vectors are gossiped uncompressed at rate 1, from the first step") {
+  // One 1-D tensor: PowerGossip with γ = 1.308 equals plain gossip with γ = 1, and is not skipped at step 0.
+  powergossip_options o;
+  o.gamma = 1.308;
+  const auto g = topology::ring(5);
+  const auto xs = run_pg(g, parameter_layout{{7}}, 3, o, random_start);
+  std::vector<std::vector<double>> reference(5, std::vector<double>(7));
+  sim::cluster workers(5);
+  workers.run([&](comm::inprocess c) {
+    auto& x = reference[static_cast<std::size_t>(c.rank())];
+    random_start(c.rank(), x);
+    gossip<topology::graph, comm::inprocess, exec::host, double> plain(g, std::move(c), {{x.data(), {7}}}, {1.0},
+                                                                       exec::host(1));
+    for (int t = 0; t < 3; ++t) plain.mix();
+  });
+  for (std::size_t i = 0; i < 5; ++i)
+    for (std::size_t k = 0; k < 7; ++k) CHECK(xs[2][i][k] == doctest::Approx(reference[i][k]).epsilon(1e-15));
+}
+
+TEST_CASE("ring:8, 100x100, gamma 1.308: reaches 1e-6; rank 2 or 2 iterations need fewer steps; warm beats cold") {
+  auto steps_to = [](std::vector<std::string> extra) {
+    std::vector<std::string> flags = {"--algorithm", "powergossip", "--topology", "ring:8", "--problem", "consensus",
+                                      "--shape",     "100x100",     "--gamma",    "1.308", "--steps",   "6000"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    std::int64_t reached = -1;
+    sim::run(sim::parse_arguments(flags), {}, [&](const sim::row& r) {
+      if (*r.relative_consensus <= 1e-6) reached = r.step;
+      return reached >= 0;
+    });
+    return reached;
+  };
+  const auto r1 = steps_to({}), r2 = steps_to({"--rank", "2"}), i2 = steps_to({"--iterations", "2"});
+  const auto cold = steps_to({"--no-warm-start"});
+  MESSAGE("steps to 1e-6: rank 1 ", r1, ", rank 2 ", r2, ", 2 iterations ", i2, ", cold ", cold);
+  REQUIRE(r1 > 0);
+  CHECK(r2 > 0);
+  CHECK(i2 > 0);
+  CHECK(r2 < r1);
+  CHECK(i2 < r1);
+  CHECK((cold < 0 || cold > r1));
+}
+
+TEST_CASE("bytes per worker: 800 per step for rank 1 on the 8-ring with 100x100 f32 (nothing in the skipped first step)") {
+  std::vector<double> bytes;
+  sim::run(sim::parse_arguments({"--algorithm", "powergossip", "--topology", "ring:8", "--shape", "100x100",
+                                 "--gamma", "1.308", "--steps", "6"}),
+           [&](const sim::row& r) { bytes.push_back(r.bytes_per_worker); });
+  REQUIRE(bytes.size() == 7);
+  CHECK(bytes[1] == 0);
+  for (std::size_t t = 2; t < bytes.size(); ++t) CHECK(bytes[t] - bytes[t - 1] == 800);
+  // Rank 2, two iterations, with a vector: 2 iterations × 2 neighbours × 100·2 values, + 2 × 10 for the vector.
+  std::vector<double> more;
+  sim::run(sim::parse_arguments({"--algorithm", "powergossip", "--topology", "ring:8", "--shape", "100x100,10",
+                                 "--rank", "2", "--iterations", "2", "--steps", "3"}),
+           [&](const sim::row& r) { more.push_back(r.bytes_per_worker); });
+  CHECK(more[1] == 2 * 10 * 4);
+  CHECK(more[2] - more[1] == (2 * 2 * 200 + 2 * 10) * 4);
+}
