@@ -159,7 +159,9 @@ TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a cras
   std::ofstream("cli_test_bad_line.txt") << "0 1\n1 x\n";
   const std::map<std::string, std::string> cases = {
       {"--algorithm sgd", "unknown --algorithm"},
-      {"--algorithm powergossip --topology ring:8", "not available yet"},
+      {"--algorithm choco --topology ring:8", "not available yet"},
+      {"--algorithm powergossip --rank 0", "--rank"},
+      {"--algorithm powergossip --iterations 0", "--iterations"},
       {"--algorithm relaysgd --topology ring:8", "bfs:0:ring:8"},
       {"--algorithm relaysgd-grad --topology torus:3x3", "double-binary-tree:N"},
       {"--algorithm relaysgd --topology one-peer-exponential:8", "binary-tree:N"},
