@@ -159,7 +159,7 @@ TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a cras
   std::ofstream("cli_test_bad_line.txt") << "0 1\n1 x\n";
   const std::map<std::string, std::string> cases = {
       {"--algorithm sgd", "unknown --algorithm"},
-      {"--algorithm choco --topology ring:8", "not available yet"},
+      {"--algorithm choco --compressor topk:0", "topk:FRACTION"},
       {"--algorithm powergossip --rank 0", "--rank"},
       {"--algorithm powergossip --iterations 0", "--iterations"},
       {"--algorithm relaysgd --topology ring:8", "bfs:0:ring:8"},

@@ -31,6 +31,14 @@ TEST_CASE("simulations on the CUDA backend match the host backend") {
       {"--algorithm", "relaysgd", "--topology", "double-binary-tree:10", "--problem", "quadratic", "--steps", "30",
        "--lr", "0.5", "--precision", "f64"},
       {"--algorithm", "relaysgd-grad", "--topology", "star:6", "--problem", "logistic", "--steps", "5"},
+      {"--algorithm", "powergossip", "--topology", "ring:8", "--shape", "30x20,7,4x3x2", "--rank", "2",
+       "--iterations", "2", "--gamma", "1.308", "--steps", "30", "--precision", "f64"},
+      {"--algorithm", "powergossip", "--topology", "torus:3x3", "--problem", "logistic", "--no-warm-start",
+       "--steps", "20", "--precision", "f64"},
+      {"--algorithm", "choco", "--compressor", "sign", "--topology", "ring:6", "--shape", "50x3", "--gamma", "0.3",
+       "--steps", "20", "--precision", "f64"},
+      {"--algorithm", "choco", "--compressor", "topk:0.1", "--topology", "ring:6", "--problem", "quadratic",
+       "--gamma", "0.1", "--steps", "20", "--precision", "f64"},
   };
   for (const auto& flags : runs) {
     CAPTURE(flags[3]);

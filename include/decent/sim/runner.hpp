@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <decent/algorithm/allreduce.hpp>
+#include <decent/algorithm/choco.hpp>
 #include <decent/algorithm/gossip.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
@@ -46,7 +47,7 @@ struct algorithm_info {
 };
 inline constexpr algorithm_info algorithms[] = {
     {"allreduce", true, false},     {"gossip", true, false},       {"relaysgd", true, false},
-    {"relaysgd-grad", true, false}, {"powergossip", true, false}, {"choco", false, false},
+    {"relaysgd-grad", true, false}, {"powergossip", true, false}, {"choco", true, false},
     {"async-gossip", false, true},  {"a2cid2", false, true},
 };
 
@@ -114,6 +115,15 @@ Number parse_number(std::string_view flag, std::string_view text) {
           ": expected ", std::is_integral_v<Number> ? "an integer" : "a number");
   if constexpr (std::is_floating_point_v<Number>) expects(std::isfinite(value), "invalid value '", text, "' for ", flag);
   return value;
+}
+
+/// The fraction of `--compressor topk:FRACTION`, or nothing for `sign`; anything else is an error.
+inline std::optional<double> top_k_fraction(const std::string& spec) {
+  if (spec == "sign") return std::nullopt;
+  expects(spec.rfind("topk:", 0) == 0, "unknown --compressor '", spec, "': expected sign | topk:FRACTION");
+  const auto fraction = parse_number<double>("--compressor topk:FRACTION", std::string_view(spec).substr(5));
+  expects(fraction > 0 && fraction <= 1, "--compressor topk:FRACTION needs 0 < FRACTION <= 1, got ", fraction);
+  return fraction;
 }
 
 /// "AxB[,CxD...]" → shapes; a plain "N" is a vector of N.
@@ -203,6 +213,7 @@ inline run_spec parse_arguments(const std::vector<std::string>& args) {
   expects(!(s.rank || s.iterations || s.no_warm_start) || is_powergossip,
           "--rank, --iterations and --no-warm-start apply to --algorithm powergossip only");
   expects(!s.compressor || s.algorithm == "choco", "--compressor applies to --algorithm choco only");
+  if (s.compressor) (void)detail::top_k_fraction(*s.compressor);  // validates the spec
   expects(!s.rank || *s.rank >= 1, "--rank must be >= 1, got ", s.rank.value_or(0));
   expects(!s.iterations || *s.iterations >= 1, "--iterations must be >= 1, got ", s.iterations.value_or(0));
   expects(!s.rate || algo.asynchronous, "--rate applies to async-gossip and a2cid2 (and --describe) only");
@@ -273,6 +284,23 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
       return powergossip<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
                                                                             make_executor());
     }, sink);
+  } else if (s.algorithm == "choco") {
+    if (const auto fraction = top_k_fraction(s.compressor.value_or("sign"))) {
+      choco_options<compress::top_k_options> options;
+      options.gamma = s.gamma;
+      options.compression.fraction = *fraction;
+      last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+        return choco<topology::any_topology, comm::inprocess, compress::top_k<Exec, T>>(topo, std::move(c), std::move(p),
+                                                                                        options, make_executor());
+      }, sink);
+    } else {
+      choco_options<typename compress::sign<Exec, T>::options> options;
+      options.gamma = s.gamma;
+      last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+        return choco<topology::any_topology, comm::inprocess, compress::sign<Exec, T>>(topo, std::move(c), std::move(p),
+                                                                                       options, make_executor());
+      }, sink);
+    }
   } else {
     const gossip_options options{s.gamma, topology::weight_scheme::uniform};
     last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {

@@ -1,0 +1,135 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <decent/algorithm/choco.hpp>
+#include <decent/algorithm/gossip.hpp>
+#include <decent/comm/inprocess.hpp>
+#include <decent/compress/identity.hpp>
+#include <decent/sim/cluster.hpp>
+#include <decent/sim/runner.hpp>
+#include <decent/topology/topologies.hpp>
+
+using namespace decent;
+
+namespace {
+
+const exec::host ex(1);
+
+template <class C>
+std::vector<double> round_trip(const C& c, std::vector<double> v, double coef = 1.0) {
+  const tensor_view<double> view{v.data(), shape{static_cast<std::int64_t>(v.size())}, memory_space::host};
+  std::vector<std::byte> message(c.message_bytes(view.shape));
+  c.encode(ex, view, message.data());
+  std::vector<double> out(v.size(), 0.0);
+  c.decode_add(ex, message.data(), coef, tensor_view<double>{out.data(), view.shape, memory_space::host});
+  return out;
+}
+
+void random_start(int i, std::vector<double>& x) {
+  const random_stream s{31, 2, static_cast<std::uint32_t>(i)};
+  for (std::size_t k = 0; k < x.size(); ++k) x[k] = s.normal(k);
+}
+
+/// Runs `steps` Choco steps with compressor C on `g` for 2 tensors and returns each worker's parameters.
+template <class C>
+std::vector<std::vector<double>> run_choco(const topology::graph& g, int steps, choco_options<typename C::options> o) {
+  const int n = g.size();
+  std::vector<std::vector<double>> x(static_cast<std::size_t>(n), std::vector<double>(60));
+  sim::cluster workers(n);
+  workers.run([&](comm::inprocess c) {
+    auto& mine = x[static_cast<std::size_t>(c.rank())];
+    random_start(c.rank(), mine);
+    choco<topology::graph, comm::inprocess, C> mixer(g, std::move(c), {{mine.data(), {5, 10}}, {mine.data() + 50, {10}}},
+                                                      o, exec::host(1));
+    for (int t = 0; t < steps; ++t) mixer.mix();
+  });
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("sign-and-norm: (mean |v|)·sign(v), bit-packed") {
+  const compress::sign<exec::host, double> c;
+  CHECK(c.message_bytes(shape{100}) == 8 + 4 * 4);
+  CHECK(round_trip(c, {1, -2, 3, -4}) == std::vector<double>{2.5, -2.5, 2.5, -2.5});
+  CHECK(round_trip(c, {0, 0, 0}) == std::vector<double>{0, 0, 0});
+  std::vector<double> v(70);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = (i % 3 == 0 ? -1.0 : 1.0) * static_cast<double>(i + 1);
+  const auto out = round_trip(c, v, 2.0);
+  const double scale = 2.0 * (70.0 * 71.0 / 2.0) / 70.0;
+  for (std::size_t i = 0; i < v.size(); ++i) CHECK(out[i] == doctest::Approx(v[i] < 0 ? -scale : scale));
+}
+
+TEST_CASE("top-k: the k largest magnitudes, ties to the lower index, as indices and values") {
+  const compress::top_k<exec::host, double> c({0.3});
+  CHECK(c.kept(10) == 3);
+  CHECK(c.kept(1) == 1);
+  CHECK(c.message_bytes(shape{10}) == 16 + 3 * 8);  // 3 indices padded to 16 bytes, 3 doubles
+  CHECK(round_trip(c, {0.1, -5, 2, 0.3, 5, -0.2, 1, 0, 2, 0}) ==
+        std::vector<double>{0, -5, 2, 0, 5, 0, 0, 0, 0, 0});  // |2| at index 2 beats the tie at index 8
+  using top_k_t = compress::top_k<exec::host, double>;
+  CHECK_THROWS_AS(top_k_t(compress::top_k_options{0.0}), invalid_argument);
+  CHECK_THROWS_AS(top_k_t(compress::top_k_options{1.5}), invalid_argument);
+}
+
+TEST_CASE("choco with the identity compressor and gamma 1 is plain gossip") {
+  const auto g = topology::ring(6);
+  const auto choco_x = run_choco<compress::identity<exec::host, double>>(g, 12, {{1.0}});
+  std::vector<std::vector<double>> x(6, std::vector<double>(60));
+  sim::cluster workers(6);
+  workers.run([&](comm::inprocess c) {
+    auto& mine = x[static_cast<std::size_t>(c.rank())];
+    random_start(c.rank(), mine);
+    gossip<topology::graph, comm::inprocess, exec::host, double> plain(g, std::move(c), {{mine.data(), {60}}}, {1.0},
+                                                                       exec::host(1));
+    for (int t = 0; t < 12; ++t) plain.mix();
+  });
+  for (std::size_t i = 0; i < 6; ++i)
+    for (std::size_t k = 0; k < 60; ++k) CHECK(choco_x[i][k] == doctest::Approx(x[i][k]).epsilon(1e-13));
+}
+
+TEST_CASE("choco with sign and top-k preserves every coordinate's mean over 1000 steps and reaches consensus") {
+  const auto g = topology::ring(8);
+  std::vector<double> start(60, 0.0);
+  for (int i = 0; i < 8; ++i) {
+    std::vector<double> x(60);
+    random_start(i, x);
+    for (std::size_t k = 0; k < 60; ++k) start[k] += x[k];
+  }
+  auto check = [&](const std::vector<std::vector<double>>& x) {
+    double spread = 0;
+    for (std::size_t k = 0; k < 60; ++k) {
+      double sum = 0;
+      for (const auto& xi : x) sum += xi[k];
+      CHECK(sum == doctest::Approx(start[k]).epsilon(1e-12).scale(1));
+      for (const auto& xi : x) spread = std::max(spread, std::abs(xi[k] - sum / 8));
+    }
+    return spread;
+  };
+  const double sign_spread = check(run_choco<compress::sign<exec::host, double>>(g, 1000, {{0.3}}));
+  CHECK(sign_spread < 1e-6);  // starts near 3
+  choco_options<compress::top_k_options> topk{{0.05}};
+  topk.compression.fraction = 0.2;
+  CHECK(check(run_choco<compress::top_k<exec::host, double>>(g, 1000, topk)) < 1e-3);
+}
+
+TEST_CASE("decent-sim choco: bytes per step are the compressed messages, and bad compressor specs are rejected") {
+  auto bytes_per_step = [](const char* compressor) {
+    std::vector<double> bytes;
+    sim::run(sim::parse_arguments({"--algorithm", "choco", "--compressor", compressor, "--topology", "ring:8", "--shape",
+                                   "100x100", "--gamma", "0.0375", "--steps", "2"}),
+             [&](const sim::row& r) { bytes.push_back(r.bytes_per_worker); });
+    return bytes[2] - bytes[1];
+  };
+  CHECK(bytes_per_step("sign") == 2 * (4 + 4 * 313));          // scale + 10,000 sign bits, to 2 neighbours
+  CHECK(bytes_per_step("topk:0.01") == 2 * (100 * 4 + 100 * 4));  // 100 indices + 100 f32 values
+  for (const char* bad : {"topk", "topk:0", "topk:2", "topk:x", "svd"})
+    CHECK_THROWS_AS(sim::parse_arguments({"--algorithm", "choco", "--compressor", bad}), invalid_argument);
+  CHECK_THROWS_AS(sim::run(sim::parse_arguments({"--algorithm", "choco", "--topology", "one-peer-exponential:8"})),
+                  invalid_argument);
+}
