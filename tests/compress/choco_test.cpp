@@ -93,6 +93,31 @@ TEST_CASE("choco with the identity compressor and gamma 1 is plain gossip") {
     for (std::size_t k = 0; k < 60; ++k) CHECK(choco_x[i][k] == doctest::Approx(x[i][k]).epsilon(1e-13));
 }
 
+TEST_CASE("choco by hand: two workers, top-1 of 2 coordinates, gamma 1/2, two steps") {
+  // x0 = (3, 1), x1 = (0, −2); W = 1/2 everywhere. Step 1: q0 = (3, 0), q1 = (0, −2), s = (1.5, −1),
+  // x0 = (2.25, 0.5), x1 = (0.75, −1.5). Step 2: q0 = (−0.75, 0), q1 = (0.75, 0), s unchanged,
+  // x0 = (1.875, 0), x1 = (1.125, −1).
+  std::vector<std::vector<double>> x = {{3, 1}, {0, -2}};
+  std::vector<std::vector<std::vector<double>>> after(2, std::vector<std::vector<double>>(2));
+  choco_options<compress::top_k_options> o;
+  o.gamma = 0.5;
+  o.compression.fraction = 0.5;
+  sim::cluster workers(2);
+  workers.run([&](comm::inprocess c) {
+    const auto r = static_cast<std::size_t>(c.rank());
+    choco<topology::graph, comm::inprocess, compress::top_k<exec::host, double>> mixer(
+        topology::chain(2), std::move(c), {{x[r].data(), {2}}}, o, exec::host(1));
+    for (std::size_t t = 0; t < 2; ++t) {
+      mixer.mix();
+      after[t][r] = x[r];
+    }
+  });
+  CHECK(after[0][0] == std::vector<double>{2.25, 0.5});
+  CHECK(after[0][1] == std::vector<double>{0.75, -1.5});
+  CHECK(after[1][0] == std::vector<double>{1.875, 0});
+  CHECK(after[1][1] == std::vector<double>{1.125, -1});
+}
+
 TEST_CASE("choco with sign and top-k preserves every coordinate's mean over 1000 steps and reaches consensus") {
   const auto g = topology::ring(8);
   std::vector<double> start(60, 0.0);

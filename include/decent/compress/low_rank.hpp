@@ -5,7 +5,9 @@
 /// Every tensor of two or more dimensions is viewed as a matrix X (first extent × the rest). Both endpoints
 /// of an edge (i, j) keep identical bases P (a×r) and Q (b×r), r = min(a, b, rank), initialised with N(0, 1)
 /// draws of the edge's shared stream `random_stream::for_edge(seed, i, j)` (or injected, to replay another
-/// implementation). Iteration k of the power method (s = `iterations` per step, k = step·s + round):
+/// implementation). Iteration k of the power method on an edge (s = `iterations` per step; k counts the
+/// iterations this edge has run, starting at s after the skipped first step, so k = step·s + round on static
+/// topologies, and each edge of a time-varying topology alternates sides on its own schedule):
 /// - odd k: Q̂ ← orthonormalise(Q); send X_i·Q̂ (a·r values), receive X_j·Q̂; P ← (X_hi − X_lo)·Q̂;
 ///   X_i += γ·w_ij·(X_j − X_i)·Q̂Q̂ᵀ;
 /// - even k: P̂ ← orthonormalise(P); send X_iᵀ·P̂ (b·r values); Q ← (X_hi − X_lo)ᵀ·P̂; X_i += γ·w_ij·P̂P̂ᵀ(X_j − X_i);
@@ -92,31 +94,37 @@ class low_rank {
         }
     }
     if (ctx.step == 0) return;  // k = 0: skip
-    const std::int64_t k = iteration(ctx);
-    const bool by_rows = k % 2 == 1;
     for (matrix& m : matrices_) {
-      const std::size_t basis_rows = by_rows ? m.b : m.a, message_rows = by_rows ? m.a : m.b;
-      m.basis.clear();
-      m.own.clear();
-      for (const int peer : peers) {
-        edge_state& e = edge(ctx.exec, peer);
-        T* b = by_rows ? e.q[m.index].data() : e.p[m.index].data();
-        if (!o_.warm_start) refill(ctx.exec, peer, m, by_rows, k, b);
-        decent::detail::orthonormalize_columns(ctx.exec, b, basis_rows, m.r, o_.epsilon);
-        m.basis.push_back(b);
-        m.own.push_back(e.own[m.index].data());
-      }
-      m.tables(ctx.exec, peers.size());
-      ctx.exec.upload(m.basis_table.data(), m.basis.data(), m.basis.size());
-      ctx.exec.upload(m.own_table.data(), m.own.data(), m.own.size());
-      ctx.exec.for_each(message_rows, decent::detail::low_rank_project_kernel<T>{
-                                          m.x, m.a, m.b, m.r, by_rows, m.basis_table.data(), m.own_table.data(),
-                                          static_cast<int>(peers.size())});
-      const std::size_t bytes = message_rows * m.r * sizeof(T);
-      for (const int peer : peers) {
-        edge_state& e = edge(ctx.exec, peer);
-        plan.sends.push_back({peer, e.own[m.index].data(), bytes, static_cast<int>(m.index)});
-        plan.recvs.push_back({peer, e.peer[m.index].data(), bytes, static_cast<int>(m.index)});
+      for (int side = 0; side < 2; ++side) {  // edges at an even, then at an odd iteration
+        const bool by_rows = side == 1;
+        group& g = m.groups[side];
+        g.peers.clear();
+        g.basis.clear();
+        g.own.clear();
+        for (const int peer : peers) {
+          edge_state& e = edge(ctx.exec, peer);
+          if ((e.iteration % 2 == 1) != by_rows) continue;
+          T* basis = by_rows ? e.q[m.index].data() : e.p[m.index].data();
+          if (!o_.warm_start) refill(ctx.exec, peer, m, by_rows, e.iteration, basis);
+          decent::detail::orthonormalize_columns(ctx.exec, basis, by_rows ? m.b : m.a, m.r, o_.epsilon);
+          g.peers.push_back(peer);
+          g.basis.push_back(basis);
+          g.own.push_back(e.own[m.index].data());
+        }
+        if (g.peers.empty()) continue;
+        g.tables(ctx.exec, g.peers.size());
+        ctx.exec.upload(g.basis_table.data(), g.basis.data(), g.basis.size());
+        ctx.exec.upload(g.own_table.data(), g.own.data(), g.own.size());
+        const std::size_t message_rows = by_rows ? m.a : m.b;
+        ctx.exec.for_each(message_rows, decent::detail::low_rank_project_kernel<T>{
+                                            m.x, m.a, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(),
+                                            static_cast<int>(g.peers.size())});
+        const std::size_t bytes = message_rows * m.r * sizeof(T);
+        for (const int peer : g.peers) {
+          edge_state& e = edge(ctx.exec, peer);
+          plan.sends.push_back({peer, e.own[m.index].data(), bytes, static_cast<int>(m.index)});
+          plan.recvs.push_back({peer, e.peer[m.index].data(), bytes, static_cast<int>(m.index)});
+        }
       }
     }
   }
@@ -136,29 +144,35 @@ class low_rank {
       }
     }
     if (ctx.step == 0) return;
-    const bool by_rows = iteration(ctx) % 2 == 1;
     for (matrix& m : matrices_) {
-      m.peer.clear();
-      m.coef.clear();
-      for (std::size_t j = 0; j < peers.size(); ++j) {
-        m.peer.push_back(edge(ctx.exec, peers[j]).peer[m.index].data());
-        m.coef.push_back(gamma * weights[j]);
-      }
-      ctx.exec.upload(m.peer_table.data(), m.peer.data(), m.peer.size());
-      ctx.exec.upload(m.coef_table.data(), m.coef.data(), m.coef.size());
-      ctx.exec.for_each(m.a * m.b, decent::detail::low_rank_update_kernel<T>{
-                                       m.x, m.b, m.r, by_rows, m.basis_table.data(), m.own_table.data(),
-                                       m.peer_table.data(), m.coef_table.data(), static_cast<int>(peers.size())});
-      const std::size_t message_elements = (by_rows ? m.a : m.b) * m.r;
-      for (const int peer : peers) {
-        edge_state& e = edge(ctx.exec, peer);
-        // The other basis becomes (X_hi − X_lo)·basis: own − peer when this worker is the higher id.
-        T* next = by_rows ? e.p[m.index].data() : e.q[m.index].data();
-        ctx.exec.for_each(message_elements, decent::detail::difference_kernel<T>{next, e.own[m.index].data(),
-                                                                                e.peer[m.index].data(),
-                                                                                rank_ > peer ? -1.0 : 1.0});
+      for (int side = 0; side < 2; ++side) {
+        const bool by_rows = side == 1;
+        group& g = m.groups[side];
+        if (g.peers.empty()) continue;
+        g.peer.clear();
+        g.coef.clear();
+        for (const int peer : g.peers) {
+          const auto j = static_cast<std::size_t>(std::find(peers.begin(), peers.end(), peer) - peers.begin());
+          g.peer.push_back(edge(ctx.exec, peer).peer[m.index].data());
+          g.coef.push_back(gamma * weights[j]);
+        }
+        ctx.exec.upload(g.peer_table.data(), g.peer.data(), g.peer.size());
+        ctx.exec.upload(g.coef_table.data(), g.coef.data(), g.coef.size());
+        ctx.exec.for_each(m.a * m.b, decent::detail::low_rank_update_kernel<T>{
+                                         m.x, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(),
+                                         g.peer_table.data(), g.coef_table.data(), static_cast<int>(g.peers.size())});
+        const std::size_t message_elements = (by_rows ? m.a : m.b) * m.r;
+        for (const int peer : g.peers) {
+          edge_state& e = edge(ctx.exec, peer);
+          // The other basis becomes (X_hi − X_lo)·basis: own − peer when this worker is the higher id.
+          T* next = by_rows ? e.p[m.index].data() : e.q[m.index].data();
+          ctx.exec.for_each(message_elements, decent::detail::difference_kernel<T>{next, e.own[m.index].data(),
+                                                                                  e.peer[m.index].data(),
+                                                                                  rank_ > peer ? -1.0 : 1.0});
+        }
       }
     }
+    for (const int peer : peers) ++edge(ctx.exec, peer).iteration;
   }
 
   /// Replaces the bases of edge (this worker, peer) for tensor `tensor` (P: a×r, Q: b×r, row-major, host
@@ -183,7 +197,8 @@ class low_rank {
     return {p, q};
   }
 
-  /// Payload bytes sent to one neighbour in round `round` of step `step`.
+  /// Payload bytes sent to one neighbour in round `round` of step `step`, on a static topology (where every
+  /// edge is at iteration step·s + round).
   [[nodiscard]] std::size_t message_bytes(std::int64_t step, int round) const {
     std::size_t bytes = round == 0 ? vector_numel_ * sizeof(T) : 0;
     if (step == 0) return bytes;
@@ -201,13 +216,11 @@ class low_rank {
     std::size_t index;   ///< tensor index in the parameters (the message tag)
   };
 
-  struct matrix {
-    T* x;
-    std::size_t a, b, r;
-    std::size_t draw_offset;  ///< first draw of this matrix's P (then Q) in an edge stream
-    std::size_t index;        ///< tensor index in the parameters (the message tag)
-    // Per-round tables of the edges' buffers: host copies (kept alive until the next round, as asynchronous
-    // uploads may still read them) and their executor-memory twins read by the kernels.
+  /// The edges of one matrix that are on the same side of the power iteration this round: their tables,
+  /// as host copies (kept alive until the next round, since asynchronous uploads may still read them) and
+  /// executor-memory twins read by the kernels.
+  struct group {
+    std::vector<int> peers{};
     std::vector<const T*> basis{};
     std::vector<T*> own{};
     std::vector<const T*> peer{};
@@ -218,7 +231,6 @@ class low_rank {
     typename Exec::template buffer<double> coef_table{};
     std::size_t capacity = 0;
 
-    /// Pointer tables for `edges` edges in executor memory.
     void tables(const Exec& ex, std::size_t edges) {
       if (edges <= capacity) return;
       basis_table = ex.template allocate<const T*>(edges);
@@ -229,14 +241,19 @@ class low_rank {
     }
   };
 
-  /// Per-edge state, indexed by tensor index (empty for vector tensors).
-  struct edge_state {
-    std::vector<buffer> p, q, own, peer;
+  struct matrix {
+    T* x;
+    std::size_t a, b, r;
+    std::size_t draw_offset;  ///< first draw of this matrix's P (then Q) in an edge stream
+    std::size_t index;        ///< tensor index in the parameters (the message tag)
+    group groups[2]{};        ///< edges at an even (0) and an odd (1) iteration this round
   };
 
-  [[nodiscard]] std::int64_t iteration(const auto& ctx) const {
-    return ctx.step * o_.iterations + ctx.round;
-  }
+  /// Per-edge state, indexed by tensor index (empty for vector tensors), and the edge's iteration counter.
+  struct edge_state {
+    std::vector<buffer> p, q, own, peer;
+    std::int64_t iteration = 0;  ///< k of this edge's next power iteration
+  };
 
   const matrix& find(std::size_t tensor) const {
     for (const matrix& m : matrices_)
@@ -249,6 +266,7 @@ class low_rank {
     auto& slot = edges_.at(static_cast<std::size_t>(peer));
     if (slot) return *slot;
     slot = std::make_unique<edge_state>();
+    slot->iteration = o_.iterations;  // the first step (k = 0 … s − 1) is skipped
     const random_stream stream = random_stream::for_edge(o_.seed, rank_, peer);
     std::size_t tensors = 0;
     for (const matrix& m : matrices_) tensors = std::max(tensors, m.index + 1);

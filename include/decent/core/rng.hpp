@@ -16,6 +16,9 @@
 
 namespace decent {
 
+/// Bit of stream_a that marks the streams of the simulator's problems (see `random_stream`).
+inline constexpr std::uint32_t problem_stream_bit = 1u << 29;
+
 /// Four 32-bit words: one Philox counter or one Philox output block.
 struct philox_block {
   std::uint32_t w[4];
@@ -40,6 +43,9 @@ DECENT_HD inline philox_block philox4x32_10(philox_block ctr, std::uint32_t key0
 }
 
 /// A keyed stream of random numbers; trivially copyable, usable in device code.
+///
+/// Streams of the library do not overlap: `for_edge` keys use ranks (< 2^29) as stream_a; the simulator's
+/// problems set bit 29 of stream_a (`problem_stream_bit`), RelaySum's simulated drops bit 31.
 struct random_stream {
   std::uint64_t seed = 0;
   std::uint32_t stream_a = 0;

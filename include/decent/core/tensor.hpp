@@ -48,7 +48,11 @@ class shape {
   /// Rows of the matrix view used by low-rank compression: the first extent (1 for a scalar).
   [[nodiscard]] std::size_t rows() const { return rank_ == 0 ? 1 : static_cast<std::size_t>(extents_[0]); }
   /// Columns of the matrix view: the product of all extents but the first.
-  [[nodiscard]] std::size_t cols() const { return rank_ == 0 ? 1 : numel() / rows(); }
+  [[nodiscard]] std::size_t cols() const {
+    std::size_t n = 1;
+    for (int d = 1; d < rank_; ++d) n *= static_cast<std::size_t>(extents_[static_cast<std::size_t>(d)]);
+    return n;
+  }
   /// True when the tensor is gossiped uncompressed by low-rank compressors (one dimension or less).
   [[nodiscard]] bool is_vector_like() const { return rank_ <= 1; }
 

@@ -36,6 +36,7 @@ class device_buffer {
     DECENT_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
     try {
       DECENT_CUDA_TRY(cudaMemset(data_, 0, n * sizeof(T)));
+      DECENT_CUDA_TRY(cudaDeviceSynchronize());  // zero before any stream, blocking or not, uses it
     } catch (...) {
       reset();
       throw;

@@ -64,10 +64,8 @@ class choco {
     const std::span<const int> peers = ctx.topology.neighbors(ctx.rank, ctx.step);
     for (std::size_t k = 0; k < tensors_.size(); ++k) {
       tensor& t = tensors_[k];
-      const std::size_t n = t.x.numel();
-      const T* hat = t.public_copy.data();
-      decent::detail::weighted_sum(ctx.exec, n, t.difference.data(), 0.0, std::array<const T*, 2>{t.x.data, hat}.data(),
-                                   std::array<double, 2>{1.0, -1.0}.data(), 2);
+      ctx.exec.for_each(t.x.numel(), decent::detail::difference_kernel<T>{t.difference.data(), t.public_copy.data(),
+                                                                            t.x.data, 1.0});  // x − x̂
       compressor_.encode(ctx.exec, tensor_view<T>{t.difference.data(), t.x.shape, Exec::space}, t.message.data());
       for (std::size_t j = 0; j < peers.size(); ++j) {
         plan.sends.push_back({peers[j], t.message.data(), t.bytes, static_cast<int>(k)});

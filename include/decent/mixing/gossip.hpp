@@ -48,6 +48,8 @@ class gossip {
   /// `gossip_options` when the compressor has no options, `compressed_gossip_options<...>` otherwise.
   using options = std::conditional_t<std::is_empty_v<typename Compressor::options>, gossip_options,
                                      compressed_gossip_options<typename Compressor::options>>;
+  static_assert(Compressor::is_linear, "the gossip rule needs a linear compressor (C(x_j) - C(x_i) = C(x_j - x_i)); "
+                                       "non-linear ones (sign, top-k) go with mixing::choco");
 
   template <class Context>
   gossip(const Context& ctx, const parameters<T>& params, options o)

@@ -36,7 +36,7 @@ enum stream_purpose : std::uint32_t {
 };
 
 inline random_stream stream(std::uint64_t seed, stream_purpose purpose, int worker) {
-  return random_stream{seed, purpose, static_cast<std::uint32_t>(worker)};
+  return random_stream{seed, purpose | problem_stream_bit, static_cast<std::uint32_t>(worker)};
 }
 
 /// A d×d matrix with orthonormal columns: Gram–Schmidt of a Gaussian matrix drawn from `s`.
