@@ -418,3 +418,65 @@ struct scatter_add_kernel {
 };
 
 }  // namespace decent::detail
+
+namespace decent::detail {
+
+/// A²CiD²'s closed-form mixing of (x, x̃) over a time Δ (ALGORITHMS.md §1.4), with e = exp(−2ηΔ):
+/// x ← s + e·h, x̃ ← s − e·h where s = (x + x̃)/2 and h = (x − x̃)/2 (x + x̃ is invariant).
+template <class T>
+struct acid_mix_kernel {
+  T* x;
+  T* x_tilde;
+  double decay;  ///< e
+  DECENT_HD void operator()(std::size_t i) const {
+    const double a = static_cast<double>(x[i]), b = static_cast<double>(x_tilde[i]);
+    const double s = 0.5 * (a + b), h = 0.5 * (a - b);
+    x[i] = static_cast<T>(s + decay * h);
+    x_tilde[i] = static_cast<T>(s - decay * h);
+  }
+};
+
+/// A pairwise communication event on worker i in one pass (ALGORITHMS.md §1.5): mix (x_i, x̃_i) with e first
+/// (e = 1: already mixed), then with d = x_j − x_i: x̃_i += α̃·d and x_i += d/2. Without x̃ (null: the
+/// asynchronous gossip baseline) only x_i += d/2.
+template <class T>
+struct acid_exchange_kernel {
+  T* x;
+  T* x_tilde;       ///< null for async gossip
+  const T* peer;    ///< x_j as received
+  double decay;     ///< e of the mixing up to the event
+  double alpha_tilde;
+  DECENT_HD void operator()(std::size_t i) const {
+    double a = static_cast<double>(x[i]);
+    if (x_tilde) {
+      const double b = static_cast<double>(x_tilde[i]);
+      const double s = 0.5 * (a + b), h = 0.5 * (a - b);
+      a = s + decay * h;
+      const double d = static_cast<double>(peer[i]) - a;
+      x_tilde[i] = static_cast<T>(s - decay * h + alpha_tilde * d);
+      x[i] = static_cast<T>(a + 0.5 * d);
+    } else {
+      x[i] = static_cast<T>(a + 0.5 * (static_cast<double>(peer[i]) - a));
+    }
+  }
+};
+
+/// A²CiD²'s gradient event after mixing: the same SGD-with-momentum update on x and x̃ (ALGORITHMS.md §1.5):
+/// m ← μm + g; x ← x − lr·m; x̃ ← x̃ − lr·m (x̃ null: async gossip).
+template <class T>
+struct acid_sgd_kernel {
+  T* x;
+  T* x_tilde;
+  T* m;
+  const T* g;
+  double lr;
+  double momentum;
+  DECENT_HD void operator()(std::size_t i) const {
+    const double v = momentum * static_cast<double>(m[i]) + static_cast<double>(g[i]);
+    m[i] = static_cast<T>(v);
+    x[i] = static_cast<T>(static_cast<double>(x[i]) - lr * v);
+    if (x_tilde) x_tilde[i] = static_cast<T>(static_cast<double>(x_tilde[i]) - lr * v);
+  }
+};
+
+}  // namespace decent::detail

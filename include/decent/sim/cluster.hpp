@@ -39,7 +39,7 @@ class cluster {
         const std::lock_guard lock(mutex);
         if (!first) {
           first = std::current_exception();
-          world.abort(detail::concat("worker ", rank, " failed: ", what));
+          world.abort(decent::detail::concat("worker ", rank, " failed: ", what));
         }
       };
       for (int rank = 0; rank < workers_; ++rank) {

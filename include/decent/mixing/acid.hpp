@@ -1,0 +1,110 @@
+#pragma once
+/// @file
+/// @brief A²CiD² (Nabli et al., 2023; ALGORITHMS.md §1): one worker's continuous momentum for asynchronous
+/// pairwise gossip, and the asynchronous gossip baseline (the same events without x̃).
+///
+/// The worker keeps x (its parameters, the user's memory) and x̃ (library memory, initialised to x), and the time
+/// of its last event. Between events (x, x̃) follow d/dt(x, x̃) = η(x̃ − x, x − x̃), solved in closed form:
+/// x + x̃ is unchanged and x − x̃ decays by exp(−2ηΔ). Events, in time units of one gradient per worker:
+/// - communication with a neighbour j at time t: mix to t, then x̃ += α̃(x_j − x), x += (x_j − x)/2 — one fused
+///   pass (`exchange`). With the default mix-first order the peer's x_j was also mixed to t before it was sent,
+///   which keeps Σ_i(x_i + x̃_i) unchanged; the reference implementation sends the un-mixed x_j (an option of
+///   the runtimes, `acid_send_order::reference`).
+/// - gradient at time t: mix to t, then the same update on x and x̃: either the library's SGD with momentum
+///   (`sgd`: m ← μm + g, x −= lr·m, x̃ −= lr·m) or an update the user computed (`apply_update`: x += Δ, x̃ += Δ;
+///   the user does not apply Δ to x itself).
+/// Constants: η = 1/(2√(χ₁χ₂)), α̃ = ½√(χ₁/χ₂) from `topology::a2cid2_constants` for the communication rate r.
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include <decent/core/error.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/executor.hpp>
+#include <decent/topology/analysis.hpp>
+
+namespace decent {
+
+/// Which x_j a communication event uses: the peer's x mixed to the event time (default; conserves
+/// Σ(x + x̃)), or its x as it was before mixing, as the reference implementation sends it.
+enum class acid_send_order { mix_first, reference };
+
+namespace mixing {
+
+/// One worker's A²CiD² state (or, with `momentum_variable = false`, the asynchronous gossip baseline).
+template <exec::executor Exec, class T>
+class acid {
+ public:
+  /// @param constants  η and α̃ (ignored without the momentum variable)
+  acid(const Exec& ex, const parameters<T>& params, topology::acid_constants constants, bool momentum_variable)
+      : segments_(params.segments()), eta_(constants.eta), alpha_tilde_(constants.alpha_tilde) {
+    if (!momentum_variable) return;
+    x_tilde_ = ex.template allocate<T>(params.numel());
+    for (const auto& [x, offset] : segments_) ex.copy(x_tilde_.data() + offset, x.data, x.numel());
+  }
+
+  /// exp(−2ηΔ): how much of x − x̃ survives a time Δ.
+  [[nodiscard]] double decay(double dt) const { return std::exp(-2.0 * eta_ * dt); }
+
+  /// Mixes (x, x̃) from the last event to time t (no-op without x̃).
+  void mix_to(const Exec& ex, double t) {
+    expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
+    if (has_momentum_variable() && t > last_) {
+      const double e = decay(t - last_);
+      for (const auto& [x, offset] : segments_)
+        ex.for_each(x.numel(), decent::detail::acid_mix_kernel<T>{x.data, x_tilde_.data() + offset, e});
+    }
+    last_ = t;
+  }
+
+  /// A communication event at time t with a neighbour whose parameters (packed layout) are `peer`: mixing to
+  /// t and the pairwise update in one pass.
+  void exchange(const Exec& ex, const T* peer, double t) {
+    expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
+    const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
+    for (const auto& [x, offset] : segments_)
+      ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{
+                                 x.data, has_momentum_variable() ? x_tilde_.data() + offset : nullptr, peer + offset, e,
+                                 alpha_tilde_});
+    last_ = t;
+  }
+
+  /// A gradient event at time t with the library's SGD: m ← μm + g; x −= lr·m; x̃ −= lr·m (g, m packed).
+  void sgd(const Exec& ex, double t, const T* g, T* m, double lr, double momentum) {
+    mix_to(ex, t);
+    for (const auto& [x, offset] : segments_)
+      ex.for_each(x.numel(), decent::detail::acid_sgd_kernel<T>{x.data, tilde(offset), m + offset, g + offset, lr,
+                                                                momentum});
+  }
+
+  /// A gradient event at time t with the user's own update Δ (packed): x += Δ, x̃ += Δ.
+  void apply_update(const Exec& ex, double t, const T* delta) {
+    mix_to(ex, t);
+    for (const auto& [x, offset] : segments_) {
+      ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{x.data, delta + offset, 1.0});
+      if (has_momentum_variable())
+        ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{tilde(offset), delta + offset, 1.0});
+    }
+  }
+
+  [[nodiscard]] bool has_momentum_variable() const { return x_tilde_.size() > 0; }
+  /// x̃ (packed, executor memory); null for the baseline.
+  [[nodiscard]] const T* x_tilde() const { return has_momentum_variable() ? x_tilde_.data() : nullptr; }
+  /// Time of the last event.
+  [[nodiscard]] double last_event() const { return last_; }
+  [[nodiscard]] double eta() const { return eta_; }
+  [[nodiscard]] double alpha_tilde() const { return alpha_tilde_; }
+
+ private:
+  T* tilde(std::size_t offset) { return has_momentum_variable() ? x_tilde_.data() + offset : nullptr; }
+
+  std::vector<typename parameters<T>::segment> segments_;
+  double eta_, alpha_tilde_;
+  typename Exec::template buffer<T> x_tilde_;
+  double last_ = 0;
+};
+
+}  // namespace mixing
+}  // namespace decent

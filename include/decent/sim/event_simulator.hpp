@@ -1,0 +1,181 @@
+#pragma once
+/// @file
+/// @brief The virtual-time event simulator of A²CiD² and asynchronous gossip (ALGORITHMS.md §1.1, §4).
+///
+/// Each worker computes gradients at the spikes of its own Poisson process of rate 1 (time is measured in
+/// gradients per worker); each edge (i, j) averages at the spikes of a Poisson process of rate
+/// λ_ij = (r/2)(1/deg_i + 1/deg_j) (= r/deg on regular graphs: r exchanges per worker per unit of time), the
+/// rates under which `topology::a2cid2_constants` derives η and α̃. The superposed process is drawn from one
+/// counter-based stream, so a run is a pure function of its seed. Pure consensus problems have no gradient
+/// events. Rows come at virtual times 0, Δ, 2Δ, ..., after mixing every worker to that time.
+/// Payload: each event sends the whole model both ways (x̃ never travels).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <decent/core/error.hpp>
+#include <decent/core/rng.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/exec/host.hpp>
+#include <decent/mixing/acid.hpp>
+#include <decent/sim/metrics.hpp>
+#include <decent/sim/problem.hpp>
+#include <decent/topology/analysis.hpp>
+#include <decent/topology/topology.hpp>
+
+namespace decent::sim {
+
+/// Settings of an event-driven run.
+struct event_options {
+  double rate = 1;          ///< r: pairwise exchanges per worker per gradient
+  double time = 10;         ///< virtual time to simulate
+  double every = 1;         ///< a row every `every` units of virtual time
+  bool momentum_variable = true;  ///< A²CiD² (true) or asynchronous gossip (false)
+  acid_send_order order = acid_send_order::mix_first;
+  double lr = 0.1;
+  double momentum = 0;
+  std::uint64_t seed = 0;
+  /// Optional: the run ends after the first row for which this returns true.
+  std::function<bool(const row&)> until = {};
+};
+
+/// Workers, their A²CiD² states and the event schedule of one simulated run (host memory).
+template <class T>
+class event_simulator {
+ public:
+  event_simulator(const topology::graph& g, const problem<T>& task, event_options o)
+      : graph_(g), task_(task), o_(std::move(o)), ex_(1) {
+    expects(task.workers() == g.size(), "the problem was built for ", task.workers(), " workers but ", g.name(),
+            " has ", g.size());
+    expects(o_.rate > 0, "--rate must be > 0, got ", o_.rate);
+    expects(o_.time >= 0, "--time must be >= 0, got ", o_.time);
+    expects(o_.every > 0, "--every must be > 0, got ", o_.every);
+    topology::require_connected(g);
+    const auto constants = topology::a2cid2_constants(g, o_.rate);
+    const std::size_t numel = task.layout().numel();
+    for (int i = 0; i < g.size(); ++i) {
+      worker w;
+      w.x.resize(numel);
+      task.initial_point(i, w.x.data());
+      w.m.assign(task.has_gradient() ? numel : 0, T{0});
+      workers_.push_back(std::move(w));
+    }
+    for (auto& w : workers_)
+      w.state.emplace(ex_, parameters<T>::packed(w.x.data(), task.layout()), constants, o_.momentum_variable);
+    // Event rates: one gradient process per worker, then one process per edge.
+    double total = 0;
+    if (task.has_gradient())
+      for (int i = 0; i < g.size(); ++i) cumulative_.push_back(total += 1.0);
+    for (const auto& [i, j] : g.edges()) {
+      edges_.emplace_back(i, j);
+      cumulative_.push_back(total += 0.5 * o_.rate * (1.0 / g.degree(i) + 1.0 / g.degree(j)));
+    }
+    scratch_.resize(numel);
+    peer_.resize(numel);
+    grad_.resize(task.has_gradient() ? numel : 0);
+  }
+
+  /// Runs to `options.time`, giving a row at every multiple of `every` (and at the end) to `sink`.
+  row run(const std::function<void(const row&)>& sink = {}) {
+    const random_stream schedule{o_.seed, 0x10000000u, 0};
+    const double total_rate = cumulative_.back();
+    double t = 0;
+    double next_row = 0;
+    row last;
+    for (std::uint64_t k = 0;; ++k) {
+      t += -std::log(schedule.uniform(2 * k)) / total_rate;
+      while (next_row <= std::min(t, o_.time)) {
+        last = observe(next_row);
+        if (sink) sink(last);
+        if (o_.until && o_.until(last)) return last;
+        next_row += o_.every;
+      }
+      if (t > o_.time) break;
+      const double pick = schedule.uniform(2 * k + 1) * total_rate;
+      const auto event = static_cast<std::size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), pick) -
+                                                  cumulative_.begin());
+      const std::size_t gradients = task_.has_gradient() ? workers_.size() : 0;
+      if (event < gradients) gradient(static_cast<int>(event), t);
+      else communicate(edges_[std::min(event - gradients, edges_.size() - 1)], t);
+    }
+    if (last.time < o_.time) {
+      last = observe(o_.time);
+      if (sink) sink(last);
+    }
+    return last;
+  }
+
+  [[nodiscard]] const std::vector<T>& x(int i) const { return workers_.at(static_cast<std::size_t>(i)).x; }
+  [[nodiscard]] const mixing::acid<exec::host, T>& state(int i) const { return *workers_.at(static_cast<std::size_t>(i)).state; }
+  [[nodiscard]] std::uint64_t gradient_events() const { return gradient_events_; }
+  [[nodiscard]] std::uint64_t communication_events() const { return communication_events_; }
+
+ private:
+  struct worker {
+    std::vector<T> x, m;
+    std::optional<mixing::acid<exec::host, T>> state;
+    std::uint64_t gradients = 0;
+  };
+
+  void gradient(int i, double t) {
+    worker& w = workers_[static_cast<std::size_t>(i)];
+    w.state->mix_to(ex_, t);
+    task_.gradient(i, w.x.data(), grad_.data(), w.gradients++);
+    w.state->sgd(ex_, t, grad_.data(), w.m.data(), o_.lr, o_.momentum);
+    ++gradient_events_;
+  }
+
+  /// Both endpoints exchange their x and apply the pairwise update (see acid_send_order for what travels).
+  void communicate(std::pair<int, int> edge, double t) {
+    worker& a = workers_[static_cast<std::size_t>(edge.first)];
+    worker& b = workers_[static_cast<std::size_t>(edge.second)];
+    if (o_.order == acid_send_order::mix_first) {
+      a.state->mix_to(ex_, t);
+      b.state->mix_to(ex_, t);
+    }
+    std::copy(a.x.begin(), a.x.end(), scratch_.begin());  // what a sends
+    std::copy(b.x.begin(), b.x.end(), peer_.begin());     // what b sends
+    a.state->exchange(ex_, peer_.data(), t);
+    b.state->exchange(ex_, scratch_.data(), t);
+    ++communication_events_;
+    bytes_ += 2.0 * static_cast<double>(a.x.size() * sizeof(T));
+  }
+
+  row observe(double t) {
+    std::vector<const T*> xs;
+    for (auto& w : workers_) {
+      w.state->mix_to(ex_, t);
+      xs.push_back(w.x.data());
+    }
+    const auto n = static_cast<double>(workers_.size());
+    const std::vector<double> mean = mean_of<T>(xs, task_.layout().numel());
+    const double deviation = total_squared_deviation<T>(xs, mean);
+    if (t == 0) initial_deviation_ = deviation;
+    row r;
+    r.step = static_cast<std::int64_t>(gradient_events_);
+    r.time = t;
+    r.consensus = deviation / n;
+    if (initial_deviation_ > 0) r.relative_consensus = deviation / initial_deviation_;
+    r.loss = task_.loss(mean.data());
+    r.bytes_per_worker = bytes_ / n;
+    return r;
+  }
+
+  const topology::graph& graph_;
+  const problem<T>& task_;
+  event_options o_;
+  exec::host ex_;
+  std::vector<worker> workers_;
+  std::vector<double> cumulative_;
+  std::vector<std::pair<int, int>> edges_;
+  std::vector<T> scratch_, peer_, grad_;
+  std::uint64_t gradient_events_ = 0, communication_events_ = 0;
+  double bytes_ = 0;
+  double initial_deviation_ = 0;
+};
+
+}  // namespace decent::sim

@@ -1,0 +1,183 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <decent/exec/host.hpp>
+#include <decent/mixing/acid.hpp>
+#include <decent/sim/event_simulator.hpp>
+#include <decent/sim/problems.hpp>
+#include <decent/sim/runner.hpp>
+#include <decent/topology/topologies.hpp>
+
+using namespace decent;
+
+namespace {
+
+/// exp(A) of a 2×2 matrix by scaling and squaring with a 20-term Taylor series (an independent computation).
+std::array<double, 4> expm(std::array<double, 4> a) {
+  int squarings = 0;
+  double norm = std::abs(a[0]) + std::abs(a[1]) + std::abs(a[2]) + std::abs(a[3]);
+  while (norm > 0.5) {
+    for (double& v : a) v /= 2;
+    norm /= 2;
+    ++squarings;
+  }
+  auto mul = [](const std::array<double, 4>& p, const std::array<double, 4>& q) {
+    return std::array<double, 4>{p[0] * q[0] + p[1] * q[2], p[0] * q[1] + p[1] * q[3], p[2] * q[0] + p[3] * q[2],
+                                 p[2] * q[1] + p[3] * q[3]};
+  };
+  std::array<double, 4> result{1, 0, 0, 1}, term{1, 0, 0, 1};
+  for (int k = 1; k <= 20; ++k) {
+    term = mul(term, a);
+    for (double& v : term) v /= k;
+    for (int e = 0; e < 4; ++e) result[static_cast<std::size_t>(e)] += term[static_cast<std::size_t>(e)];
+  }
+  for (int s = 0; s < squarings; ++s) result = mul(result, result);
+  return result;
+}
+
+/// Virtual time at which relative consensus first reaches 1e-6 (rows every 1 unit), or -1.
+double time_to_consensus(const std::string& algorithm, const std::string& topology) {
+  double reached = -1;
+  sim::run(sim::parse_arguments({"--algorithm", algorithm, "--topology", topology, "--shape", "20", "--time", "5000",
+                                 "--precision", "f64"}),
+           {}, [&](const sim::row& r) {
+             if (*r.relative_consensus <= 1e-6) reached = r.time;
+             return reached >= 0;
+           });
+  return reached;
+}
+
+double steady_consensus(const std::string& algorithm, const std::string& rate) {
+  double sum = 0;
+  int rows = 0;
+  sim::run(sim::parse_arguments({"--algorithm", algorithm, "--rate", rate, "--topology", "ring:16", "--problem",
+                                 "quadratic", "--mu", "1", "--r0", "1", "--heterogeneity", "1", "--lr", "0.05",
+                                 "--time", "400", "--precision", "f64"}),
+           [&](const sim::row& r) {
+             if (r.time >= 200) {
+               sum += r.consensus;
+               ++rows;
+             }
+           });
+  return sum / rows;
+}
+
+}  // namespace
+
+TEST_CASE("the closed-form mixing equals a numerically computed matrix exponential") {
+  const exec::host ex(1);
+  for (const double eta : {0.289281, 0.05, 1.7}) {
+    for (const double dt : {0.0, 0.3, 1.7, 12.0}) {
+      const auto m = expm({-eta * dt, eta * dt, eta * dt, -eta * dt});
+      std::vector<double> x = {1.0, -2.5, 0.25}, xt = {0.0, 4.0, 0.25};
+      const auto x0 = x, xt0 = xt;
+      ex.for_each(3, detail::acid_mix_kernel<double>{x.data(), xt.data(), std::exp(-2 * eta * dt)});
+      for (std::size_t k = 0; k < 3; ++k) {
+        CHECK(x[k] == doctest::Approx(m[0] * x0[k] + m[1] * xt0[k]).epsilon(1e-13));
+        CHECK(xt[k] == doctest::Approx(m[2] * x0[k] + m[3] * xt0[k]).epsilon(1e-13));
+        CHECK(x[k] + xt[k] == doctest::Approx(x0[k] + xt0[k]).epsilon(1e-15));
+      }
+    }
+  }
+  // ALGORITHMS.md §1.4: η = 0.289281, Δ = 1.7, (1, 0) → (0.68698954, 0.31301046).
+  std::vector<double> x = {1.0}, xt = {0.0};
+  ex.for_each(1, detail::acid_mix_kernel<double>{x.data(), xt.data(), std::exp(-2 * 0.289281 * 1.7)});
+  CHECK(x[0] == doctest::Approx(0.68698954).epsilon(1e-8));
+  CHECK(xt[0] == doctest::Approx(0.31301046).epsilon(1e-8));
+}
+
+TEST_CASE("the fused exchange equals mixing to the event time, then the pairwise update") {
+  const exec::host ex(1);
+  std::vector<double> a = {1, 2, 3, 4}, b = a, peer = {0.5, -1, 7, 4};
+  const topology::acid_constants k{3.4, 0.875, 0.289281, 0.987669};
+  mixing::acid<exec::host, double> fused(ex, parameters<double>{{a.data(), {4}}}, k, true);
+  mixing::acid<exec::host, double> stepwise(ex, parameters<double>{{b.data(), {4}}}, k, true);
+  fused.sgd(ex, 0.5, std::vector<double>{1, 1, 1, 1}.data(), std::vector<double>(4).data(), 0.1, 0);  // x ≠ x̃ now…
+  stepwise.sgd(ex, 0.5, std::vector<double>{1, 1, 1, 1}.data(), std::vector<double>(4).data(), 0.1, 0);
+  fused.exchange(ex, peer.data(), 2.0);
+  stepwise.mix_to(ex, 2.0);
+  std::vector<double> x_tilde(stepwise.x_tilde(), stepwise.x_tilde() + 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double d = peer[i] - b[i];
+    CHECK(a[i] == doctest::Approx(b[i] + 0.5 * d).epsilon(1e-15));
+    CHECK(fused.x_tilde()[i] == doctest::Approx(x_tilde[i] + 0.987669 * d).epsilon(1e-15));
+  }
+}
+
+TEST_CASE("with mix-first, communication events leave sum_i (x_i + x~_i) unchanged; the reference order does not") {
+  const auto ring = topology::ring(8);
+  const sim::consensus_problem<double> task(8, parameter_layout{{30}}, 4);
+  for (const auto order : {acid_send_order::mix_first, acid_send_order::reference}) {
+    sim::event_options o;
+    o.time = 40;
+    o.order = order;
+    sim::event_simulator<double> simulator(ring, task, o);
+    auto total = [&] {
+      double s = 0;
+      for (int i = 0; i < 8; ++i)
+        for (std::size_t k = 0; k < 30; ++k) s += simulator.x(i)[k] + simulator.state(i).x_tilde()[k];
+      return s;
+    };
+    const double start = total();
+    double worst = 0;
+    simulator.run([&](const sim::row&) { worst = std::max(worst, std::abs(total() - start) / std::abs(start)); });
+    CHECK(simulator.communication_events() > 100);
+    if (order == acid_send_order::mix_first) CHECK(worst <= 1e-12);
+    else CHECK(worst > 1e-6);
+  }
+}
+
+TEST_CASE("event counts follow the Poisson rates, and a seed fixes the whole run") {
+  const auto ring = topology::ring(10);
+  const sim::quadratic_problem<double> task(10, sim::quadratic_options{4, 0.5, 1, 1, 0, 0});
+  sim::event_options o;
+  o.time = 500;
+  o.rate = 2;
+  sim::event_simulator<double> simulator(ring, task, o);
+  const auto last = simulator.run();
+  // Expected 10·500 = 5000 gradients and 10·2/2·500 = 5000 exchanges; sd ≈ 71.
+  CHECK(std::abs(static_cast<double>(simulator.gradient_events()) - 5000) < 5 * 71);
+  CHECK(std::abs(static_cast<double>(simulator.communication_events()) - 5000) < 5 * 71);
+  CHECK(last.bytes_per_worker == doctest::Approx(2.0 * static_cast<double>(simulator.communication_events()) * 4 * 8 / 10));
+  sim::event_simulator<double> again(ring, task, o);
+  CHECK(again.run().consensus == last.consensus);
+  o.seed = 1;
+  sim::event_simulator<double> other(ring, task, o);
+  CHECK(other.run().consensus != last.consensus);
+}
+
+TEST_CASE("consensus: a2cid2 beats async gossip on rings, more so on larger rings, and not on the exponential graph") {
+  const double async16 = time_to_consensus("async-gossip", "ring:16"), acid16 = time_to_consensus("a2cid2", "ring:16");
+  const double async32 = time_to_consensus("async-gossip", "ring:32"), acid32 = time_to_consensus("a2cid2", "ring:32");
+  const double async_exp = time_to_consensus("async-gossip", "exponential:16");
+  const double acid_exp = time_to_consensus("a2cid2", "exponential:16");
+  MESSAGE("time to 1e-6: ring:16 ", async16, " vs ", acid16, ", ring:32 ", async32, " vs ", acid32, ", exponential:16 ",
+          async_exp, " vs ", acid_exp);
+  REQUIRE(acid16 > 0);
+  REQUIRE(acid32 > 0);
+  CHECK(acid16 < 0.7 * async16);
+  CHECK(acid32 / async32 < acid16 / async16);  // the gain grows with n
+  CHECK(acid_exp / async_exp > 0.75);          // no notable gain on a well-connected graph
+  CHECK(acid_exp / async_exp < 1.34);
+}
+
+TEST_CASE("with gradients on ring:16, a2cid2 at rate 1 keeps the consensus distance of async gossip at rate 2") {
+  const double acid1 = steady_consensus("a2cid2", "1"), async1 = steady_consensus("async-gossip", "1");
+  const double async2 = steady_consensus("async-gossip", "2");
+  MESSAGE("steady-state consensus: a2cid2 r=1 ", acid1, ", async r=1 ", async1, ", async r=2 ", async2);
+  CHECK(acid1 < 0.7 * async1);
+  CHECK(acid1 / async2 > 0.7);
+  CHECK(acid1 / async2 < 1.4);
+}
+
+TEST_CASE("asynchronous runs reject steps, time-varying graphs and the CUDA backend's absence of support") {
+  CHECK_THROWS_AS(sim::parse_arguments({"--algorithm", "a2cid2", "--steps", "5"}), invalid_argument);
+  CHECK_THROWS_AS(sim::run(sim::parse_arguments({"--algorithm", "a2cid2", "--topology", "one-peer-exponential:8",
+                                                 "--time", "1"})),
+                  invalid_argument);
+  CHECK_THROWS_AS(sim::run(sim::parse_arguments({"--algorithm", "async-gossip", "--rate", "0", "--time", "1"})),
+                  invalid_argument);
+}
