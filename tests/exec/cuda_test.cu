@@ -8,6 +8,7 @@
 #include <decent/detail/cuda_check.hpp>
 #include <decent/exec/cuda.cuh>
 #include <decent/exec/host.hpp>
+#include <decent/mixing/acid.hpp>
 
 #include "executor_checks.hpp"
 
@@ -74,6 +75,36 @@ TEST_CASE("random streams give the same numbers on the device") {
     REQUIRE(hw[i] == s.bits(i));
     REQUIRE(hu[i] == s.uniform(i));                                   // bit-identical
     REQUIRE(hz[i] == doctest::Approx(s.normal(i)).epsilon(1e-14));   // libm vs CUDA math: last ulps
+  }
+}
+
+TEST_CASE("A2CiD2 kernels give the same state on the device as on the host") {
+  const decent::topology::acid_constants k{3.4, 0.875, 0.289281, 0.987669};
+  const auto x0 = checks::random_vector<double>(5000, 31), peer = checks::random_vector<double>(5000, 32);
+  const auto g = checks::random_vector<double>(5000, 33);
+  const decent::exec::cuda gpu{};
+  const decent::exec::host cpu(1);
+  using io = checks::transfer<decent::exec::cuda>;
+  auto dx = io::upload(gpu, x0), dpeer = io::upload(gpu, peer), dg = io::upload(gpu, g);
+  auto dm = gpu.allocate<double>(5000);
+  std::vector<double> hx = x0, hm(5000, 0.0);
+  decent::mixing::acid<decent::exec::cuda, double> on_gpu(gpu, decent::parameters<double>::packed(
+                                                                  dx.data(), decent::parameter_layout{{5000}},
+                                                                  decent::memory_space::device),
+                                                          k, true);
+  decent::mixing::acid<decent::exec::host, double> on_cpu(cpu, decent::parameters<double>{{hx.data(), {5000}}}, k, true);
+  on_gpu.sgd(gpu, 0.7, dg.data(), dm.data(), 0.1, 0.9);
+  on_cpu.sgd(cpu, 0.7, g.data(), hm.data(), 0.1, 0.9);
+  on_gpu.exchange(gpu, dpeer.data(), 1.9);
+  on_cpu.exchange(cpu, peer.data(), 1.9);
+  on_gpu.mix_to(gpu, 3.0);
+  on_cpu.mix_to(cpu, 3.0);
+  const auto x = io::download(gpu, dx, 5000);
+  std::vector<double> xt(5000);
+  DECENT_CUDA_TRY(cudaMemcpy(xt.data(), on_gpu.x_tilde(), 5000 * sizeof(double), cudaMemcpyDeviceToHost));
+  for (std::size_t i = 0; i < 5000; ++i) {
+    REQUIRE(x[i] == doctest::Approx(hx[i]).epsilon(1e-13));
+    REQUIRE(xt[i] == doctest::Approx(on_cpu.x_tilde()[i]).epsilon(1e-13));
   }
 }
 

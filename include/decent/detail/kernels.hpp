@@ -90,9 +90,6 @@ struct matmul_transposed_row {
   DECENT_HD void operator()(std::size_t k) const { transposed_times_basis_row(x, a, b, p, r, k, q); }
 };
 
-}  // namespace decent::detail
-
-namespace decent::detail {
 
 /// x[i] ← s·x[i]  (scales in double, rounds once).
 template <class T>
@@ -150,11 +147,9 @@ void weighted_sum(const Exec& ex, std::size_t n, T* x, double self, const T* con
   }
 }
 
-}  // namespace decent::detail
 
-namespace decent::detail {
-
-/// Heavy-ball SGD step (PyTorch convention, dampening 0): m ← μ·m + g; x ← x − lr·m.
+/// Heavy-ball SGD step (PyTorch convention, dampening 0): m ← μ·m + g; x ← x − lr·m, and the same move on
+/// `also` when it is set (A²CiD²'s x̃, ALGORITHMS.md §1.5).
 template <class T>
 struct sgd_momentum_kernel {
   T* x;
@@ -162,16 +157,14 @@ struct sgd_momentum_kernel {
   const T* g;
   double lr;
   double momentum;
+  T* also = nullptr;
   DECENT_HD void operator()(std::size_t i) const {
     const double v = momentum * static_cast<double>(m[i]) + static_cast<double>(g[i]);
     m[i] = static_cast<T>(v);
     x[i] = static_cast<T>(static_cast<double>(x[i]) - lr * v);
+    if (also) also[i] = static_cast<T>(static_cast<double>(also[i]) - lr * v);
   }
 };
-
-}  // namespace decent::detail
-
-namespace decent::detail {
 
 /// dst[i] = src[stride·i]: the coordinates of one RelaySum slice, compacted.
 template <class T>
@@ -241,9 +234,6 @@ struct relay_update_kernel {
   }
 };
 
-}  // namespace decent::detail
-
-namespace decent::detail {
 
 /// y[i] += a·x[i] (in double, rounded once).
 template <class T>
@@ -256,9 +246,6 @@ struct axpy_kernel {
   }
 };
 
-}  // namespace decent::detail
-
-namespace decent::detail {
 
 /// Σ_i m[i·ld + c1]·m[i·ld + c2]: the dot product of two columns of a row-major matrix with ld columns.
 template <class T>
@@ -364,9 +351,6 @@ struct low_rank_update_kernel {
   }
 };
 
-}  // namespace decent::detail
-
-namespace decent::detail {
 
 /// |v[i]| in double.
 template <class T>
@@ -417,9 +401,6 @@ struct scatter_add_kernel {
   }
 };
 
-}  // namespace decent::detail
-
-namespace decent::detail {
 
 /// A²CiD²'s closed-form mixing of (x, x̃) over a time Δ (ALGORITHMS.md §1.4), with e = exp(−2ηΔ):
 /// x ← s + e·h, x̃ ← s − e·h where s = (x + x̃)/2 and h = (x − x̃)/2 (x + x̃ is invariant).
@@ -458,24 +439,6 @@ struct acid_exchange_kernel {
     } else {
       x[i] = static_cast<T>(a + 0.5 * (static_cast<double>(peer[i]) - a));
     }
-  }
-};
-
-/// A²CiD²'s gradient event after mixing: the same SGD-with-momentum update on x and x̃ (ALGORITHMS.md §1.5):
-/// m ← μm + g; x ← x − lr·m; x̃ ← x̃ − lr·m (x̃ null: async gossip).
-template <class T>
-struct acid_sgd_kernel {
-  T* x;
-  T* x_tilde;
-  T* m;
-  const T* g;
-  double lr;
-  double momentum;
-  DECENT_HD void operator()(std::size_t i) const {
-    const double v = momentum * static_cast<double>(m[i]) + static_cast<double>(g[i]);
-    m[i] = static_cast<T>(v);
-    x[i] = static_cast<T>(static_cast<double>(x[i]) - lr * v);
-    if (x_tilde) x_tilde[i] = static_cast<T>(static_cast<double>(x_tilde[i]) - lr * v);
   }
 };
 

@@ -75,8 +75,8 @@ class acid {
   void sgd(const Exec& ex, double t, const T* g, T* m, double lr, double momentum) {
     mix_to(ex, t);
     for (const auto& [x, offset] : segments_)
-      ex.for_each(x.numel(), decent::detail::acid_sgd_kernel<T>{x.data, tilde(offset), m + offset, g + offset, lr,
-                                                                momentum});
+      ex.for_each(x.numel(), decent::detail::sgd_momentum_kernel<T>{x.data, m + offset, g + offset, lr, momentum,
+                                                                    tilde(offset)});
   }
 
   /// A gradient event at time t with the user's own update Δ (packed): x += Δ, x̃ += Δ.
