@@ -72,7 +72,7 @@ int main() {
   }
   std::printf("\nconsensus = (1/n) sum_i |x_i - mean|^2; loss = f(mean) - f*; bytes/worker = payload sent per worker.\n"
               "Gossip stalls at a heterogeneity floor that all-reduce and relaysgd do not; powergossip (rank 1 and\n"
-              "rank 2 x 2 iterations) and choco send a fraction of gossip's bytes per step; a2cid2 at one exchange per\n"
-              "gradient keeps workers about as close as asynchronous gossip at two.\n");
+              "rank 2 x 2 iterations) and choco send a fraction of gossip's bytes per step; averaged over time, a2cid2 at\n"
+              "one exchange per gradient keeps workers as close as asynchronous gossip at two (a single time is noisy).\n");
   return 0;
 }

@@ -89,21 +89,42 @@ TEST_CASE("the closed-form mixing equals a numerically computed matrix exponenti
   CHECK(xt[0] == doctest::Approx(0.31301046).epsilon(1e-8));
 }
 
-TEST_CASE("the fused exchange equals mixing to the event time, then the pairwise update") {
+TEST_CASE("events by hand: SGD on x and x~, then a fused exchange = mixing, then the pairwise update") {
   const exec::host ex(1);
-  std::vector<double> a = {1, 2, 3, 4}, b = a, peer = {0.5, -1, 7, 4};
   const topology::acid_constants k{3.4, 0.875, 0.289281, 0.987669};
-  mixing::acid<exec::host, double> fused(ex, parameters<double>{{a.data(), {4}}}, k, true);
-  mixing::acid<exec::host, double> stepwise(ex, parameters<double>{{b.data(), {4}}}, k, true);
-  fused.sgd(ex, 0.5, std::vector<double>{1, 1, 1, 1}.data(), std::vector<double>(4).data(), 0.1, 0);  // x ≠ x̃ now…
-  stepwise.sgd(ex, 0.5, std::vector<double>{1, 1, 1, 1}.data(), std::vector<double>(4).data(), 0.1, 0);
-  fused.exchange(ex, peer.data(), 2.0);
-  stepwise.mix_to(ex, 2.0);
-  std::vector<double> x_tilde(stepwise.x_tilde(), stepwise.x_tilde() + 4);
+  std::vector<double> x = {1, 2, 3, 4};
+  const std::vector<double> first_peer = {0, 0, 8, 1}, peer = {0.5, -1, 7, 4}, g = {1, -1, 2, 0};
+  std::vector<double> m(4, 0.5);
+  mixing::acid<exec::host, double> worker(ex, parameters<double>{{x.data(), {4}}}, k, true);
+  // Exchange at t = 0.3 (no time to mix yet): x̃ = x + α̃d, x = x + d/2 with d = peer − x; now x ≠ x̃.
+  worker.exchange(ex, first_peer.data(), 0.0);
+  std::vector<double> hx(4), ht(4);
   for (std::size_t i = 0; i < 4; ++i) {
-    const double d = peer[i] - b[i];
-    CHECK(a[i] == doctest::Approx(b[i] + 0.5 * d).epsilon(1e-15));
-    CHECK(fused.x_tilde()[i] == doctest::Approx(x_tilde[i] + 0.987669 * d).epsilon(1e-15));
+    const double d = first_peer[i] - (static_cast<double>(i) + 1);
+    hx[i] = (static_cast<double>(i) + 1) + 0.5 * d;
+    ht[i] = (static_cast<double>(i) + 1) + 0.987669 * d;
+    CHECK(x[i] == doctest::Approx(hx[i]).epsilon(1e-15));
+    CHECK(worker.x_tilde()[i] == doctest::Approx(ht[i]).epsilon(1e-15));
+  }
+  // Gradient at t = 0.5: mix over 0.5, then m = 0.9m + g, and x, x̃ both move by −lr·m.
+  worker.sgd(ex, 0.5, g.data(), m.data(), 0.1, 0.9);
+  const double e1 = std::exp(-2 * 0.289281 * 0.5);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double s = 0.5 * (hx[i] + ht[i]), h = 0.5 * (hx[i] - ht[i]), v = 0.9 * 0.5 + g[i];
+    hx[i] = s + e1 * h - 0.1 * v;
+    ht[i] = s - e1 * h - 0.1 * v;
+    CHECK(m[i] == doctest::Approx(v).epsilon(1e-15));
+    CHECK(x[i] == doctest::Approx(hx[i]).epsilon(1e-14));
+    CHECK(worker.x_tilde()[i] == doctest::Approx(ht[i]).epsilon(1e-14));
+  }
+  // Fused exchange at t = 2: mix over 1.5 inside the kernel, then the pairwise update.
+  worker.exchange(ex, peer.data(), 2.0);
+  const double e2 = std::exp(-2 * 0.289281 * 1.5);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double s = 0.5 * (hx[i] + ht[i]), h = 0.5 * (hx[i] - ht[i]);
+    const double mx = s + e2 * h, mt = s - e2 * h, d = peer[i] - mx;
+    CHECK(x[i] == doctest::Approx(mx + 0.5 * d).epsilon(1e-14));
+    CHECK(worker.x_tilde()[i] == doctest::Approx(mt + 0.987669 * d).epsilon(1e-14));
   }
 }
 
@@ -130,6 +151,27 @@ TEST_CASE("with mix-first, communication events leave sum_i (x_i + x~_i) unchang
   }
 }
 
+TEST_CASE("each edge of an irregular graph exchanges at its own rate (r/2)(1/deg_i + 1/deg_j)") {
+  // Star of 5: every edge has rate (r/2)(1/4 + 1) with r = 1, i.e. 0.625; the hub takes part in all of them.
+  const auto star = topology::star(5);
+  const sim::consensus_problem<double> task(5, parameter_layout{{3}}, 1);
+  sim::event_options o;
+  o.time = 4000;
+  sim::event_simulator<double> simulator(star, task, o);
+  simulator.run();
+  // 4 edges × 0.625 × 4000 = 10000 exchanges, sd 100; no gradient events for consensus.
+  CHECK(std::abs(static_cast<double>(simulator.communication_events()) - 10000) < 500);
+  CHECK(simulator.gradient_events() == 0);
+  // A chain of 3: rates (1/2)(1 + 1/2) = 0.75 on both edges.
+  const auto chain = topology::chain(3);
+  const sim::quadratic_problem<double> quad(3, sim::quadratic_options{2, 0.5, 1, 1, 0, 0});
+  o.time = 2000;
+  sim::event_simulator<double> line(chain, quad, o);
+  line.run();
+  CHECK(std::abs(static_cast<double>(line.communication_events()) - 3000) < 5 * std::sqrt(3000.0));
+  CHECK(std::abs(static_cast<double>(line.gradient_events()) - 6000) < 5 * std::sqrt(6000.0));
+}
+
 TEST_CASE("event counts follow the Poisson rates, and a seed fixes the whole run") {
   const auto ring = topology::ring(10);
   const sim::quadratic_problem<double> task(10, sim::quadratic_options{4, 0.5, 1, 1, 0, 0});
@@ -144,6 +186,10 @@ TEST_CASE("event counts follow the Poisson rates, and a seed fixes the whole run
   CHECK(last.bytes_per_worker == doctest::Approx(2.0 * static_cast<double>(simulator.communication_events()) * 4 * 8 / 10));
   sim::event_simulator<double> again(ring, task, o);
   CHECK(again.run().consensus == last.consensus);
+  o.every = 7;  // rows measure copies: how often they come does not change the run
+  sim::event_simulator<double> sparse(ring, task, o);
+  CHECK(sparse.run().consensus == last.consensus);
+  o.every = 1;
   o.seed = 1;
   sim::event_simulator<double> other(ring, task, o);
   CHECK(other.run().consensus != last.consensus);
@@ -173,7 +219,7 @@ TEST_CASE("with gradients on ring:16, a2cid2 at rate 1 keeps the consensus dista
   CHECK(acid1 / async2 < 1.4);
 }
 
-TEST_CASE("asynchronous runs reject steps, time-varying graphs and the CUDA backend's absence of support") {
+TEST_CASE("asynchronous runs reject --steps, time-varying graphs and a non-positive rate") {
   CHECK_THROWS_AS(sim::parse_arguments({"--algorithm", "a2cid2", "--steps", "5"}), invalid_argument);
   CHECK_THROWS_AS(sim::run(sim::parse_arguments({"--algorithm", "a2cid2", "--topology", "one-peer-exponential:8",
                                                  "--time", "1"})),

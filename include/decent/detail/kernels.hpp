@@ -417,6 +417,23 @@ struct acid_mix_kernel {
   }
 };
 
+/// out[i] = x mixed over a time with decay e (see acid_mix_kernel), without changing x or x̃ (x̃ null: x).
+template <class T>
+struct acid_mixed_kernel {
+  T* out;
+  const T* x;
+  const T* x_tilde;
+  double decay;
+  DECENT_HD void operator()(std::size_t i) const {
+    if (!x_tilde || decay == 1.0) {
+      out[i] = x[i];
+      return;
+    }
+    const double a = static_cast<double>(x[i]), b = static_cast<double>(x_tilde[i]);
+    out[i] = static_cast<T>(0.5 * (a + b) + decay * 0.5 * (a - b));
+  }
+};
+
 /// A pairwise communication event on worker i in one pass (ALGORITHMS.md §1.5): mix (x_i, x̃_i) with e first
 /// (e = 1: already mixed), then with d = x_j − x_i: x̃_i += α̃·d and x_i += d/2. Without x̃ (null: the
 /// asynchronous gossip baseline) only x_i += d/2.
@@ -430,11 +447,14 @@ struct acid_exchange_kernel {
   DECENT_HD void operator()(std::size_t i) const {
     double a = static_cast<double>(x[i]);
     if (x_tilde) {
-      const double b = static_cast<double>(x_tilde[i]);
-      const double s = 0.5 * (a + b), h = 0.5 * (a - b);
-      a = s + decay * h;
+      double b = static_cast<double>(x_tilde[i]);
+      if (decay != 1.0) {  // already at the event time: no mixing, no rounding
+        const double s = 0.5 * (a + b), h = 0.5 * (a - b);
+        a = s + decay * h;
+        b = s - decay * h;
+      }
       const double d = static_cast<double>(peer[i]) - a;
-      x_tilde[i] = static_cast<T>(s - decay * h + alpha_tilde * d);
+      x_tilde[i] = static_cast<T>(b + alpha_tilde * d);
       x[i] = static_cast<T>(a + 0.5 * d);
     } else {
       x[i] = static_cast<T>(a + 0.5 * (static_cast<double>(peer[i]) - a));

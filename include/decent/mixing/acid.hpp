@@ -9,7 +9,7 @@
 /// - communication with a neighbour j at time t: mix to t, then x̃ += α̃(x_j − x), x += (x_j − x)/2 — one fused
 ///   pass (`exchange`). With the default mix-first order the peer's x_j was also mixed to t before it was sent,
 ///   which keeps Σ_i(x_i + x̃_i) unchanged; the reference implementation sends the un-mixed x_j (an option of
-///   the runtimes, `acid_send_order::reference`).
+///   the event simulator, `sim::event_options::order = acid_send_order::reference`).
 /// - gradient at time t: mix to t, then the same update on x and x̃: either the library's SGD with momentum
 ///   (`sgd`: m ← μm + g, x −= lr·m, x̃ −= lr·m) or an update the user computed (`apply_update`: x += Δ, x̃ += Δ;
 ///   the user does not apply Δ to x itself).
@@ -59,8 +59,15 @@ class acid {
     last_ = t;
   }
 
+  /// x mixed to time t, written to `out` (packed; the state is not changed).
+  void mixed(const Exec& ex, double t, T* out) const {
+    const double e = has_momentum_variable() && t > last_ ? decay(t - last_) : 1.0;
+    for (const auto& [x, offset] : segments_)
+      ex.for_each(x.numel(), decent::detail::acid_mixed_kernel<T>{out + offset, x.data, tilde_or_null(offset), e});
+  }
+
   /// A communication event at time t with a neighbour whose parameters (packed layout) are `peer`: mixing to
-  /// t and the pairwise update in one pass.
+  /// t and the pairwise update in one pass (no mixing when the worker is already at t).
   void exchange(const Exec& ex, const T* peer, double t) {
     expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
     const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
@@ -99,6 +106,9 @@ class acid {
 
  private:
   T* tilde(std::size_t offset) { return has_momentum_variable() ? x_tilde_.data() + offset : nullptr; }
+  const T* tilde_or_null(std::size_t offset) const {
+    return has_momentum_variable() ? x_tilde_.data() + offset : nullptr;
+  }
 
   std::vector<typename parameters<T>::segment> segments_;
   double eta_, alpha_tilde_;

@@ -4,11 +4,13 @@
 ///
 /// Each worker computes gradients at the spikes of its own Poisson process of rate 1 (time is measured in
 /// gradients per worker); each edge (i, j) averages at the spikes of a Poisson process of rate
-/// λ_ij = (r/2)(1/deg_i + 1/deg_j) (= r/deg on regular graphs: r exchanges per worker per unit of time), the
-/// rates under which `topology::a2cid2_constants` derives η and α̃. The superposed process is drawn from one
-/// counter-based stream, so a run is a pure function of its seed. Pure consensus problems have no gradient
-/// events. Rows come at virtual times 0, Δ, 2Δ, ..., after mixing every worker to that time.
-/// Payload: each event sends the whole model both ways (x̃ never travels).
+/// `topology::acid_edge_rate` (= r/deg on regular graphs: r exchanges per worker per unit of time), the rates
+/// under which `topology::a2cid2_constants` derives η and α̃. The superposed process is drawn from one
+/// counter-based stream, so a run is a pure function of its seed (rows do not change the state). Pure consensus
+/// problems have no gradient events. As in ALGORITHMS.md §4 (and the reference), a gradient is taken at the
+/// worker's x as it stands, before mixing to the event time. Rows come at virtual times 0, Δ, 2Δ, ..., measured on
+/// every worker's x mixed to that time. Payload: each event sends the whole model both ways (x̃ never travels).
+/// The graph and the problem must outlive the simulator; `run` is called once.
 
 #include <algorithm>
 #include <cmath>
@@ -48,7 +50,7 @@ template <class T>
 class event_simulator {
  public:
   event_simulator(const topology::graph& g, const problem<T>& task, event_options o)
-      : graph_(g), task_(task), o_(std::move(o)), ex_(1) {
+      : task_(task), o_(std::move(o)), ex_(1) {
     expects(task.workers() == g.size(), "the problem was built for ", task.workers(), " workers but ", g.name(),
             " has ", g.size());
     expects(o_.rate > 0, "--rate must be > 0, got ", o_.rate);
@@ -72,7 +74,7 @@ class event_simulator {
       for (int i = 0; i < g.size(); ++i) cumulative_.push_back(total += 1.0);
     for (const auto& [i, j] : g.edges()) {
       edges_.emplace_back(i, j);
-      cumulative_.push_back(total += 0.5 * o_.rate * (1.0 / g.degree(i) + 1.0 / g.degree(j)));
+      cumulative_.push_back(total += topology::acid_edge_rate(g, i, j, o_.rate));
     }
     scratch_.resize(numel);
     peer_.resize(numel);
@@ -84,15 +86,14 @@ class event_simulator {
     const random_stream schedule{o_.seed, 0x10000000u, 0};
     const double total_rate = cumulative_.back();
     double t = 0;
-    double next_row = 0;
+    std::int64_t rows = 0;
     row last;
     for (std::uint64_t k = 0;; ++k) {
       t += -std::log(schedule.uniform(2 * k)) / total_rate;
-      while (next_row <= std::min(t, o_.time)) {
+      for (double next_row = 0; (next_row = static_cast<double>(rows) * o_.every) <= std::min(t, o_.time); ++rows) {
         last = observe(next_row);
         if (sink) sink(last);
         if (o_.until && o_.until(last)) return last;
-        next_row += o_.every;
       }
       if (t > o_.time) break;
       const double pick = schedule.uniform(2 * k + 1) * total_rate;
@@ -123,7 +124,6 @@ class event_simulator {
 
   void gradient(int i, double t) {
     worker& w = workers_[static_cast<std::size_t>(i)];
-    w.state->mix_to(ex_, t);
     task_.gradient(i, w.x.data(), grad_.data(), w.gradients++);
     w.state->sgd(ex_, t, grad_.data(), w.m.data(), o_.lr, o_.momentum);
     ++gradient_events_;
@@ -145,14 +145,18 @@ class event_simulator {
     bytes_ += 2.0 * static_cast<double>(a.x.size() * sizeof(T));
   }
 
+  /// The metrics of every worker's x mixed to time t, computed on copies (the state is left as it is).
   row observe(double t) {
+    const std::size_t numel = task_.layout().numel();
+    mixed_.resize(workers_.size() * numel);
     std::vector<const T*> xs;
-    for (auto& w : workers_) {
-      w.state->mix_to(ex_, t);
-      xs.push_back(w.x.data());
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      T* out = mixed_.data() + i * numel;
+      workers_[i].state->mixed(ex_, t, out);
+      xs.push_back(out);
     }
     const auto n = static_cast<double>(workers_.size());
-    const std::vector<double> mean = mean_of<T>(xs, task_.layout().numel());
+    const std::vector<double> mean = mean_of<T>(xs, numel);
     const double deviation = total_squared_deviation<T>(xs, mean);
     if (t == 0) initial_deviation_ = deviation;
     row r;
@@ -165,14 +169,13 @@ class event_simulator {
     return r;
   }
 
-  const topology::graph& graph_;
   const problem<T>& task_;
   event_options o_;
   exec::host ex_;
   std::vector<worker> workers_;
   std::vector<double> cumulative_;
   std::vector<std::pair<int, int>> edges_;
-  std::vector<T> scratch_, peer_, grad_;
+  std::vector<T> scratch_, peer_, grad_, mixed_;
   std::uint64_t gradient_events_ = 0, communication_events_ = 0;
   double bytes_ = 0;
   double initial_deviation_ = 0;

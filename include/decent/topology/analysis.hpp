@@ -135,12 +135,19 @@ struct acid_constants {
 /// Cycle of 8, r = 1: χ₁ = 3.41421, χ₂ = 0.875, η = 0.289281, α̃ = 0.987669.
 /// @throw invalid_argument if `rate` is not positive or `g` has fewer than 2 workers.
 /// @throw topology_error if `g` is not connected.
+/// The pairwise-exchange rate of edge (i, j) for a communication rate r: (r/2)(1/deg_i + 1/deg_j) — each worker
+/// starts exchanges at rate r/2 with a uniform neighbour (= r/deg on regular graphs). The A²CiD² constants and
+/// the event simulator both use it.
+[[nodiscard]] inline double acid_edge_rate(const graph& g, int i, int j, double rate) {
+  return 0.5 * rate * (1.0 / g.degree(i) + 1.0 / g.degree(j));
+}
+
 [[nodiscard]] inline acid_constants a2cid2_constants(const graph& g, double rate = 1.0) {
   expects(rate > 0.0 && std::isfinite(rate), "a2cid2_constants: the communication rate must be positive, got ", rate);
   expects(g.size() >= 2, "a2cid2_constants: ", g.name(), " needs at least 2 workers");
   require_connected(g);
   const dense_matrix lambda = weighted_laplacian(
-      g, [&](int i, int j) { return 0.5 * rate * (1.0 / g.degree(i) + 1.0 / g.degree(j)); });
+      g, [&](int i, int j) { return acid_edge_rate(g, i, j, rate); });
   const double chi1 = 1.0 / decent::detail::symmetric_eigenvalues(lambda)[1];
   const dense_matrix pinv = laplacian_pseudoinverse(lambda);
   double largest_resistance = 0.0;
