@@ -90,8 +90,8 @@ class event_simulator {
     row last;
     for (std::uint64_t k = 0;; ++k) {
       t += -std::log(schedule.uniform(2 * k)) / total_rate;
-      for (double next_row = 0; (next_row = static_cast<double>(rows) * o_.every) <= std::min(t, o_.time); ++rows) {
-        last = observe(next_row);
+      while (static_cast<double>(rows) * o_.every <= std::min(t, o_.time)) {  // rows due before this event
+        last = observe(static_cast<double>(rows++) * o_.every);
         if (sink) sink(last);
         if (o_.until && o_.until(last)) return last;
       }
