@@ -134,12 +134,12 @@ class low_rank {
   template <class Context>
   void combine(const Context& ctx, std::span<const int> peers, std::span<const double> weights, double gamma) {
     if (ctx.round == 0 && !vectors_.empty()) {
-      std::vector<const T*> inputs(peers.size());
+      vector_inputs_.resize(peers.size());
       double self = 1.0;
       for (const double w : weights) self -= w;
       for (const auto& [v, offset, index] : vectors_) {
-        for (std::size_t j = 0; j < peers.size(); ++j) inputs[j] = vector_inbox_[j].data() + offset;
-        decent::detail::weighted_sum(ctx.exec, v.numel(), v.data, self, inputs.data(), weights.data(),
+        for (std::size_t j = 0; j < peers.size(); ++j) vector_inputs_[j] = vector_inbox_[j].data() + offset;
+        decent::detail::weighted_sum(ctx.exec, v.numel(), v.data, self, vector_inputs_.data(), weights.data(),
                                      static_cast<int>(peers.size()));
       }
     }
@@ -298,6 +298,7 @@ class low_rank {
   std::size_t draws_per_edge_ = 0;
   std::vector<std::unique_ptr<edge_state>> edges_;  ///< by peer rank, created on first use
   std::vector<buffer> vector_inbox_;                 ///< per neighbour slot: its vector tensors, packed
+  std::vector<const T*> vector_inputs_;              ///< per neighbour slot: pointers into vector_inbox_
 };
 
 }  // namespace decent::compress
