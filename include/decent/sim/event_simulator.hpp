@@ -76,6 +76,7 @@ class event_simulator {
       edges_.emplace_back(i, j);
       cumulative_.push_back(total += topology::acid_edge_rate(g, i, j, o_.rate));
     }
+    edge_events_.assign(edges_.size(), 0);
     scratch_.resize(numel);
     peer_.resize(numel);
     grad_.resize(task.has_gradient() ? numel : 0);
@@ -101,7 +102,7 @@ class event_simulator {
                                                   cumulative_.begin());
       const std::size_t gradients = task_.has_gradient() ? workers_.size() : 0;
       if (event < gradients) gradient(static_cast<int>(event), t);
-      else communicate(edges_[std::min(event - gradients, edges_.size() - 1)], t);
+      else communicate(std::min(event - gradients, edges_.size() - 1), t);
     }
     if (last.time < o_.time) {
       last = observe(o_.time);
@@ -114,6 +115,11 @@ class event_simulator {
   [[nodiscard]] const mixing::acid<exec::host, T>& state(int i) const { return *workers_.at(static_cast<std::size_t>(i)).state; }
   [[nodiscard]] std::uint64_t gradient_events() const { return gradient_events_; }
   [[nodiscard]] std::uint64_t communication_events() const { return communication_events_; }
+  /// The edges, in the order of `graph::edges()`, and how many exchanges each one made.
+  [[nodiscard]] const std::vector<std::pair<int, int>>& edges() const { return edges_; }
+  [[nodiscard]] std::uint64_t communication_events(std::size_t edge) const { return edge_events_.at(edge); }
+  /// Gradient events of worker i.
+  [[nodiscard]] std::uint64_t gradient_events(int i) const { return workers_.at(static_cast<std::size_t>(i)).gradients; }
 
  private:
   struct worker {
@@ -130,9 +136,11 @@ class event_simulator {
   }
 
   /// Both endpoints exchange their x and apply the pairwise update (see acid_send_order for what travels).
-  void communicate(std::pair<int, int> edge, double t) {
-    worker& a = workers_[static_cast<std::size_t>(edge.first)];
-    worker& b = workers_[static_cast<std::size_t>(edge.second)];
+  void communicate(std::size_t index, double t) {
+    const auto [first, second] = edges_[index];
+    worker& a = workers_[static_cast<std::size_t>(first)];
+    worker& b = workers_[static_cast<std::size_t>(second)];
+    ++edge_events_[index];
     if (o_.order == acid_send_order::mix_first) {
       a.state->mix_to(ex_, t);
       b.state->mix_to(ex_, t);
@@ -177,6 +185,7 @@ class event_simulator {
   std::vector<std::pair<int, int>> edges_;
   std::vector<T> scratch_, peer_, grad_, mixed_;
   std::uint64_t gradient_events_ = 0, communication_events_ = 0;
+  std::vector<std::uint64_t> edge_events_;
   double bytes_ = 0;
   double initial_deviation_ = 0;
 };
