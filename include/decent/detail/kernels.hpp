@@ -401,23 +401,31 @@ struct scatter_add_kernel {
   }
 };
 
+/// A²CiD²'s closed-form mixing of a pair (x, x̃) over a time Δ (ALGORITHMS.md §1.4), with e = exp(−2ηΔ):
+/// x ← s + e·h, x̃ ← s − e·h where s = (x + x̃)/2 and h = (x − x̃)/2 (x + x̃ is invariant). e = 1 leaves the
+/// pair untouched (no rounding).
+DECENT_HD inline void acid_mix_pair(double& x, double& x_tilde, double decay) {
+  if (decay == 1.0) return;
+  const double s = 0.5 * (x + x_tilde), h = 0.5 * (x - x_tilde);
+  x = s + decay * h;
+  x_tilde = s - decay * h;
+}
 
-/// A²CiD²'s closed-form mixing of (x, x̃) over a time Δ (ALGORITHMS.md §1.4), with e = exp(−2ηΔ):
-/// x ← s + e·h, x̃ ← s − e·h where s = (x + x̃)/2 and h = (x − x̃)/2 (x + x̃ is invariant).
+/// Mixes (x, x̃) in place with decay e (acid_mix_pair).
 template <class T>
 struct acid_mix_kernel {
   T* x;
   T* x_tilde;
   double decay;  ///< e
   DECENT_HD void operator()(std::size_t i) const {
-    const double a = static_cast<double>(x[i]), b = static_cast<double>(x_tilde[i]);
-    const double s = 0.5 * (a + b), h = 0.5 * (a - b);
-    x[i] = static_cast<T>(s + decay * h);
-    x_tilde[i] = static_cast<T>(s - decay * h);
+    double a = static_cast<double>(x[i]), b = static_cast<double>(x_tilde[i]);
+    acid_mix_pair(a, b, decay);
+    x[i] = static_cast<T>(a);
+    x_tilde[i] = static_cast<T>(b);
   }
 };
 
-/// out[i] = x mixed over a time with decay e (see acid_mix_kernel), without changing x or x̃ (x̃ null: x).
+/// out[i] = x mixed with decay e (acid_mix_pair), without changing x or x̃ (x̃ null: out = x).
 template <class T>
 struct acid_mixed_kernel {
   T* out;
@@ -425,12 +433,12 @@ struct acid_mixed_kernel {
   const T* x_tilde;
   double decay;
   DECENT_HD void operator()(std::size_t i) const {
-    if (!x_tilde || decay == 1.0) {
-      out[i] = x[i];
-      return;
+    double a = static_cast<double>(x[i]);
+    if (x_tilde) {
+      double b = static_cast<double>(x_tilde[i]);
+      acid_mix_pair(a, b, decay);
     }
-    const double a = static_cast<double>(x[i]), b = static_cast<double>(x_tilde[i]);
-    out[i] = static_cast<T>(0.5 * (a + b) + decay * 0.5 * (a - b));
+    out[i] = static_cast<T>(a);
   }
 };
 
@@ -445,20 +453,11 @@ struct acid_exchange_kernel {
   double decay;     ///< e of the mixing up to the event
   double alpha_tilde;
   DECENT_HD void operator()(std::size_t i) const {
-    double a = static_cast<double>(x[i]);
-    if (x_tilde) {
-      double b = static_cast<double>(x_tilde[i]);
-      if (decay != 1.0) {  // already at the event time: no mixing, no rounding
-        const double s = 0.5 * (a + b), h = 0.5 * (a - b);
-        a = s + decay * h;
-        b = s - decay * h;
-      }
-      const double d = static_cast<double>(peer[i]) - a;
-      x_tilde[i] = static_cast<T>(b + alpha_tilde * d);
-      x[i] = static_cast<T>(a + 0.5 * d);
-    } else {
-      x[i] = static_cast<T>(a + 0.5 * (static_cast<double>(peer[i]) - a));
-    }
+    double a = static_cast<double>(x[i]), b = x_tilde ? static_cast<double>(x_tilde[i]) : 0.0;
+    if (x_tilde) acid_mix_pair(a, b, decay);
+    const double d = static_cast<double>(peer[i]) - a;
+    if (x_tilde) x_tilde[i] = static_cast<T>(b + alpha_tilde * d);
+    x[i] = static_cast<T>(a + 0.5 * d);
   }
 };
 

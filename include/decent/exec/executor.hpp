@@ -3,8 +3,8 @@
 /// @brief The Executor concept: where decent's kernels run.
 ///
 /// An executor runs element-wise functors (`for_each`), deterministic reductions (`sum`, `dot`,
-/// `squared_norm`), copies and fills, transfers from and to host memory (`upload`, `download`), the small dense products of PowerGossip (`matmul`,
-/// `matmul_transposed`), and allocates buffers in its memory space. Kernels are written once as
+/// `squared_norm`), copies and fills, transfers from and to host memory (`upload`, `download`), the small
+/// dense products of PowerGossip (`matmul`, `matmul_transposed`), and allocates buffers in its memory space. Kernels are written once as
 /// `DECENT_HD` functors (decent/detail/kernels.hpp) and run unchanged by every executor.
 ///
 /// Implementations: `exec::host` (serial or OpenMP, decent/exec/host.hpp) and `exec::cuda` (a CUDA stream,
