@@ -21,19 +21,25 @@
 #include <decent/compress/compressor.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/compress/low_rank.hpp>
+#include <decent/compress/sign.hpp>
+#include <decent/compress/top_k.hpp>
 #include <decent/comm/inprocess.hpp>
 
+#include <decent/mixing/acid.hpp>
 #include <decent/mixing/average.hpp>
+#include <decent/mixing/choco.hpp>
 #include <decent/mixing/gossip.hpp>
 #include <decent/mixing/mixing_rule.hpp>
 #include <decent/mixing/relaysum.hpp>
 
 #include <decent/algorithm/allreduce.hpp>
+#include <decent/algorithm/choco.hpp>
 #include <decent/algorithm/gossip.hpp>
 #include <decent/algorithm/mixer.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
 
 #include <decent/sim/cluster.hpp>
+#include <decent/sim/event_simulator.hpp>
 #include <decent/sim/problems.hpp>
 #include <decent/sim/simulation.hpp>
