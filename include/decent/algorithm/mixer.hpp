@@ -9,6 +9,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,25 @@
 namespace decent {
 
 using mixing::no_topology;
+
+namespace detail {
+
+/// Sums `buffer` (executor memory) over all workers, through the host copy `staging` when the communicator
+/// cannot reduce the executor's memory (e.g. device parameters over the in-process communicator).
+template <comm::communicator Comm, exec::executor Exec, class T>
+void allreduce_sum(Comm& comm, const Exec& ex, std::span<T> buffer, std::vector<T>& staging) {
+  if constexpr (comm::reduces_in<Comm, Exec::space>) {
+    ex.synchronize();
+    comm.allreduce_sum(buffer.data(), buffer.size());
+  } else {
+    staging.resize(buffer.size());
+    ex.download(staging.data(), buffer.data(), buffer.size());
+    comm.allreduce_sum(staging.data(), buffer.size());
+    ex.upload(buffer.data(), staging.data(), buffer.size());
+  }
+}
+
+}  // namespace detail
 
 /// One worker's side of a synchronous decentralized algorithm.
 /// @tparam Topology a decent::topology::topology, or `no_topology` for rules that involve every worker
@@ -96,18 +116,7 @@ class mixer {
     return context();
   }
 
-  /// Sums `buffer` over all workers, through a host copy when the communicator cannot reduce the
-  /// executor's memory (e.g. device parameters over the in-process communicator).
-  void reduce(std::span<value_type> buffer) {
-    if constexpr (comm::reduces_in<Comm, executor_type::space>) {
-      comm_.allreduce_sum(buffer.data(), buffer.size());
-    } else {
-      staging_.resize(buffer.size());
-      exec_.download(staging_.data(), buffer.data(), buffer.size());
-      comm_.allreduce_sum(staging_.data(), buffer.size());
-      exec_.upload(buffer.data(), staging_.data(), buffer.size());
-    }
-  }
+  void reduce(std::span<value_type> buffer) { detail::allreduce_sum(comm_, exec_, buffer, staging_); }
 
   Topology topology_{};
   Comm comm_;

@@ -44,8 +44,9 @@ DECENT_HD inline philox_block philox4x32_10(philox_block ctr, std::uint32_t key0
 
 /// A keyed stream of random numbers; trivially copyable, usable in device code.
 ///
-/// Streams of the library do not overlap: `for_edge` keys use ranks (< 2^29) as stream_a; the simulator's
-/// problems set bit 29 of stream_a (`problem_stream_bit`), RelaySum's simulated drops bit 31.
+/// Streams of the library do not overlap: `for_edge` keys use ranks (< 2^27, see topology::max_workers) as
+/// stream_a; the asynchronous runtime's matching schedule and rate draws use stream_a = 2^27, the event
+/// simulator's schedule 2^28, the simulator's problems set bit 29 (`problem_stream_bit`), RelaySum's drops bit 31.
 struct random_stream {
   std::uint64_t seed = 0;
   std::uint32_t stream_a = 0;

@@ -444,7 +444,10 @@ struct acid_mixed_kernel {
 
 /// A pairwise communication event on worker i in one pass (ALGORITHMS.md §1.5): mix (x_i, x̃_i) with e first
 /// (e = 1: already mixed), then with d = x_j − x_i: x̃_i += α̃·d and x_i += d/2. Without x̃ (null: the
-/// asynchronous gossip baseline) only x_i += d/2.
+/// asynchronous gossip baseline) only x_i += d/2. With `sent` (the snapshot of x_i that travelled to j while
+/// x_i kept changing — the threaded runtime), d = x_j − sent, so both endpoints apply opposite updates.
+/// `step` (½ for an exchange) is the share of d added to x; a compressed exchange that moved a snapshot from
+/// `sent` to `peer` applies its change with step 1 and 2α̃.
 template <class T>
 struct acid_exchange_kernel {
   T* x;
@@ -452,12 +455,14 @@ struct acid_exchange_kernel {
   const T* peer;    ///< x_j as received
   double decay;     ///< e of the mixing up to the event
   double alpha_tilde;
+  const T* sent = nullptr;  ///< what this worker sent, when it is not x_i itself
+  double step = 0.5;        ///< share of d added to x_i
   DECENT_HD void operator()(std::size_t i) const {
     double a = static_cast<double>(x[i]), b = x_tilde ? static_cast<double>(x_tilde[i]) : 0.0;
     if (x_tilde) acid_mix_pair(a, b, decay);
-    const double d = static_cast<double>(peer[i]) - a;
+    const double d = static_cast<double>(peer[i]) - (sent ? static_cast<double>(sent[i]) : a);
     if (x_tilde) x_tilde[i] = static_cast<T>(b + alpha_tilde * d);
-    x[i] = static_cast<T>(a + 0.5 * d);
+    x[i] = static_cast<T>(a + step * d);
   }
 };
 

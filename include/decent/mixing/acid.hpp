@@ -67,14 +67,27 @@ class acid {
   }
 
   /// A communication event at time t with a neighbour whose parameters (packed layout) are `peer`: mixing to
-  /// t and the pairwise update in one pass (no mixing when the worker is already at t).
-  void exchange(const Exec& ex, const T* peer, double t) {
+  /// t and the pairwise update in one pass (no mixing when the worker is already at t). `sent` (packed), when
+  /// given, is the snapshot of x this worker sent for the exchange; the update then uses peer − sent.
+  void exchange(const Exec& ex, const T* peer, double t, const T* sent = nullptr) {
     expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
     const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
     for (const auto& [x, offset] : segments_)
       ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{
                                  x.data, has_momentum_variable() ? x_tilde_.data() + offset : nullptr, peer + offset, e,
-                                 alpha_tilde_});
+                                 alpha_tilde_, sent ? sent + offset : nullptr});
+    last_ = t;
+  }
+
+  /// A compressed communication event at time t that moved a snapshot of x from `before` to `after` (packed):
+  /// mixing to t, then x += after − before and x̃ += 2α̃(after − before) — the exchange's update, whose step
+  /// towards the peer the compressor already took on the snapshot.
+  void apply_change(const Exec& ex, double t, const T* after, const T* before) {
+    expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
+    const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
+    for (const auto& [x, offset] : segments_)
+      ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{x.data, tilde(offset), after + offset, e,
+                                                                     2.0 * alpha_tilde_, before + offset, 1.0});
     last_ = t;
   }
 

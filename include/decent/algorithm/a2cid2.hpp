@@ -1,0 +1,496 @@
+#pragma once
+/// @file
+/// @brief A²CiD² and asynchronous gossip on real workers (ALGORITHMS.md §1): a communication thread per worker
+/// makes pairwise exchanges with its neighbours while the user's thread computes gradients.
+///
+///     decent::a2cid2<decent::topology::graph, decent::comm::inprocess> acid(ring, std::move(comm), params,
+///                                                                           {.rate = 1, .lr = 0.1});
+///     acid.start();                       // collective: averages x, x̃ = x, launches the communication thread
+///     for (...) {
+///       forward_backward(params, grad);   // reads the parameters; never writes them
+///       acid.step(grad);                  // applies the exchanges that completed, then the gradient, in order
+///     }
+///     acid.stop();                        // collective: leaves the neighbours cleanly, then averages x
+///
+/// **Pairing.** Every worker follows the same `topology::matching_schedule` (random matchings from the shared
+/// seed) at its own pace: in round k it exchanges with its partner of round k, if any. Both endpoints of an edge
+/// meet in the same round, and a worker in round k waits only for partners in round k — no deadlock and no
+/// coordinator. A slow worker holds back its partners only (and, through them, the rounds they share later).
+///
+/// **Rate.** Each `step` grants the communication thread r exchanges (`rate_control::poisson`: a Poisson(r)
+/// draw; `deterministic`: r, the fraction carried over), and waits until the exchanges granted by the previous
+/// step are done: exchanges overlap the next gradient computation and gradients and exchanges keep the ratio r,
+/// as in the reference implementation. Rounds in which a worker has no partner cost nothing.
+///
+/// **No races.** The runtime keeps a live copy c of x with x̃ (library memory); the user's parameters are written
+/// only inside `step`/`apply`/`stop`, on the user's thread. An exchange takes a snapshot s of c mixed to the
+/// event time, sends it, receives the peer's snapshot r, and then applies — at the current time, in order with the
+/// gradient events — x += ½(r − s), x̃ += α̃(r − s) in one fused pass: the two endpoints apply exactly opposite
+/// updates, so Σ_i(x_i + x̃_i) is unchanged by communication (f64: to rounding). The user's step waits only for
+/// an exchange's short snapshot/apply sections, never for a transfer.
+///
+/// **Time.** Event times are a monotonic clock (`async_options::clock`, seconds) divided by the measured time of
+/// one gradient, an exponential moving average ½·new + ½·old as in the reference, so that time counts gradients
+/// per worker as in `sim::event_simulator` and η, α̃ of `topology::a2cid2_constants(graph, r)` apply. The measured
+/// time is the period between two steps (the reference measures the gradient computation alone, without the
+/// rate-control wait; with waits its time runs faster than the gradient count and exchanges fall below r per unit
+/// of time). Until the first step, time stands still.
+///
+/// **Start and stop.** `start()` averages the parameters over all workers (an all-reduce; optional) and sets
+/// x̃ = x. `stop()` tells every neighbour in a last exchange that this worker leaves (edges are closed both ways,
+/// so nobody waits for a worker that left), joins the thread, writes the state to the parameters and averages
+/// them over all workers (optional). Every worker must call `start` and `stop`.
+///
+/// **Compression.** With an edge compressor other than identity (e.g. `compress::low_rank`, see
+/// `a2cid2_low_rank`), the exchange runs the compressor on the snapshot s (weight ½ towards the peer, the
+/// compressor's rounds per exchange, e.g. power iterations) and applies the change s' − s to x and 2α̃(s' − s) to
+/// x̃; linear compressors give opposite updates on both ends, so the invariant holds.
+///
+/// **Requirements.** The communicator belongs to the runtime from `start` to `stop` (two threads use it, one at
+/// a time: the user's thread for the averages, the communication thread between them); its deadline must exceed
+/// the longest time a worker spends between two steps. Each exchange also sends a 16-byte control header (tag
+/// 1) counted in the communicator's bytes. Errors of the communication thread (e.g. a peer past the deadline)
+/// are rethrown by the next `step`, `apply` or `stop`. Memory per worker: x (the user's) plus c, x̃, s, r in
+/// executor memory, and the momentum buffer of the library's SGD.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <decent/algorithm/mixer.hpp>
+#include <decent/comm/communicator.hpp>
+#include <decent/compress/compressor.hpp>
+#include <decent/compress/identity.hpp>
+#include <decent/compress/low_rank.hpp>
+#include <decent/core/error.hpp>
+#include <decent/core/rng.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
+#include <decent/mixing/acid.hpp>
+#include <decent/mixing/mixing_rule.hpp>
+#include <decent/topology/analysis.hpp>
+#include <decent/topology/matchings.hpp>
+#include <decent/topology/topology.hpp>
+
+namespace decent {
+
+/// How many exchanges each gradient step grants.
+enum class rate_control {
+  poisson,        ///< a Poisson(r) draw per step (the reference's default)
+  deterministic,  ///< r per step; a fractional part is carried to the next step
+};
+
+/// Options of the asynchronous runtime.
+struct async_options {
+  double rate = 1;                             ///< r: pairwise exchanges per gradient, > 0
+  rate_control control = rate_control::poisson;
+  double lr = 0.1;                             ///< the library's SGD (`step`)
+  double momentum = 0.9;                       ///< heavy ball, no dampening (`step`)
+  std::uint64_t seed = 0;                      ///< matching schedule and Poisson draws; equal on all workers
+  bool average_at_start = true;                ///< `start` averages the parameters over all workers
+  bool average_at_stop = true;                 ///< `stop` averages the parameters over all workers
+  /// Monotonic time in seconds; empty: std::chrono::steady_clock.
+  std::function<double()> clock = {};
+};
+
+/// Options of the asynchronous runtime with a compressor that has options of its own.
+template <class CompressorOptions>
+struct compressed_async_options : async_options {
+  CompressorOptions compression{};
+};
+
+/// One worker of A²CiD² (`MomentumVariable`) or of asynchronous gossip, with its communication thread.
+/// @tparam Topology   a static topology
+/// @tparam Comm       a communicator for the executor's memory
+/// @tparam Compressor an edge compressor (identity: full models travel)
+template <topology::topology Topology, comm::communicator Comm, exec::executor Exec, class T,
+          compress::edge_compressor Compressor, bool MomentumVariable>
+  requires(!Topology::time_varying) && comm::communicator_for<Comm, Exec::space>
+class async_runtime {
+  static constexpr bool uncompressed = std::same_as<Compressor, compress::identity<Exec, T>>;
+  static_assert(Compressor::is_linear, "pairwise exchanges need a linear compressor (both ends apply opposite "
+                                       "updates); sign and top-k go with mixing::choco");
+
+ public:
+  using executor_type = Exec;
+  using value_type = T;
+  using compressor_type = Compressor;
+  using options = std::conditional_t<std::is_empty_v<typename Compressor::options>, async_options,
+                                     compressed_async_options<typename Compressor::options>>;
+
+  /// Sets up the worker (nothing is sent before `start`).
+  /// @param comm_executor runs the communication thread's kernels (e.g. another CUDA stream)
+  async_runtime(Topology topology, Comm comm, parameters<T> params, options o = {}, Exec executor = Exec{},
+                Exec comm_executor = Exec{})
+      : topology_(std::move(topology)), comm_(std::move(comm)), params_(std::move(params)), o_(std::move(o)),
+        exec_(std::move(executor)), comm_exec_(std::move(comm_executor)), graph_(static_graph()),
+        schedule_(graph_, o_.seed) {
+    expects(topology_.size() == comm_.size(), "the topology has ", topology_.size(),
+            " workers but the communicator has ", comm_.size());
+    expects(o_.rate > 0 && std::isfinite(o_.rate), "the communication rate must be positive, got ", o_.rate);
+    expects(o_.lr >= 0, "the learning rate must be >= 0, got ", o_.lr);
+    expects(params_.space() == Exec::space, "parameters in ", to_string(params_.space()),
+            " memory but the executor runs on ", to_string(Exec::space), " memory");
+    if constexpr (requires { comm_.accepts(Exec::space); })
+      expects(comm_.accepts(Exec::space), "the communicator cannot move ", to_string(Exec::space),
+              " memory (for the in-process one: set inprocess_options::copy and device_memory)");
+    if (!o_.clock)
+      o_.clock = [] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      };
+    const std::size_t n = params_.numel();
+    live_ = exec_.template allocate<T>(n);
+    sent_ = exec_.template allocate<T>(n);
+    received_ = exec_.template allocate<T>(n);
+    if constexpr (MomentumVariable) constants_ = topology::a2cid2_constants(graph_, o_.rate);
+    if constexpr (!uncompressed)
+      compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
+                          o_.compression);
+    exchanges_with_.assign(static_cast<std::size_t>(comm_.size()), 0);
+  }
+
+  async_runtime(const async_runtime&) = delete;
+  async_runtime& operator=(const async_runtime&) = delete;
+
+  /// Leaves without the final average if `stop` was not called (neighbours still running may then time out).
+  ~async_runtime() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  /// Collective: averages the parameters (if enabled), sets x̃ = x and launches the communication thread.
+  void start() {
+    expects(!started_, "start() was already called on rank ", comm_.rank());
+    started_ = true;
+    if (o_.average_at_start) average_parameters();
+    copy_in(live_.data());
+    state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
+                   MomentumVariable);
+    exec_.synchronize();
+    last_step_wall_ = wall_anchor_ = o_.clock();
+    tokens_ = grant();
+    thread_ = std::thread([this] { communicate(); });
+  }
+
+  /// A gradient event with the library's SGD: m ← μm + g; x −= lr·m; x̃ −= lr·m. `gradient` is packed (the
+  /// order of `parameters::segments()`), in executor memory, computed at the parameters as they stand.
+  void step(std::span<const T> gradient) {
+    expects(gradient.size() == params_.numel(), "step: the gradient has ", gradient.size(), " elements but the ",
+            "parameters have ", params_.numel());
+    if (momentum_.size() == 0) {
+      momentum_ = exec_.template allocate<T>(params_.numel());
+      exec_.fill(momentum_.data(), T{0}, params_.numel());
+    }
+    gradient_event([&](double t) { state_->sgd(exec_, t, gradient.data(), momentum_.data(), o_.lr, o_.momentum); });
+  }
+
+  /// A gradient event with the user's own update Δ (packed, executor memory): x += Δ, x̃ += Δ. The user does not
+  /// apply Δ to the parameters.
+  void apply(std::span<const T> delta) {
+    expects(delta.size() == params_.numel(), "apply: the update has ", delta.size(), " elements but the ",
+            "parameters have ", params_.numel());
+    gradient_event([&](double t) { state_->apply_update(exec_, t, delta.data()); });
+  }
+
+  /// Collective: closes every edge, joins the communication thread, writes the state to the parameters and
+  /// averages them (if enabled). Rethrows an error of the communication thread.
+  void stop() {
+    expects(started_ && thread_.joinable(), "stop() needs a running worker (call start() first) on rank ",
+            comm_.rank());
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    rethrow();
+    {
+      std::lock_guard lock(mutex_);
+      state_->mix_to(exec_, now());
+      copy_out();
+    }
+    if (o_.average_at_stop) average_parameters();
+  }
+
+  /// Exchanges this worker made (with `peer`).
+  [[nodiscard]] std::int64_t exchanges() const { return locked([&] { return exchanges_; }); }
+  [[nodiscard]] std::int64_t exchanges_with(int peer) const {
+    return locked([&] { return exchanges_with_.at(static_cast<std::size_t>(peer)); });
+  }
+  /// Gradient events (`step` or `apply` calls).
+  [[nodiscard]] std::int64_t gradients() const { return locked([&] { return gradients_; }); }
+  /// Rounds of the matching schedule the communication thread went through.
+  [[nodiscard]] std::int64_t rounds() const { return locked([&] { return round_; }); }
+  /// Virtual time of the last event, in gradients.
+  [[nodiscard]] double time() const { return locked([&] { return state_ ? state_->last_event() : 0.0; }); }
+  /// The measured time of one gradient in seconds (0 before the first step).
+  [[nodiscard]] double gradient_seconds() const { return locked([&] { return gradient_seconds_; }); }
+  /// x̃ (packed, executor memory; null for asynchronous gossip and before `start`). Read it after `stop`.
+  [[nodiscard]] const T* x_tilde() const { return state_ ? state_->x_tilde() : nullptr; }
+  /// η and α̃ in use (zero for asynchronous gossip).
+  [[nodiscard]] const topology::acid_constants& constants() const { return constants_; }
+  [[nodiscard]] const topology::matching_schedule& schedule() const { return schedule_; }
+  /// The communicator; use it only before `start` or after `stop`.
+  [[nodiscard]] Comm& communicator() { return comm_; }
+  [[nodiscard]] const Comm& communicator() const { return comm_; }
+  [[nodiscard]] Compressor& compressor()
+    requires(!uncompressed)
+  {
+    return *compressor_;
+  }
+
+ private:
+  /// The control message of an exchange: the round (checked by the peer) and whether the sender leaves.
+  struct header {
+    std::int64_t round;
+    std::int64_t leaving;
+  };
+  static_assert(sizeof(header) == 16);
+
+  topology::graph static_graph() const {
+    if constexpr (std::same_as<Topology, topology::graph>) {
+      return topology_;
+    } else if constexpr (requires { { topology_.graph_at(0) } -> std::same_as<topology::graph>; }) {
+      return topology_.graph_at(0);
+    } else {
+      std::vector<std::vector<int>> lists(static_cast<std::size_t>(topology_.size()));
+      for (int i = 0; i < topology_.size(); ++i) {
+        const std::span<const int> peers = topology_.neighbors(i, 0);
+        lists[static_cast<std::size_t>(i)].assign(peers.begin(), peers.end());
+      }
+      return topology::graph(topology_.size(), lists, "topology");
+    }
+  }
+
+  mixing::context<Topology, Exec> context(std::int64_t step, int round) const {
+    return {topology_, comm_exec_, comm_.rank(), comm_.size(), step, round};
+  }
+
+  template <class F>
+  auto locked(F f) const {
+    std::lock_guard lock(mutex_);
+    return f();
+  }
+
+  /// Virtual time now (caller holds the mutex): the clock since the anchor, in gradient times.
+  double now() {
+    const double wall = o_.clock();
+    if (gradient_seconds_ > 0) anchor_time_ += (wall - wall_anchor_) / gradient_seconds_;
+    wall_anchor_ = wall;
+    return std::max(anchor_time_, state_->last_event());
+  }
+
+  /// Exchanges granted by one step.
+  std::int64_t grant() {
+    if (o_.control == rate_control::deterministic) {
+      carry_ += o_.rate;
+      const double whole = std::floor(carry_);
+      carry_ -= whole;
+      return static_cast<std::int64_t>(whole);
+    }
+    // Knuth's product of uniforms, on this worker's stream (stream_b = rank + 1; 0 is the schedule's colours).
+    const random_stream s{o_.seed, topology::matching_schedule::stream, static_cast<std::uint32_t>(comm_.rank()) + 1};
+    const double limit = std::exp(-o_.rate);
+    std::int64_t k = 0;
+    for (double p = s.uniform(draws_++); p > limit; p *= s.uniform(draws_++)) ++k;
+    return k;
+  }
+
+  /// Waits for the exchanges granted by the previous step, then applies `update(t)` at the current time,
+  /// writes the state to the parameters and grants the next exchanges.
+  template <class Update>
+  void gradient_event(Update update) {
+    expects(started_ && thread_.joinable(), "step()/apply() need a running worker: call start() first (rank ",
+            comm_.rank(), ")");
+    const double arrived = o_.clock();
+    std::unique_lock lock(mutex_);
+    rethrow_locked();
+    const double elapsed = arrived - last_step_wall_;
+    (void)now();  // the clock advances with the old gradient time up to here
+    gradient_seconds_ = gradient_seconds_ > 0 ? 0.5 * elapsed + 0.5 * gradient_seconds_ : elapsed;
+    cv_.wait(lock, [&] { return tokens_ == 0 || isolated_ || error_; });
+    rethrow_locked();
+    update(now());
+    copy_out();
+    ++gradients_;
+    tokens_ += grant();
+    last_step_wall_ = arrived;
+    lock.unlock();
+    cv_.notify_all();
+  }
+
+  /// The communication thread: goes through the rounds of the schedule until every edge is closed.
+  void communicate() noexcept {
+    try {
+      const int rank = comm_.rank();
+      std::vector<char> closed(static_cast<std::size_t>(comm_.size()), 0);
+      auto open = static_cast<int>(graph_.neighbors(rank).size());
+      for (std::int64_t round = 0;; ++round) {
+        if (open == 0) {  // every neighbour left: wait for our own stop
+          std::unique_lock lock(mutex_);
+          isolated_ = true;
+          cv_.notify_all();
+          cv_.wait(lock, [&] { return stopping_; });
+          return;
+        }
+        const int peer = schedule_.partner(rank, round);
+        if (peer < 0 || closed[static_cast<std::size_t>(peer)]) continue;
+        bool leaving = false;
+        {
+          std::unique_lock lock(mutex_);
+          round_ = round;
+          cv_.wait(lock, [&] { return tokens_ > 0 || stopping_; });
+          leaving = stopping_;
+          state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
+          if constexpr (!uncompressed) comm_exec_.copy(received_.data(), sent_.data(), params_.numel());
+          comm_exec_.synchronize();
+        }
+        const bool peer_leaving = transfer(peer, round, leaving);
+        {
+          std::lock_guard lock(mutex_);
+          const double t = now();
+          if constexpr (uncompressed) state_->exchange(comm_exec_, received_.data(), t, sent_.data());
+          else state_->apply_change(comm_exec_, t, sent_.data(), received_.data());
+          comm_exec_.synchronize();
+          ++exchanges_;
+          ++exchanges_with_[static_cast<std::size_t>(peer)];
+          if (!leaving && tokens_ > 0) --tokens_;
+        }
+        cv_.notify_all();
+        if (leaving || peer_leaving) {
+          closed[static_cast<std::size_t>(peer)] = 1;
+          --open;
+        }
+        if (leaving && open == 0) return;
+      }
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex_);
+        error_ = std::current_exception();
+      }
+      cv_.notify_all();
+    }
+  }
+
+  /// Moves the snapshot (uncompressed: s to the peer, the peer's into r; compressed: the compressor's rounds on
+  /// s, with r keeping the original) and the headers; returns whether the peer leaves.
+  bool transfer(int peer, std::int64_t round, bool leaving) {
+    const header mine{round, leaving ? 1 : 0};
+    header theirs{-1, 0};
+    const comm::send_op send_header{peer, &mine, sizeof(header), 1};
+    const comm::recv_op recv_header{peer, &theirs, sizeof(header), 1};
+    if constexpr (uncompressed) {
+      const std::size_t bytes = params_.numel() * sizeof(T);
+      const comm::send_op sends[] = {send_header, {peer, sent_.data(), bytes, 0}};
+      const comm::recv_op recvs[] = {recv_header, {peer, received_.data(), bytes, 0}};
+      comm_.exchange(sends, recvs);
+    } else {
+      const int one_peer[] = {peer};
+      const double half[] = {0.5};
+      // The compressor's per-edge state is shared by both ends; step 1 on every exchange (no first-step skip:
+      // the two ends of an edge are at different steps of their own).
+      auto ctx = context(1, 0);
+      const int rounds = compressor_->rounds(1);
+      for (ctx.round = 0; (ctx.round) < rounds; ++ctx.round) {
+        plan_.clear();
+        compressor_->plan(ctx, one_peer, plan_);
+        if (ctx.round == 0) {
+          plan_.sends.push_back(send_header);
+          plan_.recvs.push_back(recv_header);
+        }
+        comm_exec_.synchronize();
+        comm_.exchange(plan_.sends, plan_.recvs);
+        compressor_->combine(ctx, one_peer, half, 1.0);
+      }
+      comm_exec_.synchronize();
+    }
+    expects<comm_error>(theirs.round == round, "rank ", comm_.rank(), " exchanged in round ", round, " with rank ",
+                        peer, " which was in round ", theirs.round, ": the workers do not share the matching "
+                        "schedule (same topology and seed on every worker?)");
+    return theirs.leaving != 0;
+  }
+
+  void rethrow_locked() {
+    if (error_) std::rethrow_exception(error_);
+  }
+  void rethrow() {
+    std::lock_guard lock(mutex_);
+    rethrow_locked();
+  }
+
+  /// c ← the user's parameters (packed copy of every segment).
+  void copy_in(T* packed) {
+    for (const auto& [x, offset] : params_.segments()) exec_.copy(packed + offset, x.data, x.numel());
+  }
+  /// The user's parameters ← c.
+  void copy_out() {
+    for (const auto& [x, offset] : params_.segments()) exec_.copy(x.data, live_.data() + offset, x.numel());
+    exec_.synchronize();
+  }
+
+  void average_parameters() {
+    copy_in(live_.data());
+    detail::allreduce_sum(comm_, exec_, std::span<T>(live_.data(), params_.numel()), staging_);
+    exec_.for_each(params_.numel(), decent::detail::scale_kernel<T>{live_.data(), 1.0 / comm_.size()});
+    copy_out();
+  }
+
+  Topology topology_;
+  Comm comm_;
+  parameters<T> params_;
+  options o_;
+  Exec exec_, comm_exec_;
+  topology::graph graph_;
+  topology::matching_schedule schedule_;
+  typename Exec::template buffer<T> live_, sent_, received_, momentum_;
+  topology::acid_constants constants_{};
+  std::optional<mixing::acid<Exec, T>> state_;
+  std::optional<Compressor> compressor_;
+  mixing::exchange_plan<T> plan_;
+  std::vector<T> staging_;
+
+  mutable std::mutex mutex_;  // guards what both threads touch: the state and everything below
+  std::condition_variable cv_;
+  std::thread thread_;
+  std::exception_ptr error_;
+  std::int64_t tokens_ = 0, gradients_ = 0, exchanges_ = 0, round_ = 0;
+  std::vector<std::int64_t> exchanges_with_;
+  bool started_ = false, stopping_ = false, isolated_ = false;
+  double carry_ = 0, anchor_time_ = 0, wall_anchor_ = 0, last_step_wall_ = 0, gradient_seconds_ = 0;
+  std::uint64_t draws_ = 0;
+};
+
+/// A²CiD²: asynchronous pairwise gossip with the continuous momentum x̃ (options: `async_options`).
+template <class Topology, class Comm, class Exec = exec::host, class T = float,
+          class Compressor = compress::identity<Exec, T>>
+using a2cid2 = async_runtime<Topology, Comm, Exec, T, Compressor, true>;
+
+/// The asynchronous gossip baseline (AD-PSGD-like): the same runtime without x̃.
+template <class Topology, class Comm, class Exec = exec::host, class T = float,
+          class Compressor = compress::identity<Exec, T>>
+using async_gossip = async_runtime<Topology, Comm, Exec, T, Compressor, false>;
+
+/// A²CiD² whose pairwise exchanges move low-rank approximations of x_j − x_i (PowerGossip's compressor).
+template <class Topology, class Comm, class Exec = exec::host, class T = float>
+using a2cid2_low_rank = a2cid2<Topology, Comm, Exec, T, compress::low_rank<Exec, T>>;
+
+}  // namespace decent

@@ -1,0 +1,284 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <decent/algorithm/a2cid2.hpp>
+#include <decent/comm/inprocess.hpp>
+#include <decent/sim/cluster.hpp>
+#include <decent/sim/event_simulator.hpp>
+#include <decent/sim/problems.hpp>
+#include <decent/topology/matchings.hpp>
+#include <decent/topology/topologies.hpp>
+
+#include "algorithm/async_runs.hpp"
+
+using namespace decent;
+using namespace decent::test;
+
+namespace {
+using acid_t = a2cid2<topology::graph, comm::inprocess, exec::host, double>;
+using async_t = async_gossip<topology::graph, comm::inprocess, exec::host, double>;
+}  // namespace
+
+TEST_CASE("matching_schedule: every round is a matching of the graph's edges, every colour comes up evenly") {
+  for (const topology::graph& g : {topology::ring(8), topology::ring(7), topology::exponential(16), topology::star(5),
+                                   topology::torus(3, 4), topology::random_regular(12, 3, 5)}) {
+    CAPTURE(g.name());
+    const topology::matching_schedule schedule(g, 42);
+    int max_degree = 0;
+    for (int i = 0; i < g.size(); ++i) max_degree = std::max(max_degree, static_cast<int>(g.neighbors(i).size()));
+    CHECK(schedule.colours() >= max_degree);
+    CHECK(schedule.colours() <= 2 * max_degree - 1);
+    std::set<std::pair<int, int>> seen;
+    for (int c = 0; c < schedule.colours(); ++c)
+      for (int i = 0; i < g.size(); ++i) {
+        const int j = schedule.partner_in(i, c);
+        if (j < 0) continue;
+        CHECK(schedule.partner_in(j, c) == i);  // symmetric: a matching
+        const auto peers = g.neighbors(i);
+        CHECK(std::find(peers.begin(), peers.end(), j) != peers.end());
+        seen.emplace(std::min(i, j), std::max(i, j));
+      }
+    CHECK(seen.size() == static_cast<std::size_t>(g.num_edges()));  // each edge in exactly one colour class
+    // Colour draws: each of C colours in a fraction 1/C of 20,000 rounds, within 5 standard deviations.
+    std::vector<int> count(static_cast<std::size_t>(schedule.colours()), 0);
+    const int rounds = 20'000;
+    for (int k = 0; k < rounds; ++k) ++count[static_cast<std::size_t>(schedule.colour(k))];
+    const double p = 1.0 / schedule.colours();
+    for (const int c : count) CHECK(std::abs(c - rounds * p) <= 5 * std::sqrt(rounds * p * (1 - p)));
+    // The same seed gives the same schedule, another seed another one.
+    const topology::matching_schedule again(g, 42), other(g, 43);
+    int differ = 0;
+    for (int k = 0; k < 64; ++k) {
+      CHECK(again.colour(k) == schedule.colour(k));
+      differ += other.colour(k) != schedule.colour(k);
+    }
+    CHECK(differ > 0);
+  }
+}
+
+TEST_CASE("a2cid2 threads: communication conserves the sum of x + x~ and the exchange counts follow the rate") {
+  const topology::graph g = topology::ring(8);
+  async_options o;
+  o.rate = 2;
+  o.control = rate_control::deterministic;
+  o.lr = 0;  // gradients change nothing: only communication moves (x, x̃)
+  o.average_at_start = false;
+  o.average_at_stop = false;
+  run_settings s;
+  s.steps = 200;
+  s.compute = std::chrono::microseconds(50);
+  const auto rs = run_threads<acid_t>(g, o, s);
+  double start = 0;
+  for (int i = 0; i < g.size(); ++i)
+    for (const double v : initial(g.size(), i, s.d)) start += 2 * v;
+  CHECK(std::abs(total_mass(rs) - start) <= 1e-12 * std::abs(start) + 1e-12);
+  for (const auto& r : rs) {
+    CHECK(r.gradients == s.steps);
+    // Each step waits for the exchanges granted by the previous one; the last grant may be cut by stop, which
+    // adds at most one farewell exchange per neighbour.
+    CHECK(r.exchanges >= 2 * s.steps);
+    CHECK(r.exchanges <= 2 * (s.steps + 1) + 2);
+    CHECK(r.time > 0);
+  }
+  // Both ends count every exchange of an edge.
+  for (int i = 0; i < g.size(); ++i)
+    for (int j = 0; j < g.size(); ++j)
+      CHECK(rs[static_cast<std::size_t>(i)].exchanges_with[static_cast<std::size_t>(j)] ==
+            rs[static_cast<std::size_t>(j)].exchanges_with[static_cast<std::size_t>(i)]);
+  // Communication reduced the disagreement (x alone).
+  CHECK(deviation(rs) < 1e-3 * initial_deviation(g.size(), s.d));
+}
+
+namespace {
+
+/// log(relative consensus) of a run.
+double log_relative(const std::vector<worker_result>& rs) {
+  return std::log(deviation(rs) / initial_deviation(static_cast<int>(rs.size()), rs.front().x.size()));
+}
+
+double mean_exchanges(const std::vector<worker_result>& rs) {
+  double total = 0;
+  for (const auto& r : rs) total += static_cast<double>(r.exchanges);
+  return total / static_cast<double>(rs.size());
+}
+
+double mean_time(const std::vector<worker_result>& rs) {
+  double total = 0;
+  for (const auto& r : rs) total += r.time;
+  return total / static_cast<double>(rs.size());
+}
+
+}  // namespace
+
+TEST_CASE("a2cid2 threads: consensus speed and exchange statistics agree with the virtual-time simulator") {
+  // ring:16, consensus from the same starting points, r = 1 (Poisson), three seeds. The threaded runtime pairs
+  // workers by random matchings and keeps time with the clock; the simulator draws Poisson events per edge.
+  // Compared: the decay rate of the consensus distance per exchange (async gossip: time plays no part) and per unit
+  // of time (A²CiD²: the mixing runs on time), the gain of A²CiD², exchanges per gradient, and the split of
+  // exchanges between the two neighbours.
+  const topology::graph g = topology::ring(16);
+  const int n = g.size();
+  async_options o;
+  o.lr = 0;
+  o.average_at_start = false;
+  o.average_at_stop = false;
+  run_settings s;
+  s.steps = 100;
+  s.compute = std::chrono::microseconds(300);
+  const sim::consensus_problem<double> task(n, parameter_layout{{static_cast<std::int64_t>(s.d)}}, 7);
+  double threads_async = 0, threads_acid = 0, sim_async = 0, sim_acid = 0, exchanges = 0;
+  for (std::uint64_t seed = 0; seed < 3; ++seed) {
+    o.seed = seed;
+    const auto async = run_threads<async_t>(g, o, s);
+    const auto acid = run_threads<acid_t>(g, o, s);
+    threads_async += log_relative(async) / mean_exchanges(async);
+    threads_acid += log_relative(acid) / mean_time(acid);
+    for (const auto* rs : {&async, &acid})
+      for (const auto& r : *rs) {
+        exchanges += static_cast<double>(r.exchanges);
+        // The two neighbours of a ring worker share its exchanges evenly (binomial, 5 standard deviations).
+        const int left = static_cast<int>(r.exchanges_with[static_cast<std::size_t>((&r - rs->data() + n - 1) % n)]);
+        CHECK(std::abs(2.0 * left - static_cast<double>(r.exchanges)) <= 5 * std::sqrt(static_cast<double>(r.exchanges)));
+      }
+    for (const bool momentum_variable : {false, true}) {
+      sim::event_options e;
+      e.rate = 1;
+      e.time = 100;
+      e.every = 100;
+      e.momentum_variable = momentum_variable;
+      e.seed = seed;
+      sim::event_simulator<double> simulator(g, task, e);
+      const double rate = std::log(simulator.run().relative_consensus.value());
+      if (momentum_variable) sim_acid += rate / e.time;
+      else sim_async += rate / (2.0 * static_cast<double>(simulator.communication_events()) / n);
+    }
+  }
+  MESSAGE("consensus decay, threads vs simulator: async gossip per exchange ", threads_async / 3, " vs ",
+          sim_async / 3, ", a2cid2 per unit of time ", threads_acid / 3, " vs ", sim_acid / 3);
+  CHECK(threads_async / sim_async == doctest::Approx(1.0).epsilon(0.3));
+  CHECK(threads_acid / sim_acid == doctest::Approx(1.0).epsilon(0.3));
+  // The momentum variable more than doubles the decay rate on ring:16, in both (time ≈ exchanges at r = 1).
+  CHECK(threads_acid / threads_async > 1.5);
+  CHECK(sim_acid / sim_async > 1.5);
+  // Exchanges per gradient: r = 1 on average (6 runs × 16 workers × 100 steps of Poisson(1) draws; the last grant
+  // of a run may be cut by stop).
+  CHECK(exchanges / (6.0 * n * s.steps) == doctest::Approx(1.0).epsilon(0.12));
+}
+
+TEST_CASE("a2cid2 threads: gradients and the final average") {
+  // f_i(x) = ½‖x − b_i‖² with b_i[k] = cos(2i + k): the average of the optima is the minimiser of Σ f_i, and the
+  // final average of stop() puts every worker on one model near it. Deterministic rate: with Poisson draws the
+  // workers' exchange counts differ by about √steps, so the last steps of a fixed-length run find fewer partners.
+  const topology::graph g = topology::ring(8);
+  async_options o;
+  o.lr = 0.05;
+  o.momentum = 0.5;
+  o.control = rate_control::deterministic;
+  run_settings s;
+  s.steps = 300;
+  s.with_gradient = true;
+  const auto rs = run_threads<acid_t>(g, o, s);
+  for (const auto& r : rs) {
+    CHECK(r.gradients == s.steps);
+    for (std::size_t k = 0; k < s.d; ++k) CHECK(r.x[k] == rs.front().x[k]);  // averaged: identical
+  }
+  double error = 0;
+  for (std::size_t k = 0; k < s.d; ++k) {
+    double optimum = 0;
+    for (int i = 0; i < g.size(); ++i) optimum += std::cos(2.0 * i + static_cast<double>(k)) / g.size();
+    error = std::max(error, std::abs(rs.front().x[k] - optimum));
+  }
+  CHECK(error < 0.05);
+}
+
+TEST_CASE("a2cid2 threads: low-rank compressed exchanges as a type alias") {
+  const topology::graph g = topology::ring(8);
+  const parameter_layout layout{{6, 4}, {5}, {3, 2, 2}};
+  compressed_async_options<compress::low_rank_options> o;
+  o.rate = 1;
+  o.control = rate_control::deterministic;
+  o.lr = 0;
+  o.average_at_start = false;
+  o.average_at_stop = false;
+  o.compression.rank = 2;
+  run_settings s;
+  s.steps = 300;
+  s.compute = std::chrono::microseconds(50);
+  SUBCASE("a2cid2: sum of x + x~ per tensor unchanged, consensus reached") {
+    const auto rs = run_threads<a2cid2_low_rank<topology::graph, comm::inprocess, exec::host, double>>(g, o, s, layout);
+    for (std::size_t t = 0; t < layout.num_tensors(); ++t) {
+      double before = 0, after = 0;
+      for (int i = 0; i < g.size(); ++i) {
+        const auto x0 = initial(g.size(), i, layout.numel());
+        const auto& r = rs[static_cast<std::size_t>(i)];
+        for (std::size_t k = layout.offset(t); k < layout.offset(t) + layout.shape(t).numel(); ++k) {
+          before += 2 * x0[k];
+          after += r.x[k] + r.x_tilde[k];
+        }
+      }
+      CHECK(std::abs(after - before) <= 1e-12 * (1 + std::abs(before)));
+    }
+    CHECK(deviation(rs) < 1e-6 * initial_deviation(g.size(), layout.numel()));
+  }
+  SUBCASE("async gossip on two workers: a rank-1 difference is gone after two exchanges") {
+    // X_0 = A, X_1 = A + u vᵀ. The first power iteration (odd: Q̂ random) finds P ∝ u, the second (P̂ = u/‖u‖)
+    // removes what is left of the difference; both workers end at A + ½uvᵀ.
+    const parameter_layout matrix{{5, 4}};
+    auto a = [](std::size_t k) { return std::sin(0.3 + 1.7 * static_cast<double>(k)); };
+    auto outer = [](std::size_t k) { return (1.0 + static_cast<double>(k / 4)) * (0.5 - static_cast<double>(k % 4)); };
+    s.steps = 2;
+    s.start = [&](int, int i, std::size_t numel) {
+      std::vector<double> x(numel);
+      for (std::size_t k = 0; k < numel; ++k) x[k] = a(k) + (i == 1 ? outer(k) : 0.0);
+      return x;
+    };
+    o.compression.rank = 1;
+    const auto rs = run_threads<async_gossip<topology::graph, comm::inprocess, exec::host, double,
+                                             compress::low_rank<exec::host, double>>>(topology::chain(2), o, s, matrix);
+    REQUIRE(rs[0].exchanges >= 2);
+    for (std::size_t k = 0; k < 20; ++k) {
+      CHECK(rs[0].x[k] == doctest::Approx(a(k) + 0.5 * outer(k)).epsilon(1e-9));
+      CHECK(rs[1].x[k] == doctest::Approx(a(k) + 0.5 * outer(k)).epsilon(1e-9));
+    }
+  }
+}
+
+TEST_CASE("a2cid2 threads: bad input and disagreeing workers fail with an error, never hang") {
+  const topology::graph g = topology::ring(4);
+  run_settings s;
+  s.steps = 50;
+  SUBCASE("a rate that is not positive") {
+    async_options o;
+    o.rate = 0;
+    CHECK_THROWS_WITH_AS(run_threads<acid_t>(g, o, s),
+                         doctest::Contains("communication rate must be positive"), invalid_argument);
+  }
+  SUBCASE("workers with different seeds do not share a schedule") {
+    comm::inprocess_options world;
+    world.deadline = std::chrono::milliseconds(300);
+    async_options o;
+    o.average_at_start = false;
+    o.average_at_stop = false;
+    CHECK_THROWS_AS(run_threads<async_t>(
+                        g, o, s, {}, world, [](int rank, async_options& mine) { mine.seed = rank == 0 ? 1 : 2; }),
+                    comm_error);
+  }
+  SUBCASE("misuse of one worker") {
+    comm::inprocess_world world(2);  // rank 1 never starts: nothing here communicates
+    std::vector<double> x(3, 1.0);
+    acid_t acid(topology::chain(2), comm::inprocess(world, 0), parameters<double>::packed(x.data(), parameter_layout{{3}}));
+    CHECK_THROWS_WITH(acid.step(std::vector<double>(3, 0.0)), doctest::Contains("call start() first"));
+    CHECK_THROWS_WITH(acid.stop(), doctest::Contains("call start() first"));
+    CHECK_THROWS_WITH(acid.apply(std::vector<double>(2, 0.0)), doctest::Contains("the update has 2 elements"));
+    CHECK_THROWS_WITH((acid_t(topology::ring(3), comm::inprocess(world, 0),
+                              parameters<double>::packed(x.data(), parameter_layout{{3}}))),
+                      doctest::Contains("the topology has 3 workers but the communicator has 2"));
+  }
+}
