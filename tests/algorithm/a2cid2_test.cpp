@@ -172,6 +172,29 @@ TEST_CASE("a2cid2 threads: consensus speed and exchange statistics agree with th
   CHECK(exchanges / (6.0 * n * s.steps) == doctest::Approx(1.0).epsilon(0.12));
 }
 
+TEST_CASE("async gossip threads: a pure function of the seed, whatever the timing") {
+  // Poisson rate, gradients, and workers that sleep differently in the two runs: the same bits.
+  const topology::graph g = topology::ring(6);
+  async_options o;
+  o.rate = 1.5;
+  o.lr = 0.05;
+  o.seed = 3;
+  run_settings s;
+  s.steps = 150;
+  s.with_gradient = true;
+  o.average_at_stop = false;
+  const auto fast = run_threads<async_t>(g, o, s);
+  s.compute = std::chrono::microseconds(100);
+  const auto slow = run_threads<async_t>(g, o, s);
+  for (std::size_t i = 0; i < fast.size(); ++i) {
+    CHECK(fast[i].exchanges == slow[i].exchanges);
+    CHECK(fast[i].x == slow[i].x);
+  }
+  o.seed = 4;
+  const auto other = run_threads<async_t>(g, o, s);
+  CHECK(other[0].x != fast[0].x);
+}
+
 TEST_CASE("a2cid2 threads: gradients and the final average") {
   // f_i(x) = ½‖x − b_i‖² with b_i[k] = cos(2i + k): the average of the optima is the minimiser of Σ f_i, and the
   // final average of stop() puts every worker on one model near it. Deterministic rate: with Poisson draws the

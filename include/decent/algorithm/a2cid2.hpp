@@ -37,9 +37,16 @@
 /// of time). Until the first step, time stands still.
 ///
 /// **Start and stop.** `start()` averages the parameters over all workers (an all-reduce; optional) and sets
-/// x̃ = x. `stop()` tells every neighbour in a last exchange that this worker leaves (edges are closed both ways,
-/// so nobody waits for a worker that left), joins the thread, writes the state to the parameters and averages
-/// them over all workers (optional). Every worker must call `start` and `stop`.
+/// x̃ = x. `stop()` lets the thread make the exchanges the last step granted, then tell every neighbour in one
+/// more exchange that this worker leaves (edges are closed both ways, so nobody waits for a worker that left),
+/// joins the thread, writes the state to the parameters and averages them over all workers (optional). Every
+/// worker must call `start` and `stop`. Workers need not make the same number of steps; a worker whose
+/// neighbours all left makes its remaining steps alone.
+///
+/// **Determinism.** Which exchanges happen between which steps does not depend on timing: step t waits for the
+/// exchanges granted by step t − 1, so an exchange's snapshot holds exactly the steps before it, and each edge
+/// makes the exchanges of the rounds its two workers reach. Asynchronous gossip is therefore a pure function of
+/// the seed and the gradients (bit-identical runs on the host executor); A²CiD² adds the clock-driven mixing.
 ///
 /// **Compression.** With an edge compressor other than identity (e.g. `compress::low_rank`, see
 /// `a2cid2_low_rank`), the exchange runs the compressor on the snapshot s (weight ½ towards the peer, the
@@ -359,7 +366,7 @@ class async_runtime {
           std::unique_lock lock(mutex_);
           round_ = round;
           cv_.wait(lock, [&] { return tokens_ > 0 || stopping_; });
-          leaving = stopping_;
+          leaving = tokens_ == 0;  // a stopping worker first makes the exchanges its last step granted
           state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
           if constexpr (!uncompressed) comm_exec_.copy(received_.data(), sent_.data(), params_.numel());
           comm_exec_.synchronize();
