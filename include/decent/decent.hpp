@@ -12,6 +12,7 @@
 #include <decent/exec/host.hpp>
 
 #include <decent/topology/analysis.hpp>
+#include <decent/topology/matchings.hpp>
 #include <decent/topology/any_topology.hpp>
 #include <decent/topology/topologies.hpp>
 #include <decent/topology/topology.hpp>
@@ -32,6 +33,7 @@
 #include <decent/mixing/mixing_rule.hpp>
 #include <decent/mixing/relaysum.hpp>
 
+#include <decent/algorithm/a2cid2.hpp>
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/choco.hpp>
 #include <decent/algorithm/gossip.hpp>
