@@ -283,15 +283,15 @@ TEST_CASE("a2cid2 threads: bad input and disagreeing workers fail with an error,
     CHECK_THROWS_WITH_AS(run_threads<acid_t>(g, o, s),
                          doctest::Contains("communication rate must be positive"), invalid_argument);
   }
-  SUBCASE("workers with different seeds do not share a schedule") {
+  SUBCASE("workers with different seeds (different schedules) fail at start") {
     comm::inprocess_options world;
     world.deadline = std::chrono::milliseconds(300);
     async_options o;
     o.average_at_start = false;
     o.average_at_stop = false;
-    CHECK_THROWS_AS(run_threads<async_t>(
-                        g, o, s, {}, world, [](int rank, async_options& mine) { mine.seed = rank == 0 ? 1 : 2; }),
-                    comm_error);
+    CHECK_THROWS_WITH_AS(run_threads<async_t>(
+                             g, o, s, {}, world, [](int rank, async_options& mine) { mine.seed = rank == 0 ? 1 : 2; }),
+                         doctest::Contains("disagree on the algorithm and its options"), comm_error);
   }
   SUBCASE("misuse of one worker") {
     comm::inprocess_world world(2);  // rank 1 never starts: nothing here communicates

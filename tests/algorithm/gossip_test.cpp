@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <decent/algorithm/gossip.hpp>
@@ -126,6 +129,66 @@ TEST_CASE("gossip rejects a topology and communicator of different sizes, and a 
                   invalid_argument);
 }
 
+namespace {
+
+/// Runs `worker(comm)` on n threads of one in-process world without aborting it on the first failure, and
+/// returns every rank's error message ("" when it returned normally).
+template <class Worker>
+std::vector<std::string> errors_of_every_rank(int n, Worker worker) {
+  comm::inprocess_world world(n, comm::inprocess_options{std::chrono::milliseconds(5000)});
+  std::vector<std::string> errors(static_cast<std::size_t>(n));
+  {
+    std::vector<std::jthread> threads;
+    for (int r = 0; r < n; ++r)
+      threads.emplace_back([&, r] {
+        try {
+          worker(comm::inprocess(world, r));
+        } catch (const std::exception& e) {
+          errors[static_cast<std::size_t>(r)] = e.what();
+        }
+      });
+  }
+  return errors;
+}
+
+}  // namespace
+
+TEST_CASE("workers that disagree on the topology, the options or the layout all report it at the first mix") {
+  using gossip_t = gossip<topology::graph, comm::inprocess, exec::host, double>;
+  std::vector<double> x(4 * 6, 1.0);
+  SUBCASE("topology") {
+    const auto errors = errors_of_every_rank(4, [&](comm::inprocess c) {
+      const int rank = c.rank();
+      gossip_t g(rank == 2 ? topology::chain(4) : topology::ring(4), std::move(c), {{x.data() + 6 * rank, {6}}});
+      g.mix();
+    });
+    for (const auto& e : errors) {
+      CHECK(e.find("the workers disagree on the topology —") != std::string::npos);
+      CHECK(e.find("options") == e.rfind("options"));  // only in the advice, not among the parts that differ
+    }
+  }
+  SUBCASE("options and layout") {
+    const auto errors = errors_of_every_rank(3, [&](comm::inprocess c) {
+      const int rank = c.rank();
+      gossip_options o;
+      o.gamma = rank == 0 ? 0.5 : 1.0;
+      gossip_t g(topology::ring(3), std::move(c), {{x.data() + 6 * rank, {rank == 1 ? 2 : 3, 2}}}, o);
+      g.mix();
+    });
+    for (const auto& e : errors)
+      CHECK(e.find("disagree on the algorithm and its options, the parameter layout") != std::string::npos);
+  }
+  SUBCASE("agreement: every rank passes") {
+    const auto errors = errors_of_every_rank(3, [&](comm::inprocess c) {
+      const int rank = c.rank();
+      gossip_t g(topology::ring(3), std::move(c), {{x.data() + 6 * rank, {6}}});
+      g.mix();
+      CHECK(g.communicator().stats().bytes_sent == 2 * 6 * sizeof(double));  // the check itself is not counted
+    });
+    for (const auto& e : errors) CHECK(e.empty());
+  }
+}
+
 TEST_CASE("workers whose tensors differ in size get a clear error instead of garbage or a hang") {
   sim::cluster workers(3, comm::inprocess_options{std::chrono::milliseconds(20000)});
   std::vector<float> x(3 * 8, 1.0f);
@@ -140,6 +203,6 @@ TEST_CASE("workers whose tensors differ in size get a clear error instead of gar
     FAIL("expected a comm_error");
   } catch (const comm_error& e) {
     const std::string what = e.what();
-    CHECK(what.find("bytes") != std::string::npos);
+    CHECK(what.find("disagree on the parameter layout") != std::string::npos);  // checked before any exchange
   }
 }

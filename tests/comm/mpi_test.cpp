@@ -19,6 +19,7 @@
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
 #include <decent/comm/inprocess.hpp>
+#include <decent/comm/launch.hpp>
 #include <decent/comm/mpi.hpp>
 #include <decent/compress/sign.hpp>
 #include <decent/sim/cluster.hpp>
@@ -72,6 +73,14 @@ void check_same_as_inprocess(int steps, Make make) {
 topology::graph graph_for(int n) { return n >= 3 ? topology::ring(n) : topology::chain(n); }
 
 }  // namespace
+
+TEST_CASE("mpi: the launch environment of mpirun gives MPI's rank and size") {
+  const comm::launch_info launch = comm::detect_launch();
+  CHECK(launch.launcher == "mpirun");
+  CHECK(launch.rank == world_rank());
+  CHECK(launch.size == world_size());
+  CHECK(launch.local_rank == world_rank());  // one machine
+}
 
 TEST_CASE("mpi: a batch of sends and receives, counters, a barrier") {
   const int n = world_size(), me = world_rank();
@@ -188,6 +197,24 @@ TEST_CASE("mpi: asynchronous gossip on a communication thread gives the in-proce
     reference[static_cast<std::size_t>(rank)] = run(std::move(c));
   });
   CHECK(run(comm::mpi(MPI_COMM_WORLD)) == reference[static_cast<std::size_t>(world_rank())]);
+}
+
+TEST_CASE("mpi: ranks that disagree on the topology or the layout all report it") {
+  const int n = world_size(), me = world_rank();
+  std::vector<double> x(12, 1.0);
+  if (n >= 3) {
+    gossip<topology::graph, comm::mpi, exec::host, double> g(me == 1 ? topology::chain(n) : topology::ring(n),
+                                                            comm::mpi(), {{x.data(), {12}}}, {}, exec::host(1));
+    CHECK_THROWS_WITH_AS(g.mix(), doctest::Contains("the workers disagree on the topology —"), comm_error);
+  }
+  gossip<topology::graph, comm::mpi, exec::host, double> g(graph_for(n), comm::mpi(),
+                                                          {{x.data(), {me == 0 ? 3 : 4, 3}}}, {}, exec::host(1));
+  CHECK_THROWS_WITH_AS(g.mix(), doctest::Contains("the workers disagree on the parameter layout"), comm_error);
+  // The check is not counted as payload, and agreeing ranks pass it.
+  gossip<topology::graph, comm::mpi, exec::host, double> ok(graph_for(n), comm::mpi(), {{x.data(), {12}}}, {},
+                                                           exec::host(1));
+  ok.mix();
+  CHECK(ok.communicator().stats().bytes_sent == graph_for(n).neighbors(me).size() * 12 * sizeof(double));
 }
 
 TEST_CASE("mpi: a receive of the wrong size is an error on the receiving rank") {

@@ -74,15 +74,18 @@
 #include <span>
 #include <thread>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
 #include <decent/algorithm/mixer.hpp>
+#include <decent/comm/agreement.hpp>
 #include <decent/comm/communicator.hpp>
 #include <decent/compress/compressor.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/compress/low_rank.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
@@ -119,6 +122,15 @@ template <class CompressorOptions>
 struct compressed_async_options : async_options {
   CompressorOptions compression{};
 };
+
+inline void add_to(fingerprint& f, const async_options& o) {
+  f.add(o.rate).add(o.control).add(o.lr).add(o.momentum).add(o.seed).add(o.average_at_start).add(o.average_at_stop);
+}
+template <class CompressorOptions>
+void add_to(fingerprint& f, const compressed_async_options<CompressorOptions>& o) {
+  add_to(f, static_cast<const async_options&>(o));
+  add_options(f, o.compression);
+}
 
 /// One worker of A²CiD² (`MomentumVariable`) or of asynchronous gossip, with its communication thread.
 /// @tparam Topology   a static topology
@@ -184,10 +196,17 @@ class async_runtime {
     thread_.join();
   }
 
-  /// Collective: averages the parameters (if enabled), sets x̃ = x and launches the communication thread.
+  /// Collective: checks that every worker built the same topology, algorithm, options and parameter layout
+  /// (comm::check_agreement), averages the parameters (if enabled), sets x̃ = x and launches the thread.
   void start() {
     expects(!started_, "start() was already called on rank ", comm_.rank());
     started_ = true;
+    fingerprint algorithm;
+    algorithm.add(typeid(async_runtime).name());
+    add_options(algorithm, o_);
+    comm::check_agreement(comm_, {{"the topology", topology::topology_fingerprint(topology_)},
+                                  {"the algorithm and its options", algorithm.value()},
+                                  {"the parameter layout", params_.layout().fingerprint()}});
     if (o_.average_at_start) average_parameters();
     copy_in(live_.data());
     state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,

@@ -7,14 +7,18 @@
 /// returns, the parameters hold the mixed model. `mix()` synchronizes: it returns after the exchange and the
 /// update kernels completed. Parameters written by the user's own kernels must be complete before `mix()`.
 
+#include <array>
 #include <concepts>
 #include <cstdint>
 #include <span>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
+#include <decent/comm/agreement.hpp>
 #include <decent/comm/communicator.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/mixing/mixing_rule.hpp>
@@ -61,16 +65,24 @@ class mixer {
         executor_type executor = executor_type{})
     requires(!std::same_as<Topology, no_topology>)
       : topology_(matching(std::move(topology), comm.size())), comm_(std::move(comm)), exec_(std::move(executor)),
-        rule_(checked_context(params), params, std::move(opts)) {}
+        agreement_(fingerprints(params, opts)), rule_(checked_context(params), params, std::move(opts)) {}
 
   /// A worker of an algorithm that needs no topology (all-reduce).
   mixer(Comm comm, parameters<value_type> params, options opts = {}, executor_type executor = executor_type{})
     requires std::same_as<Topology, no_topology>
-      : comm_(std::move(comm)), exec_(std::move(executor)),
+      : comm_(std::move(comm)), exec_(std::move(executor)), agreement_(fingerprints(params, opts)),
         rule_(checked_context(params), params, std::move(opts)) {}
 
-  /// One synchronous step: for each of the rule's rounds (usually one), plan, exchange, reduce, apply.
+  /// One synchronous step: for each of the rule's rounds (usually one), plan, exchange, reduce, apply. The first
+  /// call checks that every worker built the same topology, algorithm, options and parameter layout
+  /// (comm::check_agreement; a mismatch throws `comm_error` on every worker).
   void mix() {
+    if (step_ == 0 && !agreed_) {
+      comm::check_agreement(comm_, {{"the topology", agreement_[0]},
+                                    {"the algorithm and its options", agreement_[1]},
+                                    {"the parameter layout", agreement_[2]}});
+      agreed_ = true;
+    }
     exec_.synchronize();
     auto ctx = context();
     const int rounds = mixing::rounds_of(rule_, ctx);
@@ -100,6 +112,17 @@ class mixer {
     return {topology_, exec_, comm_.rank(), comm_.size(), step_, 0};
   }
 
+  /// Fingerprints of the topology, of the algorithm (the rule's type, its element type and options) and of the
+  /// parameter layout.
+  std::array<std::uint64_t, 3> fingerprints(const parameters<value_type>& params, const options& opts) const {
+    std::uint64_t topology = 0;
+    if constexpr (!std::same_as<Topology, no_topology>) topology = topology::topology_fingerprint(topology_);
+    fingerprint algorithm;
+    algorithm.add(typeid(Rule).name());
+    add_options(algorithm, opts);
+    return {topology, algorithm.value(), params.layout().fingerprint()};
+  }
+
   /// The topology, after checking it has as many workers as the communicator (before any rule sees it).
   static Topology matching(Topology topology, int workers) {
     expects(topology.size() == workers, "the topology has ", topology.size(), " workers but the communicator has ",
@@ -121,6 +144,8 @@ class mixer {
   Topology topology_{};
   Comm comm_;
   executor_type exec_;
+  std::array<std::uint64_t, 3> agreement_{};
+  bool agreed_ = false;
   Rule rule_;
   mixing::exchange_plan<value_type> plan_;
   std::vector<value_type> staging_;

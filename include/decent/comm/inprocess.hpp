@@ -260,6 +260,17 @@ class inprocess {
   /// In-place sum over all ranks, bit-identical everywhere (see the file comment). Host memory only.
   void allreduce_sum(float* data, std::size_t count) { allreduce(data, count); }
 
+  /// Whether every rank passed the same value (collective; setup traffic, not counted). See comm/agreement.hpp.
+  bool agree(std::uint64_t value) {
+    auto& slots = world_->slots_;
+    slots[static_cast<std::size_t>(rank_)] = {&value, 1, 0};
+    barrier();
+    bool same = true;
+    for (const auto& slot : slots) same = same && *static_cast<const std::uint64_t*>(slot.data) == value;
+    barrier();  // every rank has read the slots before any of them is reused
+    return same;
+  }
+
   /// Payload traffic of this rank (see communicator.hpp for the convention).
   [[nodiscard]] counters stats() const { return stats_; }
   /// Sets all counters to zero.

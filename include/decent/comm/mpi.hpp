@@ -140,6 +140,16 @@ class mpi {
   /// In-place sum over all ranks, bit-identical on every rank and to the in-process communicator.
   void allreduce_sum(float* data, std::size_t count) { allreduce(data, count, MPI_FLOAT); }
 
+  /// Whether every rank passed the same value (collective; setup traffic, not counted). See comm/agreement.hpp.
+  bool agree(std::uint64_t value) {
+    unsigned long long extremes[2] = {value, ~value};  // max(v) and max(~v) = ~min(v)
+    MPI_Request request;
+    check(MPI_Iallreduce(MPI_IN_PLACE, extremes, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm_, &request),
+          "MPI_Iallreduce");
+    wait_one(request, "the agreement check");
+    return extremes[0] == ~extremes[1];
+  }
+
   [[nodiscard]] counters stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 

@@ -30,6 +30,7 @@
 
 #include <decent/compress/compressor.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
@@ -46,6 +47,10 @@ struct low_rank_options {
   std::uint64_t seed = 0;   ///< seed of the edges' shared streams
   double epsilon = 1e-8;    ///< of the Gram–Schmidt normalisation
 };
+
+inline void add_to(fingerprint& f, const low_rank_options& o) {
+  f.add(o.rank).add(o.iterations).add(o.warm_start).add(o.seed).add(o.epsilon);
+}
 
 /// PowerGossip's rank-r compression of neighbour differences.
 template <exec::executor Exec, class T>

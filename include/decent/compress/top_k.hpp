@@ -17,6 +17,7 @@
 
 #include <decent/compress/compressor.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
@@ -27,6 +28,8 @@ namespace decent::compress {
 struct top_k_options {
   double fraction = 0.01;  ///< f in (0, 1]: share of each tensor's entries that is sent
 };
+
+inline void add_to(fingerprint& f, const top_k_options& o) { f.add(o.fraction); }
 
 /// The k largest-magnitude entries of each tensor.
 template <exec::executor Exec, class T>

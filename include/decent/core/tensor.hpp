@@ -20,6 +20,7 @@
 
 #include <decent/core/config.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 
 namespace decent {
 
@@ -117,21 +118,15 @@ class parameter_layout {
   [[nodiscard]] std::size_t numel() const { return offsets_.empty() ? 0 : offsets_.back(); }
   [[nodiscard]] const std::vector<decent::shape>& shapes() const { return shapes_; }
 
-  /// A 64-bit fingerprint of the layout (FNV-1a over ranks and extents), for agreement checks across ranks.
+  /// A 64-bit fingerprint of the layout (ranks and extents), for agreement checks across ranks.
   [[nodiscard]] std::uint64_t fingerprint() const {
-    std::uint64_t h = 1469598103934665603ull;
-    auto mix = [&h](std::uint64_t v) {
-      for (int b = 0; b < 8; ++b) {
-        h ^= (v >> (8 * b)) & 0xffu;
-        h *= 1099511628211ull;
-      }
-    };
-    mix(shapes_.size());
+    decent::fingerprint f;
+    f.add(static_cast<std::uint64_t>(shapes_.size()));
     for (const auto& s : shapes_) {
-      mix(static_cast<std::uint64_t>(s.rank()));
-      for (int d = 0; d < s.rank(); ++d) mix(static_cast<std::uint64_t>(s[d]));
+      f.add(s.rank());
+      for (int d = 0; d < s.rank(); ++d) f.add(s[d]);
     }
-    return h;
+    return f.value();
   }
 
   friend bool operator==(const parameter_layout& a, const parameter_layout& b) { return a.shapes_ == b.shapes_; }

@@ -16,6 +16,7 @@
 #include <decent/compress/compressor.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/mixing/mixing_rule.hpp>
@@ -34,6 +35,13 @@ template <class CompressorOptions>
 struct compressed_gossip_options : gossip_options {
   CompressorOptions compression{};
 };
+
+inline void add_to(fingerprint& f, const gossip_options& o) { f.add(o.gamma).add(o.weights); }
+template <class CompressorOptions>
+void add_to(fingerprint& f, const compressed_gossip_options<CompressorOptions>& o) {
+  add_to(f, static_cast<const gossip_options&>(o));
+  add_options(f, o.compression);
+}
 
 namespace mixing {
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
@@ -56,6 +57,10 @@ struct relaysum_options {
   std::uint64_t drop_seed = 0;  ///< seed of the drop decisions
   bool overlap = false;         ///< update with the previous round's messages
 };
+
+inline void add_to(fingerprint& f, const relaysum_options& o) {
+  f.add(o.variant).add(o.normalization).add(o.drop_probability).add(o.drop_seed).add(o.overlap);
+}
 
 namespace mixing {
 

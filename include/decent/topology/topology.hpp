@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <decent/core/error.hpp>
+#include <decent/core/fingerprint.hpp>
 
 namespace decent::topology {
 
@@ -34,6 +35,21 @@ concept topology = std::same_as<typename T::topology_concept, topology_tag> &&
                      { t.size() } -> std::convertible_to<int>;
                      { t.neighbors(rank, step) } -> std::convertible_to<std::span<const int>>;
                    };
+
+/// A fingerprint of a topology for agreement checks: its size and every neighbour list (of steps 0..15 when it
+/// varies in time).
+template <topology T>
+[[nodiscard]] std::uint64_t topology_fingerprint(const T& t) {
+  fingerprint f;
+  f.add(static_cast<int>(t.size())).add(T::time_varying);
+  for (std::int64_t step = 0; step < (T::time_varying ? 16 : 1); ++step)
+    for (int i = 0; i < static_cast<int>(t.size()); ++i) {
+      const std::span<const int> peers = t.neighbors(i, step);
+      f.add(static_cast<std::uint64_t>(peers.size()));
+      for (const int j : peers) f.add(j);
+    }
+  return f.value();
+}
 
 /// A static undirected simple graph with adjacency lists in a fixed order, and a name (its topology spec, e.g.
 /// "ring:8") used in every error message.
