@@ -2,6 +2,7 @@
 // Threaded runs of the asynchronous runtime shared by a2cid2_test and the ThreadSanitizer test.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -33,6 +34,12 @@ struct run_settings {
   std::chrono::microseconds compute{0};  ///< sleep standing for the forward/backward pass
   /// Starting point of worker i (n, i, numel); empty: `initial`.
   std::function<std::vector<double>(int, int, std::size_t)> start = {};
+  /// Steps of worker i, when they differ between workers (else `steps`).
+  std::function<int(int)> steps_of = {};
+  /// Time = the worker's count of completed steps (a thread-safe clock that ignores scheduling hiccups).
+  bool step_clock = false;
+  /// > 0: hand the update −apply_lr·g to `apply` instead of calling `step(g)`.
+  double apply_lr = 0;
 };
 
 /// Worker i's starting point: that of the consensus problem (i.i.d. N(0, 1) entries, seed 7).
@@ -59,15 +66,24 @@ std::vector<worker_result> run_threads(
     r.x = s.start ? s.start(n, rank, d) : initial(n, rank, d);
     std::vector<double> grad(d, 0.0);
     typename Algorithm::options mine = o;
+    std::atomic<double> ticks{0};
+    if (s.step_clock) mine.clock = [&ticks] { return ticks.load(); };
     if (per_rank) per_rank(rank, mine);
     Algorithm algo(g, std::move(c), parameters<double>::packed(r.x.data(), layout), mine, exec::host(1),
                    exec::host(1));
     algo.start();
-    for (int t = 0; t < s.steps; ++t) {
+    const int steps = s.steps_of ? s.steps_of(rank) : s.steps;
+    for (int t = 0; t < steps; ++t) {
       if (s.compute.count() > 0) std::this_thread::sleep_for(s.compute);
       if (s.with_gradient)
         for (std::size_t k = 0; k < d; ++k) grad[k] = r.x[k] - std::cos(2.0 * rank + static_cast<double>(k));
-      algo.step(grad);
+      if (s.apply_lr > 0) {
+        for (double& v : grad) v *= -s.apply_lr;
+        algo.apply(grad);
+      } else {
+        algo.step(grad);
+      }
+      ticks.store(ticks.load() + 1);
     }
     algo.stop();
     if (algo.x_tilde()) r.x_tilde.assign(algo.x_tilde(), algo.x_tilde() + d);

@@ -15,33 +15,40 @@
 /// **Pairing.** Every worker follows the same `topology::matching_schedule` (random matchings from the shared
 /// seed) at its own pace: in round k it exchanges with its partner of round k, if any. Both endpoints of an edge
 /// meet in the same round, and a worker in round k waits only for partners in round k — no deadlock and no
-/// coordinator. A slow worker holds back its partners only (and, through them, the rounds they share later).
+/// coordinator. A slow worker holds back its partners, and through the rate lock below their steps, and so on
+/// outwards: as in the reference, gradients and exchanges stay locked together.
 ///
 /// **Rate.** Each `step` grants the communication thread r exchanges (`rate_control::poisson`: a Poisson(r)
 /// draw; `deterministic`: r, the fraction carried over), and waits until the exchanges granted by the previous
 /// step are done: exchanges overlap the next gradient computation and gradients and exchanges keep the ratio r,
-/// as in the reference implementation. Rounds in which a worker has no partner cost nothing.
+/// as in the reference implementation. Rounds in which a worker has no partner cost nothing. Each colour class,
+/// hence each edge, comes up equally often, so on regular graphs every edge runs at r/deg per unit of time — the
+/// rates `a2cid2_constants` assumes. On irregular graphs a worker's steps are paced by its degree (a star's
+/// leaves wait for the centre) and the constants describe the dynamics only roughly.
 ///
 /// **No races.** The runtime keeps a live copy c of x with x̃ (library memory); the user's parameters are written
 /// only inside `step`/`apply`/`stop`, on the user's thread. An exchange takes a snapshot s of c mixed to the
 /// event time, sends it, receives the peer's snapshot r, and then applies — at the current time, in order with the
 /// gradient events — x += ½(r − s), x̃ += α̃(r − s) in one fused pass: the two endpoints apply exactly opposite
-/// updates, so Σ_i(x_i + x̃_i) is unchanged by communication (f64: to rounding). The user's step waits only for
-/// an exchange's short snapshot/apply sections, never for a transfer.
+/// updates, so Σ_i(x_i + x̃_i) is unchanged by communication (f64: to rounding). Transfers run while the user
+/// computes; `step` waits for the exchanges the previous step granted (the rate lock), and otherwise only for an
+/// exchange's short snapshot/apply sections.
 ///
 /// **Time.** Event times are a monotonic clock (`async_options::clock`, seconds) divided by the measured time of
 /// one gradient, an exponential moving average ½·new + ½·old as in the reference, so that time counts gradients
 /// per worker as in `sim::event_simulator` and η, α̃ of `topology::a2cid2_constants(graph, r)` apply. The measured
 /// time is the period between two steps (the reference measures the gradient computation alone, without the
 /// rate-control wait; with waits its time runs faster than the gradient count and exchanges fall below r per unit
-/// of time). Until the first step, time stands still.
+/// of time). Until the first step, time stands still. The clock is called from both threads: it must be
+/// thread-safe.
 ///
 /// **Start and stop.** `start()` averages the parameters over all workers (an all-reduce; optional) and sets
 /// x̃ = x. `stop()` lets the thread make the exchanges the last step granted, then tell every neighbour in one
 /// more exchange that this worker leaves (edges are closed both ways, so nobody waits for a worker that left),
 /// joins the thread, writes the state to the parameters and averages them over all workers (optional). Every
 /// worker must call `start` and `stop`. Workers need not make the same number of steps; a worker whose
-/// neighbours all left makes its remaining steps alone.
+/// neighbours all left makes its remaining steps alone, and the final average waits (up to the communicator's
+/// deadline) for the last worker to stop. x̃ is not averaged.
 ///
 /// **Determinism.** Which exchanges happen between which steps does not depend on timing: step t waits for the
 /// exchanges granted by step t − 1, so an exchange's snapshot holds exactly the steps before it, and each edge
@@ -54,9 +61,12 @@
 /// x̃; linear compressors give opposite updates on both ends, so the invariant holds.
 ///
 /// **Requirements.** The communicator belongs to the runtime from `start` to `stop` (two threads use it, one at
-/// a time: the user's thread for the averages, the communication thread between them); its deadline must exceed
-/// the longest time a worker spends between two steps. Each exchange also sends a 16-byte control header (tag
-/// 1) counted in the communicator's bytes. Errors of the communication thread (e.g. a peer past the deadline)
+/// a time: the user's thread for the averages, the communication thread between them; MPI needs
+/// MPI_THREAD_SERIALIZED). No other collective may run between `start` and `stop` on any worker: a worker
+/// blocked in a barrier grants no exchanges, so its neighbours' steps block too. The communicator's deadline
+/// bounds how long an exchange waits for its partner to reach the round, which can take several of the slowest
+/// neighbour's steps (and, in `stop`, until it stops). Each exchange also sends a 16-byte control header (tag
+/// `header_tag`, 32767) counted in the communicator's bytes. Errors of the communication thread (e.g. a peer past the deadline)
 /// are rethrown by the next `step`, `apply` or `stop`. Memory per worker: x (the user's) plus c, x̃, s, r in
 /// executor memory, and the momentum buffer of the library's SGD.
 
@@ -185,7 +195,8 @@ class async_runtime {
   async_runtime(const async_runtime&) = delete;
   async_runtime& operator=(const async_runtime&) = delete;
 
-  /// Leaves without the final average if `stop` was not called (neighbours still running may then time out).
+  /// Without `stop`: leaves the neighbours (the farewell exchanges may wait for them, up to the deadline) and joins
+  /// the thread, without the final average; errors are swallowed.
   ~async_runtime() {
     if (!thread_.joinable()) return;
     {
@@ -200,7 +211,6 @@ class async_runtime {
   /// (comm::check_agreement), averages the parameters (if enabled), sets x̃ = x and launches the thread.
   void start() {
     expects(!started_, "start() was already called on rank ", comm_.rank());
-    started_ = true;
     fingerprint algorithm;
     algorithm.add(typeid(async_runtime).name());
     add_options(algorithm, o_);
@@ -215,6 +225,7 @@ class async_runtime {
     last_step_wall_ = wall_anchor_ = o_.clock();
     tokens_ = grant();
     thread_ = std::thread([this] { communicate(); });
+    started_ = true;
   }
 
   /// A gradient event with the library's SGD: m ← μm + g; x −= lr·m; x̃ −= lr·m. `gradient` is packed (the
@@ -285,6 +296,8 @@ class async_runtime {
   }
 
  private:
+  /// The tag of the control message (the largest tag every MPI guarantees; compressors tag by tensor index).
+  static constexpr int header_tag = 32767;
   /// The control message of an exchange: the round (checked by the peer) and whether the sender leaves.
   struct header {
     std::int64_t round;
@@ -333,11 +346,14 @@ class async_runtime {
       carry_ -= whole;
       return static_cast<std::int64_t>(whole);
     }
-    // Knuth's product of uniforms, on this worker's stream (stream_b = rank + 1; 0 is the schedule's colours).
+    // Knuth's product of uniforms, on this worker's stream (stream_b = rank + 1; 0 is the schedule's colours),
+    // as a sum of Poisson draws of mean at most 16 so that exp(−mean) stays far from underflow.
     const random_stream s{o_.seed, topology::matching_schedule::stream, static_cast<std::uint32_t>(comm_.rank()) + 1};
-    const double limit = std::exp(-o_.rate);
     std::int64_t k = 0;
-    for (double p = s.uniform(draws_++); p > limit; p *= s.uniform(draws_++)) ++k;
+    for (double left = o_.rate; left > 0; left -= 16) {
+      const double limit = std::exp(-std::min(left, 16.0));
+      for (double p = s.uniform(draws_++); p > limit; p *= s.uniform(draws_++)) ++k;
+    }
     return k;
   }
 
@@ -422,8 +438,8 @@ class async_runtime {
   bool transfer(int peer, std::int64_t round, bool leaving) {
     const header mine{round, leaving ? 1 : 0};
     header theirs{-1, 0};
-    const comm::send_op send_header{peer, &mine, sizeof(header), 1};
-    const comm::recv_op recv_header{peer, &theirs, sizeof(header), 1};
+    const comm::send_op send_header{peer, &mine, sizeof(header), header_tag};
+    const comm::recv_op recv_header{peer, &theirs, sizeof(header), header_tag};
     if constexpr (uncompressed) {
       const std::size_t bytes = params_.numel() * sizeof(T);
       const comm::send_op sends[] = {send_header, {peer, sent_.data(), bytes, 0}};
