@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -341,4 +342,121 @@ TEST_CASE("a2cid2 threads: bad input and disagreeing workers fail with an error,
                               parameters<double>::packed(x.data(), parameter_layout{{3}}))),
                       doctest::Contains("the topology has 3 workers but the communicator has 2"));
   }
+}
+
+namespace {
+
+/// `steps` gradient events of f_i(x) = ½‖x − b_i‖² on a running worker (time = steps done, via `ticks`).
+template <class Algorithm>
+void gradient_steps(Algorithm& algo, std::vector<double>& x, int rank, int steps, std::atomic<double>& ticks) {
+  std::vector<double> grad(x.size());
+  for (int t = 0; t < steps; ++t) {
+    for (std::size_t k = 0; k < x.size(); ++k) grad[k] = x[k] - std::cos(2.0 * rank + static_cast<double>(k));
+    algo.step(grad);
+    ticks.store(ticks.load() + 1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("async threads: stop, save, load into new workers and start = stop and start again, bit for bit") {
+  const topology::graph g = topology::ring(6);
+  constexpr std::size_t d = 12;
+  async_options o;
+  o.lr = 0.05;
+  o.rate = 1.3;
+  o.seed = 5;
+  auto make = [&](comm::inprocess c, std::vector<double>& x, std::atomic<double>& ticks) {
+    async_options mine = o;
+    mine.clock = [&ticks] { return ticks.load(); };
+    return async_t(g, std::move(c), parameters<double>::packed(x.data(), parameter_layout{{d}}), mine, exec::host(1),
+                   exec::host(1));
+  };
+  std::vector<std::vector<double>> straight(6), resumed(6);
+  std::vector<std::vector<std::byte>> checkpoints(6);
+  std::vector<std::int64_t> straight_exchanges(6), resumed_exchanges(6);
+  sim::cluster(6).run([&](comm::inprocess c) {  // start, 40 steps, stop, start, 40 steps, stop
+    const int rank = c.rank();
+    std::vector<double>& x = straight[static_cast<std::size_t>(rank)];
+    x = initial(6, rank, d);
+    std::atomic<double> ticks{0};
+    auto algo = make(std::move(c), x, ticks);
+    algo.start();
+    gradient_steps(algo, x, rank, 40, ticks);
+    algo.stop();
+    algo.start();
+    gradient_steps(algo, x, rank, 40, ticks);
+    algo.stop();
+    straight_exchanges[static_cast<std::size_t>(rank)] = algo.exchanges();
+  });
+  sim::cluster(6).run([&](comm::inprocess c) {  // start, 40 steps, stop, save
+    const int rank = c.rank();
+    std::vector<double>& x = resumed[static_cast<std::size_t>(rank)];
+    x = initial(6, rank, d);
+    std::atomic<double> ticks{0};
+    auto algo = make(std::move(c), x, ticks);
+    algo.start();
+    gradient_steps(algo, x, rank, 40, ticks);
+    algo.stop();
+    checkpoints[static_cast<std::size_t>(rank)] = algo.save();
+  });
+  sim::cluster(6).run([&](comm::inprocess c) {  // new workers: load, start, 40 steps, stop
+    const int rank = c.rank();
+    std::vector<double>& x = resumed[static_cast<std::size_t>(rank)];
+    std::atomic<double> ticks{0};
+    auto algo = make(std::move(c), x, ticks);
+    algo.load(checkpoints[static_cast<std::size_t>(rank)]);
+    algo.start();
+    gradient_steps(algo, x, rank, 40, ticks);
+    algo.stop();
+    resumed_exchanges[static_cast<std::size_t>(rank)] = algo.exchanges();
+  });
+  for (std::size_t i = 0; i < 6; ++i) {
+    CHECK(resumed[i] == straight[i]);
+    CHECK(resumed_exchanges[i] == straight_exchanges[i]);
+  }
+}
+
+TEST_CASE("a2cid2 threads: a checkpoint carries x~, the momentum, the time and the low-rank bases") {
+  const topology::graph g = topology::ring(4);
+  using low_rank_acid = a2cid2_low_rank<topology::graph, comm::inprocess, exec::host, double>;
+  const parameter_layout layout{{4, 3}, {2}};
+  low_rank_acid::options o;
+  o.lr = 0.05;
+  o.average_at_stop = false;
+  std::vector<std::vector<double>> tilde(4), loaded_tilde(4);
+  std::vector<double> time(4), loaded_time(4);
+  std::vector<std::vector<std::byte>> checkpoints(4), again(4);
+  sim::cluster(4).run([&](comm::inprocess c) {
+    const int rank = c.rank();
+    std::vector<double> x = initial(4, rank, layout.numel());
+    std::atomic<double> ticks{0};
+    low_rank_acid::options mine = o;
+    mine.clock = [&ticks] { return ticks.load(); };
+    low_rank_acid algo(g, std::move(c), parameters<double>::packed(x.data(), layout), mine, exec::host(1),
+                       exec::host(1));
+    algo.start();
+    gradient_steps(algo, x, rank, 30, ticks);
+    algo.stop();
+    tilde[static_cast<std::size_t>(rank)].assign(algo.x_tilde(), algo.x_tilde() + layout.numel());
+    time[static_cast<std::size_t>(rank)] = algo.time();
+    checkpoints[static_cast<std::size_t>(rank)] = algo.save();
+  });
+  comm::inprocess_world world(4);
+  for (int rank = 0; rank < 4; ++rank) {  // loading needs no communication
+    std::vector<double> x(layout.numel());
+    low_rank_acid algo(g, comm::inprocess(world, rank), parameters<double>::packed(x.data(), layout), o);
+    algo.load(checkpoints[static_cast<std::size_t>(rank)]);
+    CHECK(std::vector<double>(algo.x_tilde(), algo.x_tilde() + layout.numel()) == tilde[static_cast<std::size_t>(rank)]);
+    CHECK(algo.time() == time[static_cast<std::size_t>(rank)]);
+    CHECK(algo.time() > 20);
+    CHECK(algo.save() == checkpoints[static_cast<std::size_t>(rank)]);  // everything read is written back
+  }
+  // Another rate changes η and α̃: the checkpoint does not fit.
+  low_rank_acid::options other = o;
+  other.rate = 2;
+  std::vector<double> x(layout.numel());
+  low_rank_acid different(g, comm::inprocess(world, 0), parameters<double>::packed(x.data(), layout), other);
+  CHECK_THROWS_WITH_AS(different.load(checkpoints[0]), doctest::Contains("another algorithm or options"),
+                       invalid_argument);
 }

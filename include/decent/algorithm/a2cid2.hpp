@@ -71,6 +71,7 @@
 /// executor memory, and the momentum buffer of the library's SGD.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -94,6 +95,7 @@
 #include <decent/compress/compressor.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/compress/low_rank.hpp>
+#include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
@@ -186,6 +188,10 @@ class async_runtime {
     sent_ = exec_.template allocate<T>(n);
     received_ = exec_.template allocate<T>(n);
     if constexpr (MomentumVariable) constants_ = topology::a2cid2_constants(graph_, o_.rate);
+    fingerprint algorithm;
+    algorithm.add(typeid(async_runtime).name());
+    add_options(algorithm, o_);
+    agreement_ = {topology::topology_fingerprint(topology_), algorithm.value(), params_.layout().fingerprint()};
     if constexpr (!uncompressed)
       compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
                           o_.compression);
@@ -208,24 +214,29 @@ class async_runtime {
   }
 
   /// Collective: checks that every worker built the same topology, algorithm, options and parameter layout
-  /// (comm::check_agreement), averages the parameters (if enabled), sets x̃ = x and launches the thread.
+  /// (comm::check_agreement) and launches the communication thread. The first time, it averages the parameters
+  /// (if enabled) and sets x̃ = x; after a `stop` or a `load` it resumes: x̃, the momentum, the virtual time and
+  /// the counters carry on, and every worker continues on a fresh stretch of the matching schedule (an epoch).
   void start() {
-    expects(!started_, "start() was already called on rank ", comm_.rank());
-    fingerprint algorithm;
-    algorithm.add(typeid(async_runtime).name());
-    add_options(algorithm, o_);
-    comm::check_agreement(comm_, {{"the topology", topology::topology_fingerprint(topology_)},
-                                  {"the algorithm and its options", algorithm.value()},
-                                  {"the parameter layout", params_.layout().fingerprint()}});
-    if (o_.average_at_start) average_parameters();
-    copy_in(live_.data());
-    state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
-                   MomentumVariable);
+    expects(!thread_.joinable(), "start(): rank ", comm_.rank(), " is already running");
+    rethrow();
+    comm::check_agreement(comm_, {{"the topology", agreement_[0]},
+                                  {"the algorithm and its options", agreement_[1]},
+                                  {"the parameter layout", agreement_[2]}});
+    if (!state_) {
+      if (o_.average_at_start) average_parameters();
+      copy_in(live_.data());
+      state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
+                     MomentumVariable);
+    } else {
+      copy_in(live_.data());
+    }
     exec_.synchronize();
+    anchor_time_ = state_->last_event();
     last_step_wall_ = wall_anchor_ = o_.clock();
+    stopping_ = isolated_ = false;
     tokens_ = grant();
-    thread_ = std::thread([this] { communicate(); });
-    started_ = true;
+    thread_ = std::thread([this, base = epoch_++ << 40] { communicate(base); });
   }
 
   /// A gradient event with the library's SGD: m ← μm + g; x −= lr·m; x̃ −= lr·m. `gradient` is packed (the
@@ -251,8 +262,7 @@ class async_runtime {
   /// Collective: closes every edge, joins the communication thread, writes the state to the parameters and
   /// averages them (if enabled). Rethrows an error of the communication thread.
   void stop() {
-    expects(started_ && thread_.joinable(), "stop() needs a running worker (call start() first) on rank ",
-            comm_.rank());
+    expects(thread_.joinable(), "stop() needs a running worker (call start() first) on rank ", comm_.rank());
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -264,8 +274,60 @@ class async_runtime {
       std::lock_guard lock(mutex_);
       state_->mix_to(exec_, now());
       copy_out();
+      rounds_before_ = round_ + 1;
     }
     if (o_.average_at_stop) average_parameters();
+  }
+
+  /// Checkpoint, taken when the worker is not running (before `start` or after `stop`): x̃, the momentum, the
+  /// virtual time and measured gradient time, the counters, the random draws, and the compressor's state (the
+  /// parameters are the user's). `load` into a worker built the same way, then `start`, continues exactly as
+  /// `start` after `stop` on the original worker would (bit for bit for asynchronous gossip, whose run does not
+  /// depend on timing).
+  [[nodiscard]] std::vector<std::byte> save() const {
+    expects(!thread_.joinable(), "save(): stop rank ", comm_.rank(), " first");
+    expects(state_.has_value(), "save(): rank ", comm_.rank(), " has no state yet (call start() first)");
+    checkpoint_writer w;
+    checkpoint_header::write(w, agreement_);
+    w.value(epoch_);
+    w.value(rounds_before_);
+    w.value(draws_);
+    w.value(carry_);
+    w.value(gradients_);
+    w.value(exchanges_);
+    for (const std::int64_t e : exchanges_with_) w.value(e);
+    w.value(gradient_seconds_);
+    w.buffer(exec_, momentum_.data(), momentum_.size());
+    state_->save(w, exec_);
+    if constexpr (!uncompressed) save_part(*compressor_, w, comm_exec_);
+    return w.take();
+  }
+  /// Restores what `save` returned; the next `start` resumes. @throw invalid_argument when it was saved by a
+  /// worker built another way (topology, algorithm, options, layout) or is truncated.
+  void load(std::span<const std::byte> bytes) {
+    expects(!thread_.joinable(), "load(): stop rank ", comm_.rank(), " first");
+    checkpoint_reader r(bytes);
+    static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
+    checkpoint_header::read(r, agreement_, parts);
+    epoch_ = r.value<std::int64_t>();
+    rounds_before_ = r.value<std::int64_t>();
+    draws_ = r.value<std::uint64_t>();
+    carry_ = r.value<double>();
+    gradients_ = r.value<std::int64_t>();
+    exchanges_ = r.value<std::int64_t>();
+    for (std::int64_t& e : exchanges_with_) e = r.value<std::int64_t>();
+    gradient_seconds_ = r.value<double>();
+    const std::size_t momentum = r.next_buffer_length();  // 0 when the library's SGD was never used
+    expects(momentum == 0 || momentum == params_.numel(), "the checkpoint's momentum has ", momentum,
+            " elements where ", params_.numel(), " are expected");
+    momentum_ = exec_.template allocate<T>(momentum);
+    r.buffer(exec_, momentum_.data(), momentum);
+    if (!state_)
+      state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
+                     MomentumVariable);
+    state_->load(r, exec_);
+    if constexpr (!uncompressed) load_part(*compressor_, r, comm_exec_);
+    r.finish();
   }
 
   /// Exchanges this worker made (with `peer`).
@@ -361,8 +423,8 @@ class async_runtime {
   /// writes the state to the parameters and grants the next exchanges.
   template <class Update>
   void gradient_event(Update update) {
-    expects(started_ && thread_.joinable(), "step()/apply() need a running worker: call start() first (rank ",
-            comm_.rank(), ")");
+    expects(thread_.joinable(), "step()/apply() need a running worker: call start() first (rank ", comm_.rank(),
+            ")");
     const double arrived = o_.clock();
     std::unique_lock lock(mutex_);
     rethrow_locked();
@@ -381,12 +443,12 @@ class async_runtime {
   }
 
   /// The communication thread: goes through the rounds of the schedule until every edge is closed.
-  void communicate() noexcept {
+  void communicate(std::int64_t base) noexcept {
     try {
       const int rank = comm_.rank();
       std::vector<char> closed(static_cast<std::size_t>(comm_.size()), 0);
       auto open = static_cast<int>(graph_.neighbors(rank).size());
-      for (std::int64_t round = 0;; ++round) {
+      for (std::int64_t round = base;; ++round) {
         if (open == 0) {  // every neighbour left: wait for our own stop
           std::unique_lock lock(mutex_);
           isolated_ = true;
@@ -399,7 +461,7 @@ class async_runtime {
         bool leaving = false;
         {
           std::unique_lock lock(mutex_);
-          round_ = round;
+          round_ = rounds_before_ + (round - base);
           cv_.wait(lock, [&] { return tokens_ > 0 || stopping_; });
           leaving = tokens_ == 0;  // a stopping worker first makes the exchanges its last step granted
           state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
@@ -516,7 +578,9 @@ class async_runtime {
   std::exception_ptr error_;
   std::int64_t tokens_ = 0, gradients_ = 0, exchanges_ = 0, round_ = 0;
   std::vector<std::int64_t> exchanges_with_;
-  bool started_ = false, stopping_ = false, isolated_ = false;
+  std::array<std::uint64_t, 3> agreement_{};  ///< fingerprints: topology, algorithm and options, layout
+  std::int64_t epoch_ = 0, rounds_before_ = 0;
+  bool stopping_ = false, isolated_ = false;
   double carry_ = 0, anchor_time_ = 0, wall_anchor_ = 0, last_step_wall_ = 0, gradient_seconds_ = 0;
   std::uint64_t draws_ = 0;
 };

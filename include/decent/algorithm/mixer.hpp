@@ -9,6 +9,7 @@
 
 #include <array>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <typeinfo>
@@ -17,6 +18,7 @@
 
 #include <decent/comm/agreement.hpp>
 #include <decent/comm/communicator.hpp>
+#include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
@@ -77,7 +79,7 @@ class mixer {
   /// call checks that every worker built the same topology, algorithm, options and parameter layout
   /// (comm::check_agreement; a mismatch throws `comm_error` on every worker).
   void mix() {
-    if (step_ == 0 && !agreed_) {
+    if (!agreed_) {
       comm::check_agreement(comm_, {{"the topology", agreement_[0]},
                                     {"the algorithm and its options", agreement_[1]},
                                     {"the parameter layout", agreement_[2]}});
@@ -96,6 +98,27 @@ class mixer {
     }
     exec_.synchronize();
     ++step_;
+  }
+
+  /// Checkpoint: the algorithm's state (the step and the rule's buffers; not the parameters, which the user owns
+  /// and saves with the model). Loading it into an algorithm built the same way and continuing gives exactly
+  /// what never stopping would have (host executor).
+  [[nodiscard]] std::vector<std::byte> save() const {
+    checkpoint_writer w;
+    checkpoint_header::write(w, agreement_);
+    w.value(step_);
+    save_part(rule_, w, exec_);
+    return w.take();
+  }
+  /// Restores what `save` returned. @throw invalid_argument when it was saved by another topology, algorithm,
+  /// options or parameter layout, or is truncated.
+  void load(std::span<const std::byte> bytes) {
+    checkpoint_reader r(bytes);
+    static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
+    checkpoint_header::read(r, agreement_, parts);
+    step_ = r.value<std::int64_t>();
+    load_part(rule_, r, exec_);
+    r.finish();
   }
 
   /// Rounds completed (the step passed to time-varying topologies).

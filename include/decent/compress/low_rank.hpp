@@ -29,6 +29,7 @@
 #include <vector>
 
 #include <decent/compress/compressor.hpp>
+#include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
@@ -178,6 +179,33 @@ class low_rank {
       }
     }
     for (const int peer : peers) ++edge(ctx.exec, peer).iteration;
+  }
+
+  /// Checkpoint: for every edge in use, its iteration counter and bases P, Q (the rest is per-round scratch).
+  void save(checkpoint_writer& w, const Exec& ex) const {
+    for (const auto& slot : edges_) {
+      w.value(static_cast<std::uint8_t>(slot != nullptr));
+      if (!slot) continue;
+      w.value(slot->iteration);
+      for (const matrix& m : matrices_) {
+        w.buffer(ex, slot->p[m.index].data(), m.a * m.r);
+        w.buffer(ex, slot->q[m.index].data(), m.b * m.r);
+      }
+    }
+  }
+  void load(checkpoint_reader& r, const Exec& ex) {
+    for (std::size_t peer = 0; peer < edges_.size(); ++peer) {
+      if (r.value<std::uint8_t>() == 0) {
+        edges_[peer].reset();
+        continue;
+      }
+      edge_state& e = edge(ex, static_cast<int>(peer));
+      e.iteration = r.value<std::int64_t>();
+      for (const matrix& m : matrices_) {
+        r.buffer(ex, e.p[m.index].data(), m.a * m.r);
+        r.buffer(ex, e.q[m.index].data(), m.b * m.r);
+      }
+    }
   }
 
   /// Replaces the bases of edge (this worker, peer) for tensor `tensor` (P: a×r, Q: b×r, row-major, host

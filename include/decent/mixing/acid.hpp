@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <vector>
 
+#include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
@@ -107,6 +108,16 @@ class acid {
       if (has_momentum_variable())
         ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{tilde(offset), delta + offset, 1.0});
     }
+  }
+
+  /// Checkpoint: the time of the last event and x̃ (the parameters are the caller's).
+  void save(checkpoint_writer& w, const Exec& ex) const {
+    w.value(last_);
+    w.buffer(ex, x_tilde_.data(), x_tilde_.size());
+  }
+  void load(checkpoint_reader& r, const Exec& ex) {
+    last_ = r.value<double>();
+    r.buffer(ex, x_tilde_.data(), x_tilde_.size());
   }
 
   [[nodiscard]] bool has_momentum_variable() const { return x_tilde_.size() > 0; }

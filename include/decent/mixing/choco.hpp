@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <decent/compress/compressor.hpp>
+#include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
@@ -96,6 +97,22 @@ class choco {
                                    std::array<const T*, 2>{t.neighbourhood.data(), t.public_copy.data()}.data(),
                                    std::array<double, 2>{options_.gamma, -options_.gamma}.data(), 2);
     }
+  }
+
+  /// Checkpoint: per tensor, the public copy x̂ and the neighbourhood sum s (and the compressor's state, if any).
+  void save(checkpoint_writer& w, const Exec& ex) const {
+    for (const tensor& t : tensors_) {
+      w.buffer(ex, t.public_copy.data(), t.x.numel());
+      w.buffer(ex, t.neighbourhood.data(), t.x.numel());
+    }
+    save_part(compressor_, w, ex);
+  }
+  void load(checkpoint_reader& r, const Exec& ex) {
+    for (tensor& t : tensors_) {
+      r.buffer(ex, t.public_copy.data(), t.x.numel());
+      r.buffer(ex, t.neighbourhood.data(), t.x.numel());
+    }
+    load_part(compressor_, r, ex);
   }
 
   [[nodiscard]] const options& settings() const { return options_; }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <decent/compress/compressor.hpp>
+#include <decent/core/checkpoint.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/fingerprint.hpp>
@@ -86,6 +87,10 @@ class gossip {
                                             static_cast<int>(ctx.topology.neighbors(peers[j], ctx.step).size()));
     compressor_.combine(ctx, peers, weights_, options_.gamma);
   }
+
+  /// Checkpoint: the compressor's state (PowerGossip's bases and iteration counters; nothing for identity).
+  void save(checkpoint_writer& w, const Exec& ex) const { save_part(compressor_, w, ex); }
+  void load(checkpoint_reader& r, const Exec& ex) { load_part(compressor_, r, ex); }
 
   [[nodiscard]] const options& settings() const { return options_; }
   [[nodiscard]] Compressor& compressor() { return compressor_; }

@@ -1,0 +1,145 @@
+#pragma once
+/// @file
+/// @brief Byte archives of an algorithm's state, for checkpoints (`save()` / `load()` of every algorithm).
+///
+/// A checkpoint is a byte string the user stores wherever the model goes. It starts with a magic word, a format
+/// version and the fingerprints of the topology, the algorithm with its options and the parameter layout, so that
+/// loading into a differently built algorithm is a clear error. Values are stored in the machine's byte order
+/// (checkpoints move between identical builds, as the processes of one job do). Buffers in executor memory go
+/// through the executor's `download`/`upload`; each is stored with its length, checked on load.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <decent/core/error.hpp>
+
+namespace decent {
+
+/// Appends values and buffers to a byte string.
+class checkpoint_writer {
+ public:
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  void value(const T& v) {
+    const auto* p = reinterpret_cast<const std::byte*>(&v);
+    bytes_.insert(bytes_.end(), p, p + sizeof(T));
+  }
+
+  /// n elements at `data` in `ex`'s memory.
+  template <class Exec, class T>
+  void buffer(const Exec& ex, const T* data, std::size_t n) {
+    value(static_cast<std::uint64_t>(n));
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + n * sizeof(T));
+    if (n == 0) return;
+    std::vector<T> staging(n);
+    ex.download(staging.data(), data, n);
+    std::memcpy(bytes_.data() + at, staging.data(), n * sizeof(T));
+  }
+
+  [[nodiscard]] std::vector<std::byte> take() { return std::move(bytes_); }
+
+ private:
+  std::vector<std::byte> bytes_;
+};
+
+/// Reads back what a `checkpoint_writer` wrote, in the same order; every mismatch is an `invalid_argument`.
+class checkpoint_reader {
+ public:
+  explicit checkpoint_reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  T value() {
+    need(sizeof(T), "a value");
+    T v;
+    std::memcpy(&v, bytes_.data() + at_, sizeof(T));
+    at_ += sizeof(T);
+    return v;
+  }
+
+  /// Reads a value and checks it equals `expected` (`what` names it in the error).
+  template <class T>
+  void expect(const T& expected, std::string_view what) {
+    const T found = value<T>();
+    expects(found == expected, "the checkpoint was saved with another ", what, ": every worker must load its own ",
+            "checkpoint into an algorithm built the same way");
+  }
+
+  /// The length of the buffer stored next (without reading it), for buffers whose size is part of the state.
+  [[nodiscard]] std::size_t next_buffer_length() const {
+    need(sizeof(std::uint64_t), "a buffer length");
+    std::uint64_t n;
+    std::memcpy(&n, bytes_.data() + at_, sizeof n);
+    return static_cast<std::size_t>(n);
+  }
+
+  /// n elements into `data` in `ex`'s memory.
+  template <class Exec, class T>
+  void buffer(const Exec& ex, T* data, std::size_t n) {
+    const auto stored = value<std::uint64_t>();
+    expects(stored == n, "the checkpoint holds a buffer of ", stored, " elements where ", n,
+            " are expected: it was saved from another configuration");
+    need(n * sizeof(T), "a buffer");
+    if (n == 0) return;
+    std::vector<T> staging(n);
+    std::memcpy(staging.data(), bytes_.data() + at_, n * sizeof(T));
+    ex.upload(data, staging.data(), n);
+    ex.synchronize();
+    at_ += n * sizeof(T);
+  }
+
+  /// Checks that everything was read.
+  void finish() const {
+    expects(at_ == bytes_.size(), "the checkpoint has ", bytes_.size() - at_,
+            " bytes more than this algorithm reads: it was saved from another configuration");
+  }
+
+ private:
+  void need(std::size_t n, const char* what) const {
+    expects(at_ + n <= bytes_.size(), "the checkpoint ends early (", bytes_.size(), " bytes) while reading ", what,
+            ": truncated, or saved from another configuration");
+  }
+
+  std::span<const std::byte> bytes_;
+  std::size_t at_ = 0;
+};
+
+/// Saves a part of an algorithm (a rule, a compressor) that has state: `part.save(writer, ex)`; parts without
+/// state (identity, sign, top-k, averaging) declare nothing.
+template <class Part, class Exec>
+void save_part(const Part& part, checkpoint_writer& w, const Exec& ex) {
+  if constexpr (requires { part.save(w, ex); }) part.save(w, ex);
+}
+/// Loads what `save_part` saved.
+template <class Part, class Exec>
+void load_part(Part& part, checkpoint_reader& r, const Exec& ex) {
+  if constexpr (requires { part.load(r, ex); }) part.load(r, ex);
+}
+
+/// The start of every checkpoint: magic word, version, and the fingerprints of what must match.
+struct checkpoint_header {
+  static constexpr std::uint64_t magic = 0x74706b6374636564ull;  // the bytes "dectckpt" on little-endian machines
+  static constexpr std::uint32_t version = 1;
+
+  static void write(checkpoint_writer& w, std::span<const std::uint64_t> fingerprints) {
+    w.value(magic);
+    w.value(version);
+    for (const std::uint64_t f : fingerprints) w.value(f);
+  }
+  /// @param names what each fingerprint stands for ("topology", ...)
+  static void read(checkpoint_reader& r, std::span<const std::uint64_t> fingerprints,
+                   std::span<const char* const> names) {
+    expects(r.value<std::uint64_t>() == magic, "these bytes are not a decent checkpoint");
+    const auto v = r.value<std::uint32_t>();
+    expects(v == version, "checkpoint format version ", v, " is not supported (this build reads version ", version, ")");
+    for (std::size_t k = 0; k < fingerprints.size(); ++k) r.expect(fingerprints[k], names[k]);
+  }
+};
+
+}  // namespace decent
