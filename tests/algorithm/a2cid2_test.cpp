@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -459,4 +460,44 @@ TEST_CASE("a2cid2 threads: a checkpoint carries x~, the momentum, the time and t
   low_rank_acid different(g, comm::inprocess(world, 0), parameters<double>::packed(x.data(), layout), other);
   CHECK_THROWS_WITH_AS(different.load(checkpoints[0]), doctest::Contains("another algorithm or options"),
                        invalid_argument);
+}
+
+TEST_CASE("async threads: a stalled worker makes its neighbours fail within the deadline, nothing hangs") {
+  // Worker 0 stops stepping for 1.5 s: its neighbours' communication threads wait for it past the 200 ms deadline,
+  // and their next step() or stop() reports the comm_error.
+  const topology::graph g = topology::ring(4);
+  comm::inprocess_options world_options;
+  world_options.deadline = std::chrono::milliseconds(200);
+  comm::inprocess_world world(4, world_options);
+  std::vector<std::string> errors(4);
+  const auto begin = std::chrono::steady_clock::now();
+  {
+    std::vector<std::jthread> threads;
+    for (int rank = 0; rank < 4; ++rank)
+      threads.emplace_back([&, rank] {
+        std::vector<double> x = initial(4, rank, 8), grad(8, 0.0);
+        try {
+          async_options o;
+          o.control = rate_control::deterministic;
+          async_t algo(g, comm::inprocess(world, rank), parameters<double>::packed(x.data(), parameter_layout{{8}}), o,
+                       exec::host(1), exec::host(1));
+          algo.start();
+          for (int t = 0; t < 200; ++t) {
+            if (rank == 0 && t == 5) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            algo.step(grad);
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+          }
+          algo.stop();
+        } catch (const std::exception& e) {
+          errors[static_cast<std::size_t>(rank)] = e.what();
+        }
+      });
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  CHECK(seconds < 10);
+  // The neighbours of worker 0 fail with the deadline error (not necessarily worker 2, which may only see them go).
+  for (const int neighbour : {1, 3}) {
+    CAPTURE(neighbour);
+    CHECK(errors[static_cast<std::size_t>(neighbour)].find("waited 200 ms") != std::string::npos);
+  }
 }

@@ -217,6 +217,25 @@ TEST_CASE("mpi: ranks that disagree on the topology or the layout all report it"
   CHECK(ok.communicator().stats().bytes_sent == graph_for(n).neighbors(me).size() * 12 * sizeof(double));
 }
 
+TEST_CASE("mpi: a2cid2 on a communication thread ends with one averaged model on every rank") {
+  const int n = world_size();
+  std::vector<double> x(layout.numel()), grad(layout.numel());
+  for (std::size_t k = 0; k < x.size(); ++k) x[k] = std::sin(1.0 + 3.0 * world_rank() + 0.7 * static_cast<double>(k));
+  a2cid2<topology::graph, comm::mpi, exec::host, double> algo(graph_for(n), comm::mpi(),
+                                                             parameters<double>::packed(x.data(), layout), {},
+                                                             exec::host(1), exec::host(1));
+  algo.start();
+  for (int t = 0; t < 100; ++t) {
+    for (std::size_t k = 0; k < x.size(); ++k) grad[k] = x[k] - std::cos(2.0 * world_rank() + static_cast<double>(k));
+    algo.step(grad);
+  }
+  algo.stop();
+  CHECK(algo.exchanges() > 50);
+  std::vector<double> first = x;
+  MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  CHECK(x == first);  // the final average is bit-identical everywhere
+}
+
 TEST_CASE("mpi: a receive of the wrong size is an error on the receiving rank") {
   const int n = world_size(), me = world_rank();
   comm::mpi c;
