@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -163,4 +164,14 @@ TEST_CASE("checkpoints: loading into an algorithm built differently, or truncate
   CHECK_THROWS_WITH_AS(g.load(std::vector<std::byte>(8)), doctest::Contains("not a decent checkpoint"),
                        invalid_argument);
   g.load(bytes);  // its own checkpoint loads
+  // A failed load leaves the state as it was: a checkpoint of step 5 (the step follows the 36-byte header), cut
+  // short, does not move the step.
+  std::vector<std::byte> step5 = bytes;
+  const std::int64_t five = 5;
+  std::memcpy(step5.data() + 36, &five, sizeof five);
+  CHECK_THROWS_AS(g.load(std::span(step5).first(step5.size() - 1)), invalid_argument);
+  CHECK(g.step() == 0);
+  CHECK(g.save() == bytes);
+  g.load(step5);
+  CHECK(g.step() == 5);
 }

@@ -27,7 +27,13 @@ TEST_CASE("launch: rank and size from mpirun, PMI, srun or torchrun variables, i
   CHECK(torch.local_rank == 1);
   CHECK(torch.launcher == "torchrun");
   const auto slurm = detect({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "6"}, {"RANK", "0"}, {"WORLD_SIZE", "2"}});
-  CHECK(slurm.rank == 5);
+  CHECK(slurm.rank == 5);  // RANK without torchrun's own variables: srun's variables win
+  // torchrun inside an srun allocation: torchrun, the inner launcher, wins.
+  const auto inner = detect({{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "0"}, {"RANK", "7"},
+                             {"WORLD_SIZE", "16"}, {"LOCAL_RANK", "3"}, {"LOCAL_WORLD_SIZE", "8"}});
+  CHECK(inner.launcher == "torchrun");
+  CHECK(inner.rank == 7);
+  CHECK(inner.local_rank == 3);
   CHECK(slurm.local_rank == 0);  // SLURM_LOCALID absent
   CHECK(slurm.launcher == "srun");
   const auto ompi = detect({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"},

@@ -242,12 +242,16 @@ TEST_CASE("mpi: a receive of the wrong size is an error on the receiving rank") 
   if (n < 2 || me > 1) return;
   std::vector<double> buffer(4, 1.0);
   if (me == 0) {
-    const comm::send_op send{1, buffer.data(), 2 * sizeof(double), 3};
-    c.exchange(std::span(&send, 1), {});
+    const comm::send_op shorter{1, buffer.data(), 2 * sizeof(double), 3};
+    c.exchange(std::span(&shorter, 1), {});
+    const comm::send_op longer{1, buffer.data(), 4 * sizeof(double), 4};
+    c.exchange(std::span(&longer, 1), {});
   } else {
     const comm::recv_op recv{0, buffer.data(), 4 * sizeof(double), 3};
     CHECK_THROWS_WITH_AS(c.exchange({}, std::span(&recv, 1)), doctest::Contains("expected 32 bytes from rank 0"),
                          comm_error);
+    const comm::recv_op small{0, buffer.data(), 2 * sizeof(double), 4};  // MPI truncation
+    CHECK_THROWS_WITH_AS(c.exchange({}, std::span(&small, 1)), doctest::Contains("rank 0"), comm_error);
   }
 }
 

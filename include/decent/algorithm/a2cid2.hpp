@@ -222,7 +222,8 @@ class async_runtime {
     rethrow();
     comm::check_agreement(comm_, {{"the topology", agreement_[0]},
                                   {"the algorithm and its options", agreement_[1]},
-                                  {"the parameter layout", agreement_[2]}});
+                                  {"the parameter layout", agreement_[2]},
+                                  {"the epoch (checkpoints of different epochs?)", static_cast<std::uint64_t>(epoch_)}});
     if (!state_) {
       if (o_.average_at_start) average_parameters();
       copy_in(live_.data());
@@ -303,9 +304,26 @@ class async_runtime {
     return w.take();
   }
   /// Restores what `save` returned; the next `start` resumes. @throw invalid_argument when it was saved by a
-  /// worker built another way (topology, algorithm, options, layout) or is truncated.
+  /// worker built another way (topology, algorithm, options, layout) or is truncated; the worker is then left
+  /// as it was.
   void load(std::span<const std::byte> bytes) {
     expects(!thread_.joinable(), "load(): stop rank ", comm_.rank(), " first");
+    const bool had_state = state_.has_value();
+    const std::vector<std::byte> before = had_state ? save() : std::vector<std::byte>{};
+    try {
+      read(bytes);
+    } catch (...) {
+      if (had_state) read(before);
+      else state_.reset();
+      throw;
+    }
+  }
+
+  /// Exchanges this worker made (with `peer`).
+  [[nodiscard]] std::int64_t exchanges() const { return locked([&] { return exchanges_; }); }
+
+ private:
+  void read(std::span<const std::byte> bytes) {
     checkpoint_reader r(bytes);
     static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
     checkpoint_header::read(r, agreement_, parts);
@@ -330,8 +348,7 @@ class async_runtime {
     r.finish();
   }
 
-  /// Exchanges this worker made (with `peer`).
-  [[nodiscard]] std::int64_t exchanges() const { return locked([&] { return exchanges_; }); }
+ public:
   [[nodiscard]] std::int64_t exchanges_with(int peer) const {
     return locked([&] { return exchanges_with_.at(static_cast<std::size_t>(peer)); });
   }

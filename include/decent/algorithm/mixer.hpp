@@ -82,7 +82,8 @@ class mixer {
     if (!agreed_) {
       comm::check_agreement(comm_, {{"the topology", agreement_[0]},
                                     {"the algorithm and its options", agreement_[1]},
-                                    {"the parameter layout", agreement_[2]}});
+                                    {"the parameter layout", agreement_[2]},
+                                    {"the step (checkpoints of different steps?)", static_cast<std::uint64_t>(step_)}});
       agreed_ = true;
     }
     exec_.synchronize();
@@ -110,15 +111,18 @@ class mixer {
     save_part(rule_, w, exec_);
     return w.take();
   }
-  /// Restores what `save` returned. @throw invalid_argument when it was saved by another topology, algorithm,
-  /// options or parameter layout, or is truncated.
+  /// Restores what `save` returned; the next `mix()` checks again that all workers agree (the step included).
+  /// @throw invalid_argument when it was saved by another topology, algorithm, options or parameter layout, or
+  /// is truncated; the state is then left as it was.
   void load(std::span<const std::byte> bytes) {
-    checkpoint_reader r(bytes);
-    static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
-    checkpoint_header::read(r, agreement_, parts);
-    step_ = r.value<std::int64_t>();
-    load_part(rule_, r, exec_);
-    r.finish();
+    const std::vector<std::byte> before = save();
+    try {
+      read(bytes);
+    } catch (...) {
+      read(before);
+      throw;
+    }
+    agreed_ = false;
   }
 
   /// Rounds completed (the step passed to time-varying topologies).
@@ -135,15 +139,26 @@ class mixer {
     return {topology_, exec_, comm_.rank(), comm_.size(), step_, 0};
   }
 
+  void read(std::span<const std::byte> bytes) {
+    checkpoint_reader r(bytes);
+    static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
+    checkpoint_header::read(r, agreement_, parts);
+    step_ = r.value<std::int64_t>();
+    load_part(rule_, r, exec_);
+    r.finish();
+  }
+
   /// Fingerprints of the topology, of the algorithm (the rule's type, its element type and options) and of the
-  /// parameter layout.
+  /// parameter layout (with whether it is packed: that decides the messages).
   std::array<std::uint64_t, 3> fingerprints(const parameters<value_type>& params, const options& opts) const {
     std::uint64_t topology = 0;
     if constexpr (!std::same_as<Topology, no_topology>) topology = topology::topology_fingerprint(topology_);
     fingerprint algorithm;
     algorithm.add(typeid(Rule).name());
     add_options(algorithm, opts);
-    return {topology, algorithm.value(), params.layout().fingerprint()};
+    fingerprint layout;
+    layout.add(params.layout().fingerprint()).add(params.is_packed());
+    return {topology, algorithm.value(), layout.value()};
   }
 
   /// The topology, after checking it has as many workers as the communicator (before any rule sees it).

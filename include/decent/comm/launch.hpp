@@ -2,11 +2,12 @@
 /// @file
 /// @brief Where this process sits in a distributed job, read from the launcher's environment.
 ///
-/// Recognised launchers, first match wins:
+/// Recognised launchers, the innermost first (e.g. torchrun inside an `srun` allocation sets both):
+/// - `torchrun` (TORCHELASTIC_RUN_ID or LOCAL_WORLD_SIZE set): RANK, WORLD_SIZE, LOCAL_RANK;
 /// - Open MPI's `mpirun`: OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK;
 /// - MPICH / Intel MPI (Hydra, PMI): PMI_RANK, PMI_SIZE, MPI_LOCALRANKID;
 /// - Slurm's `srun`: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID;
-/// - torchrun-style: RANK, WORLD_SIZE, LOCAL_RANK.
+/// - torchrun-style variables set by hand: RANK, WORLD_SIZE, LOCAL_RANK.
 /// Without any of them the process is rank 0 of 1. A launcher's variables must be complete and consistent:
 /// a missing size, a value that is not an integer or a rank outside [0, size) is an error naming the variable.
 /// The local rank (the process's index on its machine; 0 when the launcher does not say) selects the GPU.
@@ -39,8 +40,10 @@ inline launch_info detect_launch(const std::function<const char*(const char*)>& 
     const char* rank;
     const char* size;
     const char* local;
+    bool elastic = false;  ///< only when torchrun's own variables say it launched this process
   };
   static constexpr launcher launchers[] = {
+      {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", true},
       {"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"},
       {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"},
       {"srun", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"},
@@ -56,7 +59,9 @@ inline launch_info detect_launch(const std::function<const char*(const char*)>& 
             "='", text, "' is not a non-negative integer");
     return static_cast<int>(value);
   };
+  const bool elastic = getenv("TORCHELASTIC_RUN_ID") != nullptr || getenv("LOCAL_WORLD_SIZE") != nullptr;
   for (const launcher& l : launchers) {
+    if (l.elastic && !elastic) continue;
     const std::optional<int> rank = integer(l.rank);
     if (!rank) continue;
     const std::optional<int> size = integer(l.size);

@@ -15,7 +15,10 @@
 /// count (checked first with a two-integer all-reduce; a mismatch is an error on every rank).
 ///
 /// Receives check sizes: a message larger than the receive is an error (MPI truncation), a smaller one too. The
-/// sending rank of a mismatched message does not see it. Threads: one thread at a time may use a handle; the
+/// sending rank of a mismatched message does not see it. Messages over 1 GiB travel as consecutive pieces of
+/// 1 GiB with the same tag (MPI keeps their order); all-reduces go in pieces of 2^26 elements. After a deadline
+/// error the pending receives are cancelled (no late message lands in freed memory); pending sends cannot be, so
+/// end the process. Threads: one thread at a time may use a handle; the
 /// asynchronous runtime (a communication thread beside the user's) needs MPI initialised with at least
 /// `MPI_THREAD_SERIALIZED` (`mpi::threads_serialized()`).
 
@@ -94,20 +97,32 @@ class mpi {
     for (const send_op& s : sends) check_op("send to", s.peer, s.data, s.bytes, s.tag);
     for (const recv_op& r : recvs) check_op("receive from", r.peer, r.data, r.bytes, r.tag);
     std::vector<MPI_Request> requests;
-    requests.reserve(sends.size() + recvs.size());
-    for (const recv_op& r : recvs) {
-      MPI_Request q;
-      check(MPI_Irecv(r.data, static_cast<int>(r.bytes), MPI_BYTE, r.peer, r.tag, comm_, &q), "MPI_Irecv");
-      requests.push_back(q);
+    std::vector<std::size_t> piece_of;  // receive piece k belongs to recvs[piece_of[k]]
+    std::vector<int> piece_bytes;
+    for (std::size_t k = 0; k < recvs.size(); ++k) {
+      const recv_op& r = recvs[k];
+      for (std::size_t at = 0; at < r.bytes || (at == 0 && r.bytes == 0); at += piece) {
+        const int n = static_cast<int>(std::min(piece, r.bytes - at));
+        MPI_Request q;
+        check(MPI_Irecv(static_cast<std::byte*>(r.data) + at, n, MPI_BYTE, r.peer, r.tag, comm_, &q), "MPI_Irecv");
+        requests.push_back(q);
+        piece_of.push_back(k);
+        piece_bytes.push_back(n);
+        if (r.bytes == 0) break;
+      }
     }
-    for (const send_op& s : sends) {
-      MPI_Request q;
-      check(MPI_Isend(const_cast<void*>(s.data), static_cast<int>(s.bytes), MPI_BYTE, s.peer, s.tag, comm_, &q),
-            "MPI_Isend");
-      requests.push_back(q);
-    }
+    const std::size_t receives = requests.size();
+    for (const send_op& s : sends)
+      for (std::size_t at = 0; at < s.bytes || (at == 0 && s.bytes == 0); at += piece) {
+        const int n = static_cast<int>(std::min(piece, s.bytes - at));
+        MPI_Request q;
+        check(MPI_Isend(static_cast<const std::byte*>(s.data) + at, n, MPI_BYTE, s.peer, s.tag, comm_, &q),
+              "MPI_Isend");
+        requests.push_back(q);
+        if (s.bytes == 0) break;
+      }
     std::vector<MPI_Status> statuses(requests.size());
-    wait(requests, statuses, [&] {
+    wait(requests, statuses, receives, [&] {
       std::string peers;
       for (const recv_op& r : recvs) {
         peers.push_back(' ');
@@ -115,12 +130,13 @@ class mpi {
       }
       return decent::detail::concat("an exchange (receiving from ranks", peers, ")");
     });
-    for (std::size_t k = 0; k < recvs.size(); ++k) {
+    for (std::size_t k = 0; k < receives; ++k) {
       int count = 0;
       MPI_Get_count(&statuses[k], MPI_BYTE, &count);
-      expects<comm_error>(static_cast<std::size_t>(count) == recvs[k].bytes, "rank ", rank_, " expected ",
-                          recvs[k].bytes, " bytes from rank ", recvs[k].peer, " (tag ", recvs[k].tag, ") but got ",
-                          count, ": do all workers use the same parameter layout?");
+      const recv_op& r = recvs[piece_of[k]];
+      expects<comm_error>(count == piece_bytes[k], "rank ", rank_, " expected ", r.bytes, " bytes from rank ",
+                          r.peer, " (tag ", r.tag, ") but the message was shorter: do all workers use the same ",
+                          "parameter layout?");
     }
     for (const send_op& s : sends) stats_.bytes_sent += s.bytes;
     for (const recv_op& r : recvs) stats_.bytes_received += r.bytes;
@@ -170,19 +186,24 @@ class mpi {
     throw comm_error(decent::detail::concat("rank ", rank_, ": ", call, " failed: ", std::string(text, static_cast<std::size_t>(length))));
   }
 
+  /// Largest piece of a message, in bytes.
+  static constexpr std::size_t piece = std::size_t{1} << 30;
+  /// Largest piece of an all-reduce, in elements.
+  static constexpr std::size_t reduce_piece = std::size_t{1} << 26;
+
   void check_op(const char* what, int peer, const void* data, std::size_t bytes, int tag) const {
     expects(peer >= 0 && peer < size_, "rank ", rank_, " cannot ", what, " rank ", peer,
             ": out of range for an MPI communicator of ", size_);
     expects(data != nullptr || bytes == 0, "rank ", rank_, " cannot ", what, " rank ", peer, " ", bytes,
             " bytes with a null buffer");
-    expects(bytes <= static_cast<std::size_t>(INT_MAX), "rank ", rank_, " cannot ", what, " rank ", peer, " ",
-            bytes, " bytes in one MPI message (at most ", INT_MAX, ")");
     expects(tag >= 0 && tag <= 32767, "rank ", rank_, ": message tag ", tag, " is outside [0, 32767]");
   }
 
-  /// Polls `requests` until all completed; `comm_error` (naming `what()`) after the deadline.
+  /// Polls `requests` until all completed; `comm_error` (naming `what()`) after the deadline, once the first
+  /// `receives` requests (receives) still pending are cancelled.
   template <class Describe>
-  void wait(std::vector<MPI_Request>& requests, std::vector<MPI_Status>& statuses, Describe what) {
+  void wait(std::vector<MPI_Request>& requests, std::vector<MPI_Status>& statuses, std::size_t receives,
+            Describe what) {
     const auto until = std::chrono::steady_clock::now() + options_.deadline;
     for (int polls = 0;; ++polls) {
       int done = 0;
@@ -194,9 +215,15 @@ class mpi {
       }
       check(code, "MPI_Testall");
       if (done) return;
-      if (std::chrono::steady_clock::now() > until)
+      if (std::chrono::steady_clock::now() > until) {
+        for (std::size_t k = 0; k < receives; ++k)
+          if (requests[k] != MPI_REQUEST_NULL) {
+            MPI_Cancel(&requests[k]);
+            MPI_Wait(&requests[k], MPI_STATUS_IGNORE);
+          }
         throw comm_error(decent::detail::concat("rank ", rank_, " waited ", options_.deadline.count(), " ms for ",
                                                 what(), ": a peer stalled or died (mpi_options::deadline)"));
+      }
       if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
@@ -204,14 +231,13 @@ class mpi {
   void wait_one(MPI_Request& q, const char* what) {
     std::vector<MPI_Request> requests{q};
     std::vector<MPI_Status> statuses(1);
-    wait(requests, statuses, [&] { return std::string(what); });
+    wait(requests, statuses, 0, [&] { return std::string(what); });
   }
 
   template <class T>
   void allreduce(T* data, std::size_t count, MPI_Datatype type) {
     expects(data != nullptr || count == 0, "rank ", rank_, " called allreduce_sum on a null buffer of ", count,
             " elements");
-    expects(count <= static_cast<std::size_t>(INT_MAX), "allreduce_sum of ", count, " elements: at most ", INT_MAX);
     // Every rank passes the same count: max(count) == −max(−count).
     long long extent[2] = {static_cast<long long>(count), -static_cast<long long>(count)};
     MPI_Request request;
@@ -220,7 +246,21 @@ class mpi {
     expects<comm_error>(extent[0] == -extent[1], "rank ", rank_, " called allreduce_sum on ", count,
                         " elements but other ranks on between ", -extent[1], " and ", extent[0],
                         ": do all workers use the same parameter layout?");
-    // Rank r owns elements [begin_r, end_r): the same slices as the in-process communicator.
+    // Each element is summed over ranks 0..n−1 in order whoever owns it, so pieces do not change the bits.
+    for (std::size_t at = 0; at < count; at += reduce_piece)
+      reduce_piece_of(data + at, std::min(reduce_piece, count - at), type);
+    const auto n = static_cast<std::uint64_t>(size_);
+    const std::uint64_t ring_bytes = 2 * (n - 1) * count * sizeof(T) / n, ring_messages = 2 * (n - 1);
+    stats_.bytes_sent += ring_bytes;
+    stats_.bytes_received += ring_bytes;
+    stats_.messages_sent += ring_messages;
+    stats_.messages_received += ring_messages;
+  }
+
+  /// One piece of an all-reduce (count < 2^31 elements): rank r owns a contiguous slice, as in the in-process one.
+  template <class T>
+  void reduce_piece_of(T* data, std::size_t count, MPI_Datatype type) {
+    MPI_Request request;
     const auto n = static_cast<std::size_t>(size_);
     const std::size_t base = count / n, extra = count % n;
     std::vector<int> counts(n), offsets(n);
@@ -246,11 +286,6 @@ class mpi {
     check(MPI_Iallgatherv(MPI_IN_PLACE, 0, type, data, counts.data(), offsets.data(), type, comm_, &request),
           "MPI_Iallgatherv");
     wait_one(request, "an all-reduce (all-gather)");
-    const std::uint64_t ring_bytes = 2 * (n - 1) * count * sizeof(T) / n, ring_messages = 2 * (n - 1);
-    stats_.bytes_sent += ring_bytes;
-    stats_.bytes_received += ring_bytes;
-    stats_.messages_sent += ring_messages;
-    stats_.messages_received += ring_messages;
   }
 
   MPI_Comm comm_ = MPI_COMM_NULL;

@@ -5,10 +5,13 @@
 ///
 /// All point-to-point calls of a batch run inside one NCCL group on the communicator's stream. NCCL matches the
 /// messages between two ranks in posting order and has no tags, so each batch posts, per peer, its sends and its
-/// receives sorted by tag (stable): both ends then agree whenever their (peer, tag) pairs match, as with the
-/// other communicators. Every blocking wait polls the stream and `ncclCommGetAsyncError`; past
-/// `nccl_options::deadline` (or on an NCCL error) the communicator is aborted (`ncclCommAbort`, so no kernel waits
-/// forever) and a `comm_error` is thrown; the communicator is unusable afterwards.
+/// receives sorted by tag (stable): both ends then agree whenever their (peer, tag) pairs match. NCCL does not
+/// check sizes: a receive whose size differs from the matching send is undefined (the agreement check at setup
+/// makes it unlikely). The communicator is non-blocking (`ncclConfig_t::blocking = 0`): joining, connecting to a
+/// new peer and every transfer are polled — `ncclCommGetAsyncError` until it leaves `ncclInProgress`, then the
+/// stream — and past `nccl_options::deadline` (or on an NCCL error) the communicator is aborted (`ncclCommAbort`,
+/// so no kernel waits forever) and a `comm_error` is thrown; the communicator is unusable afterwards. The default
+/// stream is the legacy default stream; pass your own (non-blocking) stream to overlap with other work.
 ///
 /// Bootstrap: every rank needs the same `ncclUniqueId`. `nccl_unique_id_through_file` passes it through a file
 /// (rank 0 writes it atomically, the others wait for it — loopback or a shared file system, no MPI needed);
@@ -100,7 +103,10 @@ class nccl {
     expects(size >= 1 && rank >= 0 && rank < size, "NCCL rank ", rank, " out of range for ", size, " ranks");
     expects(options.deadline.count() > 0, "the deadline of an NCCL communicator must be positive, got ",
             options.deadline.count(), " ms");
-    detail::nccl_check(ncclCommInitRank(&comm_, size, id, rank), "ncclCommInitRank", rank);
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    detail::nccl_check(ncclCommInitRankConfig(&comm_, size, id, rank, &config), "ncclCommInitRank", rank);
+    wait("joining the communicator");
     DECENT_CUDA_TRY(cudaMalloc(&scratch_, 2 * sizeof(std::uint64_t)));
   }
 
@@ -117,6 +123,7 @@ class nccl {
       stream_ = other.stream_;
       options_ = other.options_;
       stats_ = other.stats_;
+      aborted_ = std::exchange(other.aborted_, false);
     }
     return *this;
   }
@@ -168,10 +175,11 @@ class nccl {
     usable();
     std::uint64_t extremes[2] = {value, ~value};
     DECENT_CUDA_TRY(cudaMemcpyAsync(scratch_, extremes, sizeof extremes, cudaMemcpyHostToDevice, stream_));
+    wait("the agreement check (upload)");  // the pageable copy has left `extremes` before it is reused
     detail::nccl_check(ncclAllReduce(scratch_, scratch_, 2, ncclUint64, ncclMax, comm_, stream_), "ncclAllReduce",
                        rank_);
-    DECENT_CUDA_TRY(cudaMemcpyAsync(extremes, scratch_, sizeof extremes, cudaMemcpyDeviceToHost, stream_));
-    wait("the agreement check");
+    wait("the agreement check");  // polled: a stalled peer is an error, not a hang in the copy below
+    DECENT_CUDA_TRY(cudaMemcpy(extremes, scratch_, sizeof extremes, cudaMemcpyDeviceToHost));
     return extremes[0] == ~extremes[1];
   }
 
@@ -200,18 +208,21 @@ class nccl {
             " bytes with a null buffer");
   }
 
-  /// Polls the stream until its work is done; aborts and throws on an NCCL error or past the deadline.
+  /// Polls NCCL until the calls are issued (not `ncclInProgress`), then the stream until its work is done; aborts
+  /// and throws on an error or past the deadline.
   void wait(const char* what) {
     const auto until = std::chrono::steady_clock::now() + options_.deadline;
     for (int polls = 0;; ++polls) {
-      const cudaError_t status = cudaStreamQuery(stream_);
-      if (status == cudaSuccess) return;
-      if (status != cudaErrorNotReady) fail(decent::detail::concat("CUDA error while waiting for ", what, ": ",
-                                                                   cudaGetErrorString(status)));
       ncclResult_t async = ncclSuccess;
       (void)ncclCommGetAsyncError(comm_, &async);
       if (async != ncclSuccess && async != ncclInProgress)
         fail(decent::detail::concat("NCCL error while waiting for ", what, ": ", ncclGetErrorString(async)));
+      if (async == ncclSuccess) {
+        const cudaError_t status = cudaStreamQuery(stream_);
+        if (status == cudaSuccess) return;
+        if (status != cudaErrorNotReady)
+          fail(decent::detail::concat("CUDA error while waiting for ", what, ": ", cudaGetErrorString(status)));
+      }
       if (std::chrono::steady_clock::now() > until)
         fail(decent::detail::concat("waited ", options_.deadline.count(), " ms for ", what,
                                     ": a peer stalled or died (nccl_options::deadline)"));

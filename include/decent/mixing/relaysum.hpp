@@ -163,20 +163,18 @@ class relaysum {
     return out;
   }
 
-  /// Checkpoint: per slice, x⁽⁰⁾ (model) or the last parameters (grad), the relays with their counts, and the
-  /// messages (read again with overlap).
+  /// Checkpoint: per slice, x⁽⁰⁾ (model) or the last parameters (grad), and the relays with their counts (the
+  /// messages are formed anew every round).
   void save(checkpoint_writer& w, const Exec& ex) const {
     for (const slice& sl : slices_) {
       w.buffer(ex, sl.state.data(), sl.length);
       for (const buffer& b : sl.relays) w.buffer(ex, b.data(), sl.length + 1);
-      for (const buffer& b : sl.messages) w.buffer(ex, b.data(), sl.length + 1);
     }
   }
   void load(checkpoint_reader& r, const Exec& ex) {
     for (slice& sl : slices_) {
       r.buffer(ex, sl.state.data(), sl.length);
       for (buffer& b : sl.relays) r.buffer(ex, b.data(), sl.length + 1);
-      for (buffer& b : sl.messages) r.buffer(ex, b.data(), sl.length + 1);
     }
   }
 
