@@ -175,27 +175,40 @@ TEST_CASE("a2cid2 threads: consensus speed and exchange statistics agree with th
   CHECK(exchanges / (6.0 * n * s.steps) == doctest::Approx(1.0).epsilon(0.12));
 }
 
-TEST_CASE("async gossip threads: a pure function of the seed, whatever the timing") {
-  // Poisson rate, gradients, and workers that sleep differently in the two runs: the same bits.
+namespace {
+
+/// Poisson rate, gradients, and workers that sleep differently in the two runs: the same bits; another seed
+/// gives other bits.
+template <class Algorithm>
+void check_pure_function_of_seed(async_options o) {
   const topology::graph g = topology::ring(6);
-  async_options o;
   o.rate = 1.5;
   o.lr = 0.05;
   o.seed = 3;
+  o.average_at_stop = false;
   run_settings s;
   s.steps = 150;
   s.with_gradient = true;
-  o.average_at_stop = false;
-  const auto fast = run_threads<async_t>(g, o, s);
+  const auto fast = run_threads<Algorithm>(g, o, s);
   s.compute = std::chrono::microseconds(100);
-  const auto slow = run_threads<async_t>(g, o, s);
+  const auto slow = run_threads<Algorithm>(g, o, s);
   for (std::size_t i = 0; i < fast.size(); ++i) {
     CHECK(fast[i].exchanges == slow[i].exchanges);
     CHECK(fast[i].x == slow[i].x);
+    CHECK(fast[i].x_tilde == slow[i].x_tilde);
   }
   o.seed = 4;
-  const auto other = run_threads<async_t>(g, o, s);
+  const auto other = run_threads<Algorithm>(g, o, s);
   CHECK(other[0].x != fast[0].x);
+}
+
+}  // namespace
+
+TEST_CASE("async gossip threads, and a2cid2 with step time: a pure function of the seed, whatever the timing") {
+  check_pure_function_of_seed<async_t>({});
+  async_options steps;
+  steps.step_time = true;
+  check_pure_function_of_seed<acid_t>(steps);
 }
 
 TEST_CASE("async threads: apply(-lr g) equals step(g) without momentum, bit for bit") {
@@ -372,6 +385,7 @@ void check_restart_from_checkpoint(const parameter_layout& layout) {
   o.lr = 0.05;
   o.rate = 1.3;
   o.seed = 5;
+  o.step_time = true;  // A²CiD²'s mixing then follows the steps, not the clock
   auto make = [&](comm::inprocess c, std::vector<double>& x, std::atomic<double>& ticks) {
     typename Algorithm::options mine = o;
     mine.clock = [&ticks] { return ticks.load(); };
@@ -427,6 +441,7 @@ void check_restart_from_checkpoint(const parameter_layout& layout) {
 
 TEST_CASE("async threads: stop, save, load into new workers and start = stop and start again, bit for bit") {
   check_restart_from_checkpoint<async_t>(parameter_layout{{12}});
+  check_restart_from_checkpoint<acid_t>(parameter_layout{{12}});
   // With low-rank exchanges the per-edge bases and counters travel in the checkpoint too.
   check_restart_from_checkpoint<async_gossip<topology::graph, comm::inprocess, exec::host, double,
                                              compress::low_rank<exec::host, double>>>(parameter_layout{{4, 3}, {2}});

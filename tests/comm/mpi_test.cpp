@@ -168,7 +168,14 @@ TEST_CASE("mpi: every synchronous algorithm gives the in-process result bit for 
   }
 }
 
-TEST_CASE("mpi: asynchronous gossip on a communication thread gives the in-process result bit for bit") {
+namespace {
+template <class C>
+using async_on = async_gossip<topology::graph, C, exec::host, double>;
+template <class C>
+using acid_on = a2cid2<topology::graph, C, exec::host, double>;
+
+template <template <class> class Algorithm>
+void check_async_same_as_inprocess() {
   REQUIRE(comm::mpi::threads_serialized());
   const int n = world_size();
   const topology::graph g = graph_for(n);
@@ -180,9 +187,9 @@ TEST_CASE("mpi: asynchronous gossip on a communication thread gives the in-proce
     o.rate = 1.5;
     o.lr = 0.05;
     o.seed = 11;
-    async_gossip<topology::graph, decltype(c), exec::host, double> algo(g, std::move(c),
-                                                                       parameters<double>::packed(x.data(), layout), o,
-                                                                       exec::host(1), exec::host(1));
+    o.step_time = true;
+    Algorithm<decltype(c)> algo(g, std::move(c), parameters<double>::packed(x.data(), layout), o, exec::host(1),
+                                exec::host(1));
     algo.start();
     for (int t = 0; t < 100; ++t) {
       for (std::size_t k = 0; k < x.size(); ++k) grad[k] = x[k] - std::cos(2.0 * rank + static_cast<double>(k));
@@ -197,6 +204,12 @@ TEST_CASE("mpi: asynchronous gossip on a communication thread gives the in-proce
     reference[static_cast<std::size_t>(rank)] = run(std::move(c));
   });
   CHECK(run(comm::mpi(MPI_COMM_WORLD)) == reference[static_cast<std::size_t>(world_rank())]);
+}
+}  // namespace
+
+TEST_CASE("mpi: asynchronous gossip, and a2cid2 with step time, give the in-process result bit for bit") {
+  check_async_same_as_inprocess<async_on>();
+  check_async_same_as_inprocess<acid_on>();
 }
 
 TEST_CASE("mpi: ranks that disagree on the topology or the layout all report it") {

@@ -40,7 +40,7 @@
 /// time is the period between two steps (the reference measures the gradient computation alone, without the
 /// rate-control wait; with waits its time runs faster than the gradient count and exchanges fall below r per unit
 /// of time). Until the first step, time stands still. The clock is called from both threads: it must be
-/// thread-safe.
+/// thread-safe. With `async_options::step_time`, time is instead the worker's count of gradient steps.
 ///
 /// **Start and stop.** `start()` averages the parameters over all workers (an all-reduce; optional) and sets
 /// x̃ = x. `stop()` lets the thread make the exchanges the last step granted, then tell every neighbour in one
@@ -53,7 +53,8 @@
 /// **Determinism.** Which exchanges happen between which steps does not depend on timing: step t waits for the
 /// exchanges granted by step t − 1, so an exchange's snapshot holds exactly the steps before it, and each edge
 /// makes the exchanges of the rounds its two workers reach. Asynchronous gossip is therefore a pure function of
-/// the seed and the gradients (bit-identical runs on the host executor); A²CiD² adds the clock-driven mixing.
+/// the seed and the gradients (bit-identical runs on the host executor); so is A²CiD² with `step_time`, while
+/// with the clock its mixing follows the timing.
 ///
 /// **Compression.** With an edge compressor other than identity (e.g. `compress::low_rank`, see
 /// `a2cid2_low_rank`), the exchange runs the compressor on the snapshot s (weight ½ towards the peer, the
@@ -127,6 +128,9 @@ struct async_options {
   bool average_at_stop = true;                 ///< `stop` averages the parameters over all workers
   /// Monotonic time in seconds; empty: std::chrono::steady_clock.
   std::function<double()> clock = {};
+  /// Time = the number of gradient steps this worker made, instead of the clock: the exchanges a step granted
+  /// happen at that step's time, so A²CiD² becomes a pure function of the seed (reproducible runs).
+  bool step_time = false;
 };
 
 /// Options of the asynchronous runtime with a compressor that has options of its own.
@@ -137,6 +141,7 @@ struct compressed_async_options : async_options {
 
 inline void add_to(fingerprint& f, const async_options& o) {
   f.add(o.rate).add(o.control).add(o.lr).add(o.momentum).add(o.seed).add(o.average_at_start).add(o.average_at_stop);
+  f.add(o.step_time);
 }
 template <class CompressorOptions>
 void add_to(fingerprint& f, const compressed_async_options<CompressorOptions>& o) {
@@ -411,6 +416,7 @@ class async_runtime {
 
   /// Virtual time now (caller holds the mutex): the clock since the anchor, in gradient times.
   double now() {
+    if (o_.step_time) return std::max(static_cast<double>(gradients_), state_->last_event());
     const double wall = o_.clock();
     if (gradient_seconds_ > 0) anchor_time_ += (wall - wall_anchor_) / gradient_seconds_;
     wall_anchor_ = wall;
