@@ -213,6 +213,7 @@ class async_runtime {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
+      tokens_ = 0;  // leave at once: no more granted exchanges
     }
     cv_.notify_all();
     thread_.join();
