@@ -530,3 +530,32 @@ TEST_CASE("async threads: a stalled worker makes its neighbours fail within the 
     CHECK(errors[static_cast<std::size_t>(neighbour)].find("waited 200 ms") != std::string::npos);
   }
 }
+
+TEST_CASE("async threads with patience: a slow worker slows its partners only, not the whole ring") {
+  // ring:8, worker 0 computes 20x longer than the others. With patience, worker 4 (farthest from 0) keeps its own
+  // pace; without, the fixed schedule spreads worker 0's pace around the ring.
+  const topology::graph g = topology::ring(8);
+  async_options o;
+  o.lr = 0;
+  o.average_at_start = false;
+  o.average_at_stop = false;
+  o.control = rate_control::deterministic;
+  run_settings s;
+  s.steps = 100;
+  s.compute_of = [](int rank) { return std::chrono::microseconds(rank == 0 ? 4000 : 200); };
+  o.patience = std::chrono::microseconds(300);
+  const auto patient = run_threads<acid_t>(g, o, s);
+  o.patience = std::chrono::microseconds(0);
+  const auto locked = run_threads<acid_t>(g, o, s);
+  MESSAGE("loop seconds of workers 0, 1, 4 — patience: ", patient[0].loop_seconds, ", ", patient[1].loop_seconds, ", ",
+          patient[4].loop_seconds, "; schedule only: ", locked[0].loop_seconds, ", ", locked[1].loop_seconds, ", ",
+          locked[4].loop_seconds);
+  CHECK(patient[4].loop_seconds < 0.4 * patient[0].loop_seconds);
+  CHECK(locked[4].loop_seconds > 0.6 * locked[0].loop_seconds);
+  // Communication still conserves the sum of x + x~, and the fast workers kept exchanging.
+  double start = 0;
+  for (int i = 0; i < g.size(); ++i)
+    for (const double v : initial(g.size(), i, s.d)) start += 2 * v;
+  CHECK(std::abs(total_mass(patient) - start) <= 1e-12 * (1 + std::abs(start)));
+  CHECK(patient[4].exchanges >= s.steps - 1);
+}

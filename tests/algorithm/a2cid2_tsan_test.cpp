@@ -46,3 +46,19 @@ TEST_CASE("a2cid2 with low-rank exchanges under ThreadSanitizer") {
       topology::ring(6), o, s, parameter_layout{{6, 4}, {5}});
   for (const auto& r : rs) CHECK(r.gradients == s.steps);
 }
+
+TEST_CASE("a2cid2 with patience (headers first, skipped rounds) under ThreadSanitizer") {
+  async_options o;
+  o.lr = 0;
+  o.average_at_start = false;
+  o.average_at_stop = false;
+  o.patience = std::chrono::microseconds(100);
+  run_settings s;
+  s.steps = 400;
+  s.compute_of = [](int rank) { return std::chrono::microseconds(rank == 0 ? 500 : 20); };
+  const auto rs = run_threads<a2cid2<topology::graph, comm::inprocess, exec::host, double>>(topology::ring(8), o, s);
+  double start = 0;
+  for (int i = 0; i < 8; ++i)
+    for (const double v : initial(8, i, s.d)) start += 2 * v;
+  CHECK(std::abs(total_mass(rs) - start) <= 1e-12 * (1 + std::abs(start)));
+}

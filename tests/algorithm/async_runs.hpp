@@ -25,6 +25,7 @@ struct worker_result {
   std::int64_t exchanges = 0, gradients = 0, rounds = 0;
   std::vector<std::int64_t> exchanges_with;
   double time = 0;
+  double loop_seconds = 0;  ///< wall time of the step loop (start to the last step, stop excluded)
 };
 
 struct run_settings {
@@ -36,6 +37,8 @@ struct run_settings {
   std::function<std::vector<double>(int, int, std::size_t)> start = {};
   /// Steps of worker i, when they differ between workers (else `steps`).
   std::function<int(int)> steps_of = {};
+  /// Compute time of worker i, when it differs between workers (else `compute`).
+  std::function<std::chrono::microseconds(int)> compute_of = {};
   /// Time = the worker's count of completed steps (a thread-safe clock that ignores scheduling hiccups).
   bool step_clock = false;
   /// > 0: hand the update −apply_lr·g to `apply` instead of calling `step(g)`.
@@ -73,8 +76,10 @@ std::vector<worker_result> run_threads(
                    exec::host(1));
     algo.start();
     const int steps = s.steps_of ? s.steps_of(rank) : s.steps;
+    const std::chrono::microseconds compute = s.compute_of ? s.compute_of(rank) : s.compute;
+    const auto loop_begin = std::chrono::steady_clock::now();
     for (int t = 0; t < steps; ++t) {
-      if (s.compute.count() > 0) std::this_thread::sleep_for(s.compute);
+      if (compute.count() > 0) std::this_thread::sleep_for(compute);
       if (s.with_gradient)
         for (std::size_t k = 0; k < d; ++k) grad[k] = r.x[k] - std::cos(2.0 * rank + static_cast<double>(k));
       if (s.apply_lr > 0) {
@@ -85,6 +90,7 @@ std::vector<worker_result> run_threads(
       }
       ticks.store(ticks.load() + 1);
     }
+    r.loop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_begin).count();
     algo.stop();
     if (algo.x_tilde()) r.x_tilde.assign(algo.x_tilde(), algo.x_tilde() + d);
     r.exchanges = algo.exchanges();

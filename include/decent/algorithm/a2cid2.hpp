@@ -15,8 +15,11 @@
 /// **Pairing.** Every worker follows the same `topology::matching_schedule` (random matchings from the shared
 /// seed) at its own pace: in round k it exchanges with its partner of round k, if any. Both endpoints of an edge
 /// meet in the same round, and a worker in round k waits only for partners in round k — no deadlock and no
-/// coordinator. A slow worker holds back its partners, and through the rate lock below their steps, and so on
-/// outwards: as in the reference, gradients and exchanges stay locked together.
+/// coordinator. By default every scheduled exchange happens: a slow worker holds back its partners, and through
+/// the rate lock below their steps, and so on outwards. With `async_options::patience`, a worker that has no
+/// granted exchange when its round comes meets its partner "not ready" after that wait, and both skip the round:
+/// a slow worker then costs its partners at most the patience per scheduled meeting and nobody further away,
+/// like the reference's pairing of available workers (which rounds are skipped then depends on timing).
 ///
 /// **Rate.** Each `step` grants the communication thread r exchanges (`rate_control::poisson`: a Poisson(r)
 /// draw; `deterministic`: r, the fraction carried over), and waits until the exchanges granted by the previous
@@ -54,7 +57,7 @@
 /// exchanges granted by step t − 1, so an exchange's snapshot holds exactly the steps before it, and each edge
 /// makes the exchanges of the rounds its two workers reach. Asynchronous gossip is therefore a pure function of
 /// the seed and the gradients (bit-identical runs on the host executor); so is A²CiD² with `step_time`, while
-/// with the clock its mixing follows the timing.
+/// with the clock its mixing follows the timing. A positive patience gives up this determinism for pace.
 ///
 /// **Compression.** With an edge compressor other than identity (e.g. `compress::low_rank`, see
 /// `a2cid2_low_rank`), the exchange runs the compressor on the snapshot s (weight ½ towards the peer, the
@@ -131,6 +134,12 @@ struct async_options {
   /// Time = the number of gradient steps this worker made, instead of the clock: the exchanges a step granted
   /// happen at that step's time, so A²CiD² becomes a pure function of the seed (reproducible runs).
   bool step_time = false;
+  /// How long the communication thread waits for an exchange to be granted before it meets its partner of the
+  /// round anyway, as "not ready" (both then skip the round: only the headers travel). Zero: wait for the grant
+  /// — every scheduled exchange happens, runs are reproducible, and a slow worker's pace spreads along the graph.
+  /// Positive: a slow worker costs its partners at most this wait per scheduled meeting, as in the reference,
+  /// where workers pair with whichever neighbour is available; which rounds are skipped then depends on timing.
+  std::chrono::microseconds patience{0};
 };
 
 /// Options of the asynchronous runtime with a compressor that has options of its own.
@@ -141,7 +150,7 @@ struct compressed_async_options : async_options {
 
 inline void add_to(fingerprint& f, const async_options& o) {
   f.add(o.rate).add(o.control).add(o.lr).add(o.momentum).add(o.seed).add(o.average_at_start).add(o.average_at_stop);
-  f.add(o.step_time);
+  f.add(o.step_time).add(static_cast<std::int64_t>(o.patience.count()));
 }
 template <class CompressorOptions>
 void add_to(fingerprint& f, const compressed_async_options<CompressorOptions>& o) {
@@ -179,6 +188,7 @@ class async_runtime {
             " workers but the communicator has ", comm_.size());
     expects(o_.rate > 0 && std::isfinite(o_.rate), "the communication rate must be positive, got ", o_.rate);
     expects(o_.lr >= 0, "the learning rate must be >= 0, got ", o_.lr);
+    expects(o_.patience.count() >= 0, "the patience must be >= 0 microseconds, got ", o_.patience.count());
     expects(params_.space() == Exec::space, "parameters in ", to_string(params_.space()),
             " memory but the executor runs on ", to_string(Exec::space), " memory");
     if constexpr (requires { comm_.accepts(Exec::space); })
@@ -383,11 +393,13 @@ class async_runtime {
  private:
   /// The tag of the control message (the largest tag every MPI guarantees; compressors tag by tensor index).
   static constexpr int header_tag = 32767;
-  /// The control message of an exchange: the round (checked by the peer) and whether the sender leaves.
+  /// The control message of an exchange: the round (checked by the peer) and the sender's flags.
   struct header {
     std::int64_t round;
-    std::int64_t leaving;
+    std::int64_t flags;
   };
+  static constexpr std::int64_t leaving_flag = 1;  ///< the sender leaves: the edge closes after this meeting
+  static constexpr std::int64_t ready_flag = 2;    ///< the sender has a granted exchange (or leaves)
   static_assert(sizeof(header) == 16);
 
   topology::graph static_graph() const {
@@ -482,28 +494,37 @@ class async_runtime {
         }
         const int peer = schedule_.partner(rank, round);
         if (peer < 0 || closed[static_cast<std::size_t>(peer)]) continue;
-        bool leaving = false;
+        bool leaving = false, ready = false;
         {
           std::unique_lock lock(mutex_);
           round_ = rounds_before_ + (round - base);
-          cv_.wait(lock, [&] { return tokens_ > 0 || stopping_; });
-          leaving = tokens_ == 0;  // a stopping worker first makes the exchanges its last step granted
-          state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
-          if constexpr (!uncompressed) comm_exec_.copy(received_.data(), sent_.data(), params_.numel());
-          comm_exec_.synchronize();
+          const auto granted = [&] { return tokens_ > 0 || stopping_; };
+          if (o_.patience.count() == 0) cv_.wait(lock, granted);
+          else cv_.wait_for(lock, o_.patience, granted);
+          // A stopping worker first makes the exchanges its last step granted, then leaves.
+          leaving = stopping_ && tokens_ == 0;
+          ready = tokens_ > 0 || leaving;
+          if (ready) {
+            state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
+            if constexpr (!uncompressed) comm_exec_.copy(received_.data(), sent_.data(), params_.numel());
+            comm_exec_.synchronize();
+          }
         }
-        const bool peer_leaving = transfer(peer, round, leaving);
-        {
-          std::lock_guard lock(mutex_);
-          const double t = now();
-          if constexpr (uncompressed) state_->exchange(comm_exec_, received_.data(), t, sent_.data());
-          else state_->apply_change(comm_exec_, t, sent_.data(), received_.data());
-          comm_exec_.synchronize();
-          ++exchanges_;
-          ++exchanges_with_[static_cast<std::size_t>(peer)];
-          if (!leaving && tokens_ > 0) --tokens_;
+        const std::int64_t theirs = meet(peer, round, (leaving ? leaving_flag : 0) | (ready ? ready_flag : 0));
+        const bool peer_leaving = (theirs & leaving_flag) != 0;
+        if (ready && (theirs & ready_flag) != 0) {
+          {
+            std::lock_guard lock(mutex_);
+            const double t = now();
+            if constexpr (uncompressed) state_->exchange(comm_exec_, received_.data(), t, sent_.data());
+            else state_->apply_change(comm_exec_, t, sent_.data(), received_.data());
+            comm_exec_.synchronize();
+            ++exchanges_;
+            ++exchanges_with_[static_cast<std::size_t>(peer)];
+            if (!leaving && tokens_ > 0) --tokens_;
+          }
+          cv_.notify_all();
         }
-        cv_.notify_all();
         if (leaving || peer_leaving) {
           closed[static_cast<std::size_t>(peer)] = 1;
           --open;
@@ -519,18 +540,44 @@ class async_runtime {
     }
   }
 
-  /// Moves the snapshot (uncompressed: s to the peer, the peer's into r; compressed: the compressor's rounds on
-  /// s, with r keeping the original) and the headers; returns whether the peer leaves.
-  bool transfer(int peer, std::int64_t round, bool leaving) {
-    const header mine{round, leaving ? 1 : 0};
+  /// Meets the partner of the round: exchanges the headers and, when both are ready, the snapshots. Without
+  /// patience both are always ready and the headers travel with the data in one batch; with patience the headers
+  /// go first. Returns the partner's flags.
+  std::int64_t meet(int peer, std::int64_t round, std::int64_t flags) {
+    const header mine{round, flags};
     header theirs{-1, 0};
     const comm::send_op send_header{peer, &mine, sizeof(header), header_tag};
     const comm::recv_op recv_header{peer, &theirs, sizeof(header), header_tag};
+    const bool together = o_.patience.count() == 0;  // both ends are ready: no need to ask first
+    if (!together) {
+      comm_.exchange(std::span(&send_header, 1), std::span(&recv_header, 1));
+      check_round(peer, round, theirs);
+      if ((flags & ready_flag) == 0 || (theirs.flags & ready_flag) == 0) return theirs.flags;
+    }
+    transfer(peer, together ? &send_header : nullptr, together ? &recv_header : nullptr);
+    check_round(peer, round, theirs);
+    return theirs.flags;
+  }
+
+  void check_round(int peer, std::int64_t round, const header& theirs) const {
+    expects<comm_error>(theirs.round == round, "rank ", comm_.rank(), " exchanged in round ", round, " with rank ",
+                        peer, " which was in round ", theirs.round, ": the workers do not share the matching "
+                        "schedule (same topology and seed on every worker?)");
+  }
+
+  /// Moves the snapshot (uncompressed: s to the peer, the peer's into r; compressed: the compressor's rounds on
+  /// s, with r keeping the original), with the headers when given.
+  void transfer(int peer, const comm::send_op* send_header, const comm::recv_op* recv_header) {
     if constexpr (uncompressed) {
       const std::size_t bytes = params_.numel() * sizeof(T);
-      const comm::send_op sends[] = {send_header, {peer, sent_.data(), bytes, 0}};
-      const comm::recv_op recvs[] = {recv_header, {peer, received_.data(), bytes, 0}};
-      comm_.exchange(sends, recvs);
+      plan_.clear();
+      plan_.sends.push_back({peer, sent_.data(), bytes, 0});
+      plan_.recvs.push_back({peer, received_.data(), bytes, 0});
+      if (send_header) {
+        plan_.sends.push_back(*send_header);
+        plan_.recvs.push_back(*recv_header);
+      }
+      comm_.exchange(plan_.sends, plan_.recvs);
     } else {
       const int one_peer[] = {peer};
       const double half[] = {0.5};
@@ -541,9 +588,9 @@ class async_runtime {
       for (ctx.round = 0; (ctx.round) < rounds; ++ctx.round) {
         plan_.clear();
         compressor_->plan(ctx, one_peer, plan_);
-        if (ctx.round == 0) {
-          plan_.sends.push_back(send_header);
-          plan_.recvs.push_back(recv_header);
+        if (ctx.round == 0 && send_header) {
+          plan_.sends.push_back(*send_header);
+          plan_.recvs.push_back(*recv_header);
         }
         comm_exec_.synchronize();
         comm_.exchange(plan_.sends, plan_.recvs);
@@ -551,10 +598,6 @@ class async_runtime {
       }
       comm_exec_.synchronize();
     }
-    expects<comm_error>(theirs.round == round, "rank ", comm_.rank(), " exchanged in round ", round, " with rank ",
-                        peer, " which was in round ", theirs.round, ": the workers do not share the matching "
-                        "schedule (same topology and seed on every worker?)");
-    return theirs.leaving != 0;
   }
 
   void rethrow_locked() {
