@@ -46,8 +46,8 @@
 /// thread-safe. With `async_options::step_time`, time is instead the worker's count of gradient steps.
 ///
 /// **Start and stop.** `start()` averages the parameters over all workers (an all-reduce; optional) and sets
-/// x̃ = x. `stop()` lets the thread make the exchanges the last step granted, then tell every neighbour in one
-/// more exchange that this worker leaves (edges are closed both ways, so nobody waits for a worker that left),
+/// x̃ = x. `stop()` lets the thread make the exchanges the last step granted (without patience), then tell every
+/// neighbour in one more meeting that this worker leaves (edges are closed both ways, so nobody waits for a worker that left),
 /// joins the thread, writes the state to the parameters and averages them over all workers (optional). Every
 /// worker must call `start` and `stop`. Workers need not make the same number of steps; a worker whose
 /// neighbours all left makes its remaining steps alone, and the final average waits (up to the communicator's
@@ -501,8 +501,9 @@ class async_runtime {
           const auto granted = [&] { return tokens_ > 0 || stopping_; };
           if (o_.patience.count() == 0) cv_.wait(lock, granted);
           else cv_.wait_for(lock, o_.patience, granted);
-          // A stopping worker first makes the exchanges its last step granted, then leaves.
-          leaving = stopping_ && tokens_ == 0;
+          // A stopping worker first makes the exchanges its last step granted (so that runs without patience are
+          // reproducible), then leaves; with patience it leaves at once (a slow partner may not be ready soon).
+          leaving = stopping_ && (tokens_ == 0 || o_.patience.count() > 0);
           ready = tokens_ > 0 || leaving;
           if (ready) {
             state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
