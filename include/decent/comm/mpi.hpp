@@ -205,7 +205,8 @@ class mpi {
   void wait(std::vector<MPI_Request>& requests, std::vector<MPI_Status>& statuses, std::size_t receives,
             Describe what) {
     const auto until = std::chrono::steady_clock::now() + options_.deadline;
-    for (int polls = 0;; ++polls) {
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+    for (;;) {
       int done = 0;
       const int code = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses.data());
       if (code == MPI_ERR_IN_STATUS) {
@@ -224,7 +225,10 @@ class mpi {
         throw comm_error(decent::detail::concat("rank ", rank_, " waited ", options_.deadline.count(), " ms for ",
                                                 what(), ": a peer stalled or died (mpi_options::deadline)"));
       }
-      if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(20));
+      // MPI moves data only inside MPI calls: keep polling (yielding to other threads) for 10 ms, which covers a
+      // large message, then poll every 20 µs so that a long wait for a peer does not hold a core.
+      if (std::chrono::steady_clock::now() < spin_until) std::this_thread::yield();
+      else std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
 
