@@ -18,8 +18,9 @@
 /// coordinator. By default every scheduled exchange happens: a slow worker holds back its partners, and through
 /// the rate lock below their steps, and so on outwards. With `async_options::patience`, a worker that has no
 /// granted exchange when its round comes meets its partner "not ready" after that wait, and both skip the round:
-/// a slow worker then costs its partners at most the patience per scheduled meeting and nobody further away,
-/// like the reference's pairing of available workers (which rounds are skipped then depends on timing).
+/// a slow worker then costs its partners at most the patience per scheduled meeting, and workers further away
+/// keep their pace, like the reference's pairing of available workers (which rounds are skipped then depends on
+/// timing).
 ///
 /// **Rate.** Each `step` grants the communication thread r exchanges (`rate_control::poisson`: a Poisson(r)
 /// draw; `deterministic`: r, the fraction carried over), and waits until the exchanges granted by the previous
@@ -69,9 +70,10 @@
 /// MPI_THREAD_SERIALIZED). No other collective may run between `start` and `stop` on any worker: a worker
 /// blocked in a barrier grants no exchanges, so its neighbours' steps block too. The communicator's deadline
 /// bounds how long an exchange waits for its partner to reach the round, which can take several of the slowest
-/// neighbour's steps (and, in `stop`, until it stops). Each exchange also sends a 16-byte control header (tag
-/// `header_tag`, 32767) counted in the communicator's bytes. Errors of the communication thread (e.g. a peer past the deadline)
-/// are rethrown by the next `step`, `apply` or `stop`. Memory per worker: x (the user's) plus c, x̃, s, r in
+/// neighbour's steps (and, in `stop`, until it stops). Each meeting also sends a 16-byte control header (tag
+/// `header_tag`, 32767) counted in the communicator's bytes — with patience, skipped rounds send only that.
+/// Errors of the communication thread (e.g. a peer past the deadline) are rethrown by the next `step`, `apply`
+/// or `stop`. Memory per worker: x (the user's) plus c, x̃, s, r in
 /// executor memory, and the momentum buffer of the library's SGD.
 
 #include <algorithm>
