@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <decent/algorithm/gossip.hpp>
+#include <decent/comm/agreement.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/sim/cluster.hpp>
 #include <decent/topology/topologies.hpp>
@@ -186,6 +187,46 @@ TEST_CASE("workers that disagree on the topology, the options or the layout all 
       CHECK(g.communicator().stats().bytes_sent == 2 * 6 * sizeof(double));  // the check itself is not counted
     });
     for (const auto& e : errors) CHECK(e.empty());
+  }
+}
+
+namespace {
+
+/// The in-process communicator without its `agree`: agreement then goes through `allreduce_sum` (the path of
+/// communicators that do not offer `agree`).
+class without_agree {
+ public:
+  using communicator_concept = comm::communicator_tag;
+  static constexpr bool can_access(memory_space s) { return s == memory_space::host; }
+  explicit without_agree(comm::inprocess c) : c_(std::move(c)) {}
+  [[nodiscard]] int rank() const { return c_.rank(); }
+  [[nodiscard]] int size() const { return c_.size(); }
+  void exchange(std::span<const comm::send_op> s, std::span<const comm::recv_op> r) { c_.exchange(s, r); }
+  void barrier() { c_.barrier(); }
+  void allreduce_sum(double* d, std::size_t n) { c_.allreduce_sum(d, n); }
+  void allreduce_sum(float* d, std::size_t n) { c_.allreduce_sum(d, n); }
+  [[nodiscard]] comm::counters stats() const { return c_.stats(); }
+
+ private:
+  comm::inprocess c_;
+};
+
+}  // namespace
+
+TEST_CASE("agreement through allreduce_sum, for communicators without agree(): equal and unequal values") {
+  // Values that differ only in one 16-bit quarter, and values whose quarters have equal sums across ranks (1+3 =
+  // 2+2) but not equal squares: both are found; equal values pass.
+  for (const bool differ : {false, true}) {
+    std::vector<int> verdicts(4);
+    const auto errors = errors_of_every_rank(4, [&](comm::inprocess c) {
+      without_agree w(std::move(c));
+      const int rank = w.rank();
+      const std::uint64_t base = 0x1234'5678'9abc'def0ull;
+      const std::uint64_t quarter = differ ? std::uint64_t{rank == 0 ? 1u : rank == 1 ? 3u : 2u} << 16 : 0;
+      verdicts[static_cast<std::size_t>(rank)] = comm::all_agree(w, base + quarter) ? 1 : 0;
+    });
+    for (const auto& e : errors) CHECK(e.empty());
+    for (const int v : verdicts) CHECK(v == (differ ? 0 : 1));
   }
 }
 

@@ -205,10 +205,8 @@ class async_runtime {
     sent_ = exec_.template allocate<T>(n);
     received_ = exec_.template allocate<T>(n);
     if constexpr (MomentumVariable) constants_ = topology::a2cid2_constants(graph_, o_.rate);
-    fingerprint algorithm;
-    algorithm.add(typeid(async_runtime).name());
-    add_options(algorithm, o_);
-    agreement_ = {topology::topology_fingerprint(topology_), algorithm.value(), params_.layout().fingerprint()};
+    agreement_ = detail::build_fingerprints::of(topology::topology_fingerprint(topology_), typeid(async_runtime).name(),
+                                                o_, params_.layout().fingerprint());
     if constexpr (!uncompressed)
       compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
                           o_.compression);
@@ -238,18 +236,12 @@ class async_runtime {
   void start() {
     expects(!thread_.joinable(), "start(): rank ", comm_.rank(), " is already running");
     rethrow();
-    comm::check_agreement(comm_, {{"the topology", agreement_[0]},
-                                  {"the algorithm and its options", agreement_[1]},
-                                  {"the parameter layout", agreement_[2]},
-                                  {"the epoch (checkpoints of different epochs?)", static_cast<std::uint64_t>(epoch_)}});
-    if (!state_) {
-      if (o_.average_at_start) average_parameters();
-      copy_in(live_.data());
+    agreement_.check(comm_, "the epoch (checkpoints of different epochs?)", static_cast<std::uint64_t>(epoch_));
+    if (!state_ && o_.average_at_start) average_parameters();  // leaves the average in c as well
+    else copy_in();
+    if (!state_)
       state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
                      MomentumVariable);
-    } else {
-      copy_in(live_.data());
-    }
     exec_.synchronize();
     anchor_time_ = state_->last_event();
     last_step_wall_ = wall_anchor_ = o_.clock();
@@ -307,7 +299,7 @@ class async_runtime {
     expects(!thread_.joinable(), "save(): stop rank ", comm_.rank(), " first");
     expects(state_.has_value(), "save(): rank ", comm_.rank(), " has no state yet (call start() first)");
     checkpoint_writer w;
-    checkpoint_header::write(w, agreement_);
+    checkpoint_header::write(w, agreement_.values);
     w.value(epoch_);
     w.value(rounds_before_);
     w.value(draws_);
@@ -339,34 +331,6 @@ class async_runtime {
 
   /// Exchanges this worker made (with `peer`).
   [[nodiscard]] std::int64_t exchanges() const { return locked([&] { return exchanges_; }); }
-
- private:
-  void read(std::span<const std::byte> bytes) {
-    checkpoint_reader r(bytes);
-    static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
-    checkpoint_header::read(r, agreement_, parts);
-    epoch_ = r.value<std::int64_t>();
-    rounds_before_ = r.value<std::int64_t>();
-    draws_ = r.value<std::uint64_t>();
-    carry_ = r.value<double>();
-    gradients_ = r.value<std::int64_t>();
-    exchanges_ = r.value<std::int64_t>();
-    for (std::int64_t& e : exchanges_with_) e = r.value<std::int64_t>();
-    gradient_seconds_ = r.value<double>();
-    const std::size_t momentum = r.next_buffer_length();  // 0 when the library's SGD was never used
-    expects(momentum == 0 || momentum == params_.numel(), "the checkpoint's momentum has ", momentum,
-            " elements where ", params_.numel(), " are expected");
-    momentum_ = exec_.template allocate<T>(momentum);
-    r.buffer(exec_, momentum_.data(), momentum);
-    if (!state_)
-      state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
-                     MomentumVariable);
-    state_->load(r, exec_);
-    if constexpr (!uncompressed) load_part(*compressor_, r, comm_exec_);
-    r.finish();
-  }
-
- public:
   [[nodiscard]] std::int64_t exchanges_with(int peer) const {
     return locked([&] { return exchanges_with_.at(static_cast<std::size_t>(peer)); });
   }
@@ -603,6 +567,31 @@ class async_runtime {
     }
   }
 
+  /// The body of `load` (validates while it reads; `load` restores the previous state on failure).
+  void read(std::span<const std::byte> bytes) {
+    checkpoint_reader r(bytes);
+    checkpoint_header::read(r, agreement_.values, detail::build_fingerprints::names);
+    epoch_ = r.value<std::int64_t>();
+    rounds_before_ = r.value<std::int64_t>();
+    draws_ = r.value<std::uint64_t>();
+    carry_ = r.value<double>();
+    gradients_ = r.value<std::int64_t>();
+    exchanges_ = r.value<std::int64_t>();
+    for (std::int64_t& e : exchanges_with_) e = r.value<std::int64_t>();
+    gradient_seconds_ = r.value<double>();
+    const std::size_t momentum = r.next_buffer_length();  // 0 when the library's SGD was never used
+    expects(momentum == 0 || momentum == params_.numel(), "the checkpoint's momentum has ", momentum,
+            " elements where ", params_.numel(), " are expected");
+    momentum_ = exec_.template allocate<T>(momentum);
+    r.buffer(exec_, momentum_.data(), momentum);
+    if (!state_)
+      state_.emplace(exec_, parameters<T>::packed(live_.data(), params_.layout(), Exec::space), constants_,
+                     MomentumVariable);
+    state_->load(r, exec_);
+    if constexpr (!uncompressed) load_part(*compressor_, r, comm_exec_);
+    r.finish();
+  }
+
   void rethrow_locked() {
     if (error_) std::rethrow_exception(error_);
   }
@@ -612,8 +601,8 @@ class async_runtime {
   }
 
   /// c ← the user's parameters (packed copy of every segment).
-  void copy_in(T* packed) {
-    for (const auto& [x, offset] : params_.segments()) exec_.copy(packed + offset, x.data, x.numel());
+  void copy_in() {
+    for (const auto& [x, offset] : params_.segments()) exec_.copy(live_.data() + offset, x.data, x.numel());
   }
   /// The user's parameters ← c.
   void copy_out() {
@@ -622,7 +611,7 @@ class async_runtime {
   }
 
   void average_parameters() {
-    copy_in(live_.data());
+    copy_in();
     detail::allreduce_sum(comm_, exec_, std::span<T>(live_.data(), params_.numel()), staging_);
     exec_.for_each(params_.numel(), decent::detail::scale_kernel<T>{live_.data(), 1.0 / comm_.size()});
     copy_out();
@@ -648,7 +637,7 @@ class async_runtime {
   std::exception_ptr error_;
   std::int64_t tokens_ = 0, gradients_ = 0, exchanges_ = 0, round_ = 0;
   std::vector<std::int64_t> exchanges_with_;
-  std::array<std::uint64_t, 3> agreement_{};  ///< fingerprints: topology, algorithm and options, layout
+  detail::build_fingerprints agreement_;
   std::int64_t epoch_ = 0, rounds_before_ = 0;
   bool stopping_ = false, isolated_ = false;
   double carry_ = 0, anchor_time_ = 0, wall_anchor_ = 0, last_step_wall_ = 0, gradient_seconds_ = 0;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -47,6 +48,34 @@ void allreduce_sum(Comm& comm, const Exec& ex, std::span<T> buffer, std::vector<
   }
 }
 
+/// What every worker of a job must build alike — the topology, the algorithm with its options, the parameter
+/// layout — as fingerprints, compared once at setup (`check`) and stamped on checkpoints (`values`, `names`).
+struct build_fingerprints {
+  std::array<std::uint64_t, 3> values{};
+  /// What each value stands for, in checkpoint errors ("saved with another ...").
+  static constexpr const char* names[3] = {"topology", "algorithm or options", "parameter layout"};
+
+  /// @param algorithm the algorithm's type name (its element type and executor included)
+  template <class Options>
+  static build_fingerprints of(std::uint64_t topology, const char* algorithm, const Options& options,
+                               std::uint64_t layout) {
+    fingerprint f;
+    f.add(algorithm);
+    add_options(f, options);
+    return {{topology, f.value(), layout}};
+  }
+
+  /// Collective: throws `comm_error` on every worker unless all hold the same values and the same `counter`
+  /// (the step or the epoch, named `counter_name`).
+  template <comm::communicator C>
+  void check(C& c, std::string_view counter_name, std::uint64_t counter) const {
+    comm::check_agreement(c, {{"the topology", values[0]},
+                              {"the algorithm and its options", values[1]},
+                              {"the parameter layout", values[2]},
+                              {counter_name, counter}});
+  }
+};
+
 }  // namespace detail
 
 /// One worker's side of a synchronous decentralized algorithm.
@@ -80,10 +109,7 @@ class mixer {
   /// (comm::check_agreement; a mismatch throws `comm_error` on every worker).
   void mix() {
     if (!agreed_) {
-      comm::check_agreement(comm_, {{"the topology", agreement_[0]},
-                                    {"the algorithm and its options", agreement_[1]},
-                                    {"the parameter layout", agreement_[2]},
-                                    {"the step (checkpoints of different steps?)", static_cast<std::uint64_t>(step_)}});
+      agreement_.check(comm_, "the step (checkpoints of different steps?)", static_cast<std::uint64_t>(step_));
       agreed_ = true;
     }
     exec_.synchronize();
@@ -106,7 +132,7 @@ class mixer {
   /// what never stopping would have (host executor).
   [[nodiscard]] std::vector<std::byte> save() const {
     checkpoint_writer w;
-    checkpoint_header::write(w, agreement_);
+    checkpoint_header::write(w, agreement_.values);
     w.value(step_);
     save_part(rule_, w, exec_);
     return w.take();
@@ -141,8 +167,7 @@ class mixer {
 
   void read(std::span<const std::byte> bytes) {
     checkpoint_reader r(bytes);
-    static constexpr const char* parts[] = {"topology", "algorithm or options", "parameter layout"};
-    checkpoint_header::read(r, agreement_, parts);
+    checkpoint_header::read(r, agreement_.values, detail::build_fingerprints::names);
     step_ = r.value<std::int64_t>();
     load_part(rule_, r, exec_);
     r.finish();
@@ -150,15 +175,12 @@ class mixer {
 
   /// Fingerprints of the topology, of the algorithm (the rule's type, its element type and options) and of the
   /// parameter layout (with whether it is packed: that decides the messages).
-  std::array<std::uint64_t, 3> fingerprints(const parameters<value_type>& params, const options& opts) const {
+  detail::build_fingerprints fingerprints(const parameters<value_type>& params, const options& opts) const {
     std::uint64_t topology = 0;
     if constexpr (!std::same_as<Topology, no_topology>) topology = topology::topology_fingerprint(topology_);
-    fingerprint algorithm;
-    algorithm.add(typeid(Rule).name());
-    add_options(algorithm, opts);
     fingerprint layout;
     layout.add(params.layout().fingerprint()).add(params.is_packed());
-    return {topology, algorithm.value(), layout.value()};
+    return detail::build_fingerprints::of(topology, typeid(Rule).name(), opts, layout.value());
   }
 
   /// The topology, after checking it has as many workers as the communicator (before any rule sees it).
@@ -182,7 +204,7 @@ class mixer {
   Topology topology_{};
   Comm comm_;
   executor_type exec_;
-  std::array<std::uint64_t, 3> agreement_{};
+  detail::build_fingerprints agreement_;
   bool agreed_ = false;
   Rule rule_;
   mixing::exchange_plan<value_type> plan_;

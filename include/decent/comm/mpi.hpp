@@ -96,33 +96,34 @@ class mpi {
   void exchange(std::span<const send_op> sends, std::span<const recv_op> recvs) {
     for (const send_op& s : sends) check_op("send to", s.peer, s.data, s.bytes, s.tag);
     for (const recv_op& r : recvs) check_op("receive from", r.peer, r.data, r.bytes, r.tag);
-    std::vector<MPI_Request> requests;
-    std::vector<std::size_t> piece_of;  // receive piece k belongs to recvs[piece_of[k]]
-    std::vector<int> piece_bytes;
+    // Scratch kept between calls (no allocation per step); receive piece k belongs to recvs[piece_of_[k]].
+    requests_.clear();
+    piece_of_.clear();
+    piece_bytes_.clear();
     for (std::size_t k = 0; k < recvs.size(); ++k) {
       const recv_op& r = recvs[k];
       for (std::size_t at = 0; at < r.bytes || (at == 0 && r.bytes == 0); at += piece) {
         const int n = static_cast<int>(std::min(piece, r.bytes - at));
         MPI_Request q;
         check(MPI_Irecv(static_cast<std::byte*>(r.data) + at, n, MPI_BYTE, r.peer, r.tag, comm_, &q), "MPI_Irecv");
-        requests.push_back(q);
-        piece_of.push_back(k);
-        piece_bytes.push_back(n);
+        requests_.push_back(q);
+        piece_of_.push_back(k);
+        piece_bytes_.push_back(n);
         if (r.bytes == 0) break;
       }
     }
-    const std::size_t receives = requests.size();
+    const std::size_t receives = requests_.size();
     for (const send_op& s : sends)
       for (std::size_t at = 0; at < s.bytes || (at == 0 && s.bytes == 0); at += piece) {
         const int n = static_cast<int>(std::min(piece, s.bytes - at));
         MPI_Request q;
         check(MPI_Isend(static_cast<const std::byte*>(s.data) + at, n, MPI_BYTE, s.peer, s.tag, comm_, &q),
               "MPI_Isend");
-        requests.push_back(q);
+        requests_.push_back(q);
         if (s.bytes == 0) break;
       }
-    std::vector<MPI_Status> statuses(requests.size());
-    wait(requests, statuses, receives, [&] {
+    statuses_.resize(requests_.size());
+    wait(requests_, statuses_, receives, [&] {
       std::string peers;
       for (const recv_op& r : recvs) {
         peers.push_back(' ');
@@ -132,9 +133,9 @@ class mpi {
     });
     for (std::size_t k = 0; k < receives; ++k) {
       int count = 0;
-      MPI_Get_count(&statuses[k], MPI_BYTE, &count);
-      const recv_op& r = recvs[piece_of[k]];
-      expects<comm_error>(count == piece_bytes[k], "rank ", rank_, " expected ", r.bytes, " bytes from rank ",
+      MPI_Get_count(&statuses_[k], MPI_BYTE, &count);
+      const recv_op& r = recvs[piece_of_[k]];
+      expects<comm_error>(count == piece_bytes_[k], "rank ", rank_, " expected ", r.bytes, " bytes from rank ",
                           r.peer, " (tag ", r.tag, ") but the message was shorter: do all workers use the same ",
                           "parameter layout?");
     }
@@ -199,29 +200,34 @@ class mpi {
     expects(tag >= 0 && tag <= 32767, "rank ", rank_, ": message tag ", tag, " is outside [0, 32767]");
   }
 
-  /// Polls `requests` until all completed; `comm_error` (naming `what()`) after the deadline, once the first
-  /// `receives` requests (receives) still pending are cancelled.
+  /// Polls `requests` until all completed. On an error, or after the deadline (`comm_error` naming `what()`),
+  /// the first `receives` requests (receives) still pending are cancelled first, so no late message lands in a
+  /// buffer the caller may free.
   template <class Describe>
-  void wait(std::vector<MPI_Request>& requests, std::vector<MPI_Status>& statuses, std::size_t receives,
-            Describe what) {
+  void wait(std::span<MPI_Request> requests, std::span<MPI_Status> statuses, std::size_t receives, Describe what) {
     const auto until = std::chrono::steady_clock::now() + options_.deadline;
     const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+    auto cancel_receives = [&] {
+      for (std::size_t k = 0; k < receives; ++k)
+        if (requests[k] != MPI_REQUEST_NULL) {
+          MPI_Cancel(&requests[k]);
+          MPI_Wait(&requests[k], MPI_STATUS_IGNORE);
+        }
+    };
     for (;;) {
       int done = 0;
       const int code = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses.data());
-      if (code == MPI_ERR_IN_STATUS) {
-        for (const MPI_Status& s : statuses)
-          if (s.MPI_ERROR != MPI_SUCCESS && s.MPI_ERROR != MPI_ERR_PENDING)
-            check(s.MPI_ERROR, decent::detail::concat("waiting for ", what(), " (rank ", s.MPI_SOURCE, ")").c_str());
+      if (code != MPI_SUCCESS) {
+        cancel_receives();
+        if (code == MPI_ERR_IN_STATUS)
+          for (const MPI_Status& s : statuses)
+            if (s.MPI_ERROR != MPI_SUCCESS && s.MPI_ERROR != MPI_ERR_PENDING)
+              check(s.MPI_ERROR, decent::detail::concat("waiting for ", what(), " (rank ", s.MPI_SOURCE, ")").c_str());
+        check(code, "MPI_Testall");
       }
-      check(code, "MPI_Testall");
       if (done) return;
       if (std::chrono::steady_clock::now() > until) {
-        for (std::size_t k = 0; k < receives; ++k)
-          if (requests[k] != MPI_REQUEST_NULL) {
-            MPI_Cancel(&requests[k]);
-            MPI_Wait(&requests[k], MPI_STATUS_IGNORE);
-          }
+        cancel_receives();
         throw comm_error(decent::detail::concat("rank ", rank_, " waited ", options_.deadline.count(), " ms for ",
                                                 what(), ": a peer stalled or died (mpi_options::deadline)"));
       }
@@ -233,9 +239,8 @@ class mpi {
   }
 
   void wait_one(MPI_Request& q, const char* what) {
-    std::vector<MPI_Request> requests{q};
-    std::vector<MPI_Status> statuses(1);
-    wait(requests, statuses, 0, [&] { return std::string(what); });
+    MPI_Status status;
+    wait(std::span(&q, 1), std::span(&status, 1), 0, [&] { return std::string(what); });
   }
 
   template <class T>
@@ -267,18 +272,25 @@ class mpi {
     MPI_Request request;
     const auto n = static_cast<std::size_t>(size_);
     const std::size_t base = count / n, extra = count % n;
-    std::vector<int> counts(n), offsets(n);
+    auto& counts = slices_[0];
+    auto& offsets = slices_[1];
+    auto& receive_counts = slices_[2];
+    auto& receive_offsets = slices_[3];
+    for (auto& v : slices_) v.resize(n);
     for (std::size_t r = 0; r < n; ++r) {
       counts[r] = static_cast<int>(base + (r < extra ? 1 : 0));
       offsets[r] = static_cast<int>(r * base + std::min(r, extra));
     }
     const auto me = static_cast<std::size_t>(rank_);
     const auto mine = static_cast<std::size_t>(counts[me]);
-    // All-to-all: rank q's copy of my slice lands at gathered[q·mine ...].
-    std::vector<T> gathered(n * mine);
-    std::vector<int> receive_counts(n, counts[me]), receive_offsets(n);
-    for (std::size_t q = 0; q < n; ++q) receive_offsets[q] = static_cast<int>(q * mine);
-    check(MPI_Ialltoallv(data, counts.data(), offsets.data(), type, gathered.data(), receive_counts.data(),
+    // All-to-all: rank q's copy of my slice lands at gathered[q·mine ...] (scratch kept between calls).
+    gathered_.resize(n * mine * sizeof(T));
+    T* gathered = reinterpret_cast<T*>(gathered_.data());
+    for (std::size_t q = 0; q < n; ++q) {
+      receive_counts[q] = counts[me];
+      receive_offsets[q] = static_cast<int>(q * mine);
+    }
+    check(MPI_Ialltoallv(data, counts.data(), offsets.data(), type, gathered, receive_counts.data(),
                          receive_offsets.data(), type, comm_, &request),
           "MPI_Ialltoallv");
     wait_one(request, "an all-reduce (all-to-all)");
@@ -296,6 +308,13 @@ class mpi {
   int rank_ = 0, size_ = 1;
   mpi_options options_{};
   counters stats_{};
+  // Scratch of exchange() and allreduce_sum(), reused so that a step allocates nothing once warmed up.
+  std::vector<MPI_Request> requests_;
+  std::vector<MPI_Status> statuses_;
+  std::vector<std::size_t> piece_of_;
+  std::vector<int> piece_bytes_;
+  std::vector<int> slices_[4];         ///< counts, offsets, receive counts, receive offsets of an all-reduce
+  std::vector<std::byte> gathered_;    ///< an all-reduce's slices from every rank (new storage is max-aligned)
 };
 
 }  // namespace decent::comm

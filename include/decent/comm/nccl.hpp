@@ -138,17 +138,17 @@ class nccl {
   void exchange(std::span<const send_op> sends, std::span<const recv_op> recvs) {
     for (const send_op& s : sends) check_op("send to", s.peer, s.data, s.bytes);
     for (const recv_op& r : recvs) check_op("receive from", r.peer, r.data, r.bytes);
-    std::vector<send_op> ordered_sends(sends.begin(), sends.end());
-    std::vector<recv_op> ordered_recvs(recvs.begin(), recvs.end());
-    std::stable_sort(ordered_sends.begin(), ordered_sends.end(),
+    ordered_sends_.assign(sends.begin(), sends.end());  // scratch kept between calls
+    ordered_recvs_.assign(recvs.begin(), recvs.end());
+    std::stable_sort(ordered_sends_.begin(), ordered_sends_.end(),
                      [](const send_op& a, const send_op& b) { return a.tag < b.tag; });
-    std::stable_sort(ordered_recvs.begin(), ordered_recvs.end(),
+    std::stable_sort(ordered_recvs_.begin(), ordered_recvs_.end(),
                      [](const recv_op& a, const recv_op& b) { return a.tag < b.tag; });
     usable();
     detail::nccl_check(ncclGroupStart(), "ncclGroupStart", rank_);
-    for (const send_op& s : ordered_sends)
+    for (const send_op& s : ordered_sends_)
       detail::nccl_check(ncclSend(s.data, s.bytes, ncclUint8, s.peer, comm_, stream_), "ncclSend", rank_);
-    for (const recv_op& r : ordered_recvs)
+    for (const recv_op& r : ordered_recvs_)
       detail::nccl_check(ncclRecv(r.data, r.bytes, ncclUint8, r.peer, comm_, stream_), "ncclRecv", rank_);
     detail::nccl_check(ncclGroupEnd(), "ncclGroupEnd", rank_);
     wait("an exchange");
@@ -260,6 +260,8 @@ class nccl {
   nccl_options options_{};
   counters stats_{};
   bool aborted_ = false;
+  std::vector<send_op> ordered_sends_;
+  std::vector<recv_op> ordered_recvs_;
 };
 
 }  // namespace decent::comm
