@@ -58,7 +58,9 @@ history run_relay(const Topology& topo, std::size_t d, int rounds, relaysum_opti
     for (int t = 0; t < rounds; ++t) {
       input(t, rank, x);
       if (!packed) to_storage();
+      const std::uint64_t sent = relay.communicator().stats().bytes_sent;
       relay.mix();
+      CHECK(relay.communicator().stats().bytes_sent - sent == relay.rule().bytes_per_round());
       if (!packed) from_storage();
       out[static_cast<std::size_t>(t)][me] = x;
       if (reached) (*reached)[static_cast<std::size_t>(t)][me] = relay.rule().reached(relay.executor()).front();

@@ -235,14 +235,17 @@ struct relay_update_kernel {
 };
 
 
-/// y[i] += a·x[i] (in double, rounded once).
+/// y[i] += a·x[i] (in double, rounded once), and the same for `also` when given (one read of x for both).
 template <class T>
 struct axpy_kernel {
   T* y;
   const T* x;
   double a;
+  T* also = nullptr;
   DECENT_HD void operator()(std::size_t i) const {
-    y[i] = static_cast<T>(static_cast<double>(y[i]) + a * static_cast<double>(x[i]));
+    const double step = a * static_cast<double>(x[i]);
+    y[i] = static_cast<T>(static_cast<double>(y[i]) + step);
+    if (also) also[i] = static_cast<T>(static_cast<double>(also[i]) + step);
   }
 };
 

@@ -64,7 +64,7 @@ class acid {
   void mixed(const Exec& ex, double t, T* out) const {
     const double e = has_momentum_variable() && t > last_ ? decay(t - last_) : 1.0;
     for (const auto& [x, offset] : segments_)
-      ex.for_each(x.numel(), decent::detail::acid_mixed_kernel<T>{out + offset, x.data, tilde_or_null(offset), e});
+      ex.for_each(x.numel(), decent::detail::acid_mixed_kernel<T>{out + offset, x.data, x_tilde() ? x_tilde() + offset : nullptr, e});
   }
 
   /// A communication event at time t with a neighbour whose parameters (packed layout) are `peer`: mixing to
@@ -75,8 +75,7 @@ class acid {
     const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
     for (const auto& [x, offset] : segments_)
       ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{
-                                 x.data, has_momentum_variable() ? x_tilde_.data() + offset : nullptr, peer + offset, e,
-                                 alpha_tilde_, sent ? sent + offset : nullptr});
+                                 x.data, tilde(offset), peer + offset, e, alpha_tilde_, sent ? sent + offset : nullptr});
     last_ = t;
   }
 
@@ -103,11 +102,8 @@ class acid {
   /// A gradient event at time t with the user's own update Δ (packed): x += Δ, x̃ += Δ.
   void apply_update(const Exec& ex, double t, const T* delta) {
     mix_to(ex, t);
-    for (const auto& [x, offset] : segments_) {
-      ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{x.data, delta + offset, 1.0});
-      if (has_momentum_variable())
-        ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{tilde(offset), delta + offset, 1.0});
-    }
+    for (const auto& [x, offset] : segments_)
+      ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{x.data, delta + offset, 1.0, tilde(offset)});
   }
 
   /// Checkpoint: the time of the last event and x̃ (the parameters are the caller's).
@@ -129,10 +125,8 @@ class acid {
   [[nodiscard]] double alpha_tilde() const { return alpha_tilde_; }
 
  private:
+  /// x̃ of the segment at `offset` (packed), or null without the momentum variable.
   T* tilde(std::size_t offset) { return has_momentum_variable() ? x_tilde_.data() + offset : nullptr; }
-  const T* tilde_or_null(std::size_t offset) const {
-    return has_momentum_variable() ? x_tilde_.data() + offset : nullptr;
-  }
 
   std::vector<typename parameters<T>::segment> segments_;
   double eta_, alpha_tilde_;

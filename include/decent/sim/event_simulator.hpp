@@ -56,7 +56,6 @@ class event_simulator {
     expects(o_.rate > 0, "--rate must be > 0, got ", o_.rate);
     expects(o_.time >= 0, "--time must be >= 0, got ", o_.time);
     expects(o_.every > 0, "--every must be > 0, got ", o_.every);
-    topology::require_connected(g);
     const auto constants = topology::a2cid2_constants(g, o_.rate);
     const std::size_t numel = task.layout().numel();
     for (int i = 0; i < g.size(); ++i) {
@@ -78,7 +77,6 @@ class event_simulator {
     }
     edge_events_.assign(edges_.size(), 0);
     scratch_.resize(numel);
-    peer_.resize(numel);
     grad_.resize(task.has_gradient() ? numel : 0);
   }
 
@@ -145,9 +143,8 @@ class event_simulator {
       a.state->mix_to(ex_, t);
       b.state->mix_to(ex_, t);
     }
-    std::copy(a.x.begin(), a.x.end(), scratch_.begin());  // what a sends
-    std::copy(b.x.begin(), b.x.end(), peer_.begin());     // what b sends
-    a.state->exchange(ex_, peer_.data(), t);
+    std::copy(a.x.begin(), a.x.end(), scratch_.begin());  // what a sends (a's exchange changes a.x, not b.x)
+    a.state->exchange(ex_, b.x.data(), t);
     b.state->exchange(ex_, scratch_.data(), t);
     ++communication_events_;
     bytes_ += 2.0 * static_cast<double>(a.x.size() * sizeof(T));
@@ -163,18 +160,8 @@ class event_simulator {
       workers_[i].state->mixed(ex_, t, out);
       xs.push_back(out);
     }
-    const auto n = static_cast<double>(workers_.size());
-    const std::vector<double> mean = mean_of<T>(xs, numel);
-    const double deviation = total_squared_deviation<T>(xs, mean);
-    if (t == 0) initial_deviation_ = deviation;
-    row r;
-    r.step = static_cast<std::int64_t>(gradient_events_);
-    r.time = t;
-    r.consensus = deviation / n;
-    if (initial_deviation_ > 0) r.relative_consensus = deviation / initial_deviation_;
-    r.loss = task_.loss(mean.data());
-    r.bytes_per_worker = bytes_ / n;
-    return r;
+    return measure<T>(xs, numel, task_, static_cast<std::int64_t>(gradient_events_), t, bytes_, t == 0,
+                      initial_deviation_);
   }
 
   const problem<T>& task_;
@@ -183,7 +170,7 @@ class event_simulator {
   std::vector<worker> workers_;
   std::vector<double> cumulative_;
   std::vector<std::pair<int, int>> edges_;
-  std::vector<T> scratch_, peer_, grad_, mixed_;
+  std::vector<T> scratch_, grad_, mixed_;
   std::uint64_t gradient_events_ = 0, communication_events_ = 0;
   std::vector<std::uint64_t> edge_events_;
   double bytes_ = 0;

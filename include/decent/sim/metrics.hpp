@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include <decent/sim/problem.hpp>
+
 namespace decent::sim {
 
 /// One CSV row of decent-sim: `step,time,consensus,relative_consensus,loss,bytes_per_worker`.
@@ -39,6 +41,25 @@ double total_squared_deviation(std::span<const T* const> xs, const std::vector<d
       total += d * d;
     }
   return total;
+}
+
+/// The row at (step, time) from every worker's parameters `xs` (host memory); `bytes_sent` is the payload of all
+/// workers together. The first row of a run (`first`) sets `initial_deviation`, which later rows are relative to.
+template <class T>
+row measure(std::span<const T* const> xs, std::size_t numel, const problem<T>& task, std::int64_t step, double time,
+            double bytes_sent, bool first, double& initial_deviation) {
+  const auto n = static_cast<double>(xs.size());
+  const std::vector<double> mean = mean_of<T>(xs, numel);
+  const double deviation = total_squared_deviation<T>(xs, mean);
+  if (first) initial_deviation = deviation;
+  row r;
+  r.step = step;
+  r.time = time;
+  r.consensus = deviation / n;
+  if (initial_deviation > 0) r.relative_consensus = deviation / initial_deviation;
+  r.loss = task.loss(mean.data());
+  r.bytes_per_worker = bytes_sent / n;
+  return r;
 }
 
 }  // namespace decent::sim

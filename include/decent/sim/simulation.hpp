@@ -59,18 +59,9 @@ row simulate_on(cluster& workers, const problem<T>& task, const loop_options& op
   bool done = false;  // written by worker 0 between two barriers, read by all after the second
 
   auto observe = [&](std::int64_t step) {
-    row r;
-    r.step = step;
-    r.time = static_cast<double>(step);
-    const std::vector<double> mean = mean_of<T>(xs, numel);
-    const double deviation = total_squared_deviation<T>(xs, mean);
-    if (step == 0) initial_deviation = deviation;
-    r.consensus = deviation / static_cast<double>(n);
-    if (initial_deviation > 0) r.relative_consensus = deviation / initial_deviation;
-    r.loss = task.loss(mean.data());
     double bytes = 0;
     for (const auto* c : comms) bytes += static_cast<double>(c->stats().bytes_sent);
-    r.bytes_per_worker = bytes / static_cast<double>(n);
+    const row r = measure<T>(xs, numel, task, step, static_cast<double>(step), bytes, step == 0, initial_deviation);
     last = r;
     done = options.until && options.until(r);
   };
