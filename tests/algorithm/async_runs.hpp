@@ -22,7 +22,7 @@ namespace decent::test {
 /// What one threaded run leaves behind, per worker.
 struct worker_result {
   std::vector<double> x, x_tilde;
-  std::int64_t exchanges = 0, gradients = 0, rounds = 0;
+  std::int64_t exchanges = 0, gradients = 0;
   std::vector<std::int64_t> exchanges_with;
   double time = 0;
   double loop_seconds = 0;  ///< wall time of the step loop (start to the last step, stop excluded)
@@ -95,7 +95,6 @@ std::vector<worker_result> run_threads(
     if (algo.x_tilde()) r.x_tilde.assign(algo.x_tilde(), algo.x_tilde() + d);
     r.exchanges = algo.exchanges();
     r.gradients = algo.gradients();
-    r.rounds = algo.rounds();
     r.time = algo.time();
     for (int j = 0; j < n; ++j) r.exchanges_with.push_back(algo.exchanges_with(j));
   });
