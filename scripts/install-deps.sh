@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=("$@")
 if ((${#packages[@]} == 0)); then
-  packages=(cmake ninja-build g++ doctest-dev libbenchmark-dev libopenmpi-dev openmpi-bin ccache)
+  packages=(cmake ninja-build g++ doctest-dev libbenchmark-dev libopenmpi-dev openmpi-bin ccache libdlpack-dev
+    libopenblas-dev zlib1g-dev dataset-fashion-mnist)
 fi
 missing=()
 for p in "${packages[@]}"; do

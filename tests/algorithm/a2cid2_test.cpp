@@ -225,6 +225,25 @@ TEST_CASE("async threads: apply(-lr g) equals step(g) without momentum, bit for 
   for (std::size_t i = 0; i < stepped.size(); ++i) CHECK(stepped[i].x == applied[i].x);
 }
 
+TEST_CASE("async threads: apply(parameters) per tensor equals apply of the packed update, bit for bit") {
+  const topology::graph g = topology::ring(4);
+  async_options o;
+  o.step_time = true;
+  run_settings s;
+  s.steps = 60;
+  s.with_gradient = true;
+  s.apply_lr = 0.05;
+  const parameter_layout layout{{3, 4}, {4}};
+  const auto packed = run_threads<acid_t>(g, o, s, layout);
+  s.per_tensor = true;
+  const auto split = run_threads<acid_t>(g, o, s, layout);
+  for (std::size_t i = 0; i < packed.size(); ++i) {
+    CHECK(packed[i].x == split[i].x);
+    CHECK(packed[i].x_tilde == split[i].x_tilde);
+  }
+  CHECK(packed[0].x != initial(4, 0, 16));
+}
+
 TEST_CASE("a2cid2 threads: workers with different numbers of steps stop cleanly") {
   // Workers stop at different times; the last ones make their final steps with fewer or no partners.
   const topology::graph g = topology::ring(6);
@@ -352,6 +371,9 @@ TEST_CASE("a2cid2 threads: bad input and disagreeing workers fail with an error,
     CHECK_THROWS_WITH(acid.step(std::vector<double>(3, 0.0)), doctest::Contains("call start() first"));
     CHECK_THROWS_WITH(acid.stop(), doctest::Contains("call start() first"));
     CHECK_THROWS_WITH(acid.apply(std::vector<double>(2, 0.0)), doctest::Contains("the update has 2 elements"));
+    std::vector<double> wrong(3, 0.0);
+    CHECK_THROWS_WITH(acid.apply(parameters<double>{{wrong.data(), {1, 3}}}),
+                      doctest::Contains("apply: the update has the layout [1x3] but the parameters have [3]"));
     CHECK_THROWS_WITH((acid_t(topology::ring(3), comm::inprocess(world, 0),
                               parameters<double>::packed(x.data(), parameter_layout{{3}}))),
                       doctest::Contains("the topology has 3 workers but the communicator has 2"));

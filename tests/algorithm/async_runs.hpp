@@ -43,6 +43,8 @@ struct run_settings {
   bool step_clock = false;
   /// > 0: hand the update −apply_lr·g to `apply` instead of calling `step(g)`.
   double apply_lr = 0;
+  /// With apply_lr: hand the update as separate per-tensor buffers (`apply(parameters)`), not packed.
+  bool per_tensor = false;
 };
 
 /// Worker i's starting point: that of the consensus problem (i.i.d. N(0, 1) entries, seed 7).
@@ -84,7 +86,17 @@ std::vector<worker_result> run_threads(
         for (std::size_t k = 0; k < d; ++k) grad[k] = r.x[k] - std::cos(2.0 * rank + static_cast<double>(k));
       if (s.apply_lr > 0) {
         for (double& v : grad) v *= -s.apply_lr;
-        algo.apply(grad);
+        if (s.per_tensor) {
+          std::vector<std::vector<double>> pieces;
+          for (std::size_t k = 0; k < layout.num_tensors(); ++k)
+            pieces.emplace_back(grad.begin() + static_cast<std::ptrdiff_t>(layout.offset(k)),
+                                grad.begin() + static_cast<std::ptrdiff_t>(layout.offset(k) + layout.shape(k).numel()));
+          std::vector<typename parameters<double>::entry> entries;
+          for (std::size_t k = 0; k < layout.num_tensors(); ++k) entries.push_back({pieces[k].data(), layout.shape(k)});
+          algo.apply(parameters<double>(entries));
+        } else {
+          algo.apply(grad);
+        }
       } else {
         algo.step(grad);
       }

@@ -270,6 +270,16 @@ class async_runtime {
     gradient_event([&](double t) { state_->apply_update(exec_, t, delta.data()); });
   }
 
+  /// The same with Δ given per tensor, in the user's own tensors (`parameters` of the same layout and memory
+  /// space, packed or not): a framework's per-tensor updates go in without packing them first.
+  void apply(const parameters<T>& delta) {
+    expects(delta.layout() == params_.layout(), "apply: the update has the layout ", delta.layout().to_string(),
+            " but the parameters have ", params_.layout().to_string());
+    expects(delta.space() == Exec::space, "apply: the update is in ", to_string(delta.space()),
+            " memory but the executor runs on ", to_string(Exec::space), " memory");
+    gradient_event([&](double t) { state_->apply_update(exec_, t, delta); });
+  }
+
   /// Collective: closes every edge, joins the communication thread, writes the state to the parameters and
   /// averages them (if enabled). Rethrows an error of the communication thread.
   void stop() {

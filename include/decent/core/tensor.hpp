@@ -1,152 +1,44 @@
 #pragma once
 /// @file
-/// @brief Non-owning views of the user's memory and the parameter layout of a model.
+/// @brief A model's parameters: views of the user's own tensors and the layout they form.
 ///
 /// decent never copies the user's parameters into tensors of its own: it keeps a `tensor_view` (pointer,
-/// shape, memory space) per tensor. A `parameter_layout` is the list of shapes with their offsets in a packed
-/// buffer; `parameters<T>` is a layout plus one view per tensor, optionally backed by one contiguous buffer so
-/// that element-wise algorithms can move the whole model as one message.
+/// shape, memory space) per tensor (decent/core/shape.hpp). `parameters<T>` is a layout plus one view per
+/// tensor, optionally backed by one contiguous buffer so that element-wise algorithms can move the whole model
+/// as one message. It is built straight from the user's tensors — any `tensor_like` type
+/// (decent/core/tensor_like.hpp), a range of them, or a pack:
+///
+///     decent::parameters params{w1, b1, w2, b2};              // element type deduced from the tensors
+///     decent::parameters<float> dl(dlpack_tensors);            // a range (here of DLTensor, run-time dtype)
+///     decent::parameters<float> raw{{w, {256, 784}}, {b, {256}}};   // raw pointers with shapes
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <decent/core/config.hpp>
 #include <decent/core/error.hpp>
-#include <decent/core/fingerprint.hpp>
+#include <decent/core/shape.hpp>
+#include <decent/core/tensor_like.hpp>
 
 namespace decent {
 
-/// Where a buffer lives. Executors and communicators declare which spaces they can touch.
-enum class memory_space : std::uint8_t { host, device };
-
-inline const char* to_string(memory_space s) { return s == memory_space::host ? "host" : "device"; }
-
-/// A tensor shape: up to `max_rank` extents. Rank 0 is a scalar (one element).
-class shape {
- public:
-  static constexpr int max_rank = 6;
-
-  shape() = default;
-  shape(std::initializer_list<std::int64_t> extents) { assign(extents.begin(), extents.end()); }
-  explicit shape(std::span<const std::int64_t> extents) { assign(extents.begin(), extents.end()); }
-
-  [[nodiscard]] int rank() const { return rank_; }
-  [[nodiscard]] std::int64_t operator[](int d) const { return extents_[static_cast<std::size_t>(d)]; }
-  /// Number of elements (1 for a scalar).
-  [[nodiscard]] std::size_t numel() const {
-    std::size_t n = 1;
-    for (int d = 0; d < rank_; ++d) n *= static_cast<std::size_t>(extents_[static_cast<std::size_t>(d)]);
-    return n;
-  }
-  /// Rows of the matrix view used by low-rank compression: the first extent (1 for a scalar).
-  [[nodiscard]] std::size_t rows() const { return rank_ == 0 ? 1 : static_cast<std::size_t>(extents_[0]); }
-  /// Columns of the matrix view: the product of all extents but the first.
-  [[nodiscard]] std::size_t cols() const {
-    std::size_t n = 1;
-    for (int d = 1; d < rank_; ++d) n *= static_cast<std::size_t>(extents_[static_cast<std::size_t>(d)]);
-    return n;
-  }
-  /// True when the tensor is gossiped uncompressed by low-rank compressors (one dimension or less).
-  [[nodiscard]] bool is_vector_like() const { return rank_ <= 1; }
-
-  friend bool operator==(const shape& a, const shape& b) {
-    if (a.rank_ != b.rank_) return false;
-    return std::equal(a.extents_.begin(), a.extents_.begin() + a.rank_, b.extents_.begin());
-  }
-
-  [[nodiscard]] std::string to_string() const {
-    std::string s = "[";
-    for (int d = 0; d < rank_; ++d) {
-      if (d) s += "x";
-      s += std::to_string(extents_[static_cast<std::size_t>(d)]);
-    }
-    return s + "]";
-  }
-
- private:
-  template <class It>
-  void assign(It first, It last) {
-    const auto n = std::distance(first, last);
-    expects(n <= max_rank, "tensor rank ", n, " exceeds the supported maximum of ", max_rank);
-    rank_ = static_cast<int>(n);
-    int d = 0;
-    for (; first != last; ++first, ++d) {
-      expects(*first >= 0, "negative extent ", *first, " in a tensor shape");
-      extents_[static_cast<std::size_t>(d)] = *first;
-    }
-  }
-
-  std::array<std::int64_t, max_rank> extents_{};
-  int rank_ = 0;
-};
-
-/// A non-owning view of one tensor in user memory. Trivially copyable: pass it to kernels by value.
-template <class T>
-struct tensor_view {
-  T* data = nullptr;
-  decent::shape shape{};
-  memory_space space = memory_space::host;
-
-  [[nodiscard]] std::size_t numel() const { return shape.numel(); }
-  [[nodiscard]] std::size_t bytes() const { return numel() * sizeof(T); }
-};
-static_assert(std::is_trivially_copyable_v<tensor_view<float>>);
-
-/// The shapes of a model's tensors and their offsets (in elements) in a packed buffer.
-class parameter_layout {
- public:
-  parameter_layout() = default;
-  parameter_layout(std::initializer_list<decent::shape> shapes) : parameter_layout(std::vector(shapes)) {}
-  explicit parameter_layout(std::vector<decent::shape> shapes) : shapes_(std::move(shapes)) {
-    offsets_.reserve(shapes_.size() + 1);
-    offsets_.push_back(0);
-    for (const auto& s : shapes_) offsets_.push_back(offsets_.back() + s.numel());
-  }
-
-  [[nodiscard]] std::size_t num_tensors() const { return shapes_.size(); }
-  [[nodiscard]] const decent::shape& shape(std::size_t k) const { return shapes_.at(k); }
-  [[nodiscard]] std::size_t offset(std::size_t k) const { return offsets_.at(k); }
-  /// Total number of elements of all tensors.
-  [[nodiscard]] std::size_t numel() const { return offsets_.empty() ? 0 : offsets_.back(); }
-  [[nodiscard]] const std::vector<decent::shape>& shapes() const { return shapes_; }
-
-  /// A 64-bit fingerprint of the layout (ranks and extents), for agreement checks across ranks.
-  [[nodiscard]] std::uint64_t fingerprint() const {
-    decent::fingerprint f;
-    f.add(static_cast<std::uint64_t>(shapes_.size()));
-    for (const auto& s : shapes_) {
-      f.add(s.rank());
-      for (int d = 0; d < s.rank(); ++d) f.add(s[d]);
-    }
-    return f.value();
-  }
-
-  friend bool operator==(const parameter_layout& a, const parameter_layout& b) { return a.shapes_ == b.shapes_; }
-
-  [[nodiscard]] std::string to_string() const {
-    std::string s;
-    for (std::size_t k = 0; k < shapes_.size(); ++k) s += (k ? "," : "") + shapes_[k].to_string();
-    return s;
-  }
-
- private:
-  std::vector<decent::shape> shapes_;
-  std::vector<std::size_t> offsets_;
-};
-
 /// A model's parameters: one view per tensor of the user's memory, and the layout they form.
 ///
-/// Built either from separate tensors (`{{w1, {256, 784}}, {b1, {256}}}`) or from one contiguous buffer and a
-/// layout (`parameters<float>::packed(ptr, layout)`); in the second case `flat()` gives the whole model as
-/// one view, which element-wise algorithms exchange as a single message. All tensors share one memory space.
+/// Built from the user's tensors (`parameters{w1, b1}`, a range of tensors), from raw pointers with shapes
+/// (`{{w1, {256, 784}}, {b1, {256}}}`), or from one contiguous buffer and a layout
+/// (`parameters<float>::packed(ptr, layout)`). Tensors that lie back to back in memory, in order, form a packed
+/// model: `flat()` then gives it as one view, which element-wise algorithms exchange as a single message. All
+/// tensors share one memory space; in CUDA builds each pointer is checked once to be in the space it is declared
+/// in (cudaPointerGetAttributes).
 template <class T>
 class parameters {
  public:
@@ -157,24 +49,35 @@ class parameters {
 
   parameters() = default;
 
-  /// Separate tensors in `space`.
+  /// Separate tensors (raw pointers with shapes) in `space`.
   parameters(std::initializer_list<entry> tensors, memory_space space = memory_space::host)
       : parameters(std::vector<entry>(tensors), space) {}
 
   parameters(const std::vector<entry>& tensors, memory_space space = memory_space::host) {
-    std::vector<decent::shape> shapes;
-    for (const auto& t : tensors) {
-      expects(t.data != nullptr || t.shape.numel() == 0, "tensor ", views_.size(), " of shape ",
-              t.shape.to_string(), " has a null data pointer");
-      views_.push_back({t.data, t.shape, space});
-      shapes.push_back(t.shape);
-    }
-    layout_ = parameter_layout(std::move(shapes));
-    // Tensors that happen to be adjacent in memory, in layout order, are a packed buffer too.
-    bool adjacent = !views_.empty();
-    for (std::size_t k = 0; k < views_.size() && adjacent; ++k)
-      adjacent = views_[k].data == views_.front().data + layout_.offset(k);
-    if (adjacent) base_ = views_.front().data;
+    std::vector<tensor_view<T>> views;
+    views.reserve(tensors.size());
+    for (const auto& t : tensors) views.push_back({t.data, t.shape, space});
+    assign(std::move(views));
+  }
+
+  /// The user's own tensors, in order (any `tensor_like` type; each says its memory space).
+  template <class... X>
+    requires(sizeof...(X) >= 1 && (tensor_like_of<X, T> && ...))
+  explicit parameters(X&&... tensors) {
+    (check_lifetime<X>(), ...);
+    std::vector<tensor_view<T>> views;
+    views.reserve(sizeof...(X));
+    (views.push_back(as_tensor_view_of<T>(tensors)), ...);
+    assign(std::move(views));
+  }
+
+  /// A range of the user's tensors (e.g. `std::vector<my_tensor>` or a model's parameter list).
+  template <std::ranges::input_range R>
+    requires tensor_like_of<std::ranges::range_reference_t<R>, T> && (!tensor_like<R>)
+  explicit parameters(R&& tensors) {
+    std::vector<tensor_view<T>> views;
+    for (auto&& t : tensors) views.push_back(as_tensor_view_of<T>(t));
+    assign(std::move(views));
   }
 
   /// A model packed in one contiguous buffer of `layout.numel()` elements.
@@ -215,9 +118,44 @@ class parameters {
   }
 
  private:
+  /// A temporary that owns its memory (a std::vector returned by a function) would leave dangling views.
+  template <class X>
+  static constexpr void check_lifetime() {
+    static_assert(std::is_lvalue_reference_v<X> || std::is_trivially_copyable_v<std::remove_cvref_t<X>>,
+                  "decent::parameters keeps views of the tensors: pass tensors that outlive it (lvalues), not "
+                  "temporaries that own their memory");
+  }
+
+  void assign(std::vector<tensor_view<T>> views) {
+    std::vector<decent::shape> shapes;
+    shapes.reserve(views.size());
+    for (std::size_t k = 0; k < views.size(); ++k) {
+      const tensor_view<T>& v = views[k];
+      expects(v.data != nullptr || v.numel() == 0, "tensor ", k, " of shape ", v.shape.to_string(),
+              " has a null data pointer");
+      expects(v.space == views.front().space, "tensor ", k, " is in ", to_string(v.space), " memory but tensor 0 is in ",
+              to_string(views.front().space), " memory: all parameters must be in one memory space");
+      detail::check_memory_space(v, k);
+      shapes.push_back(v.shape);
+    }
+    views_ = std::move(views);
+    layout_ = parameter_layout(std::move(shapes));
+    // Tensors that happen to be adjacent in memory, in layout order, are a packed buffer too.
+    bool adjacent = !views_.empty();
+    for (std::size_t k = 0; k < views_.size() && adjacent; ++k)
+      adjacent = views_[k].data == views_.front().data + layout_.offset(k);
+    if (adjacent) base_ = views_.front().data;
+  }
+
   std::vector<tensor_view<T>> views_;
   parameter_layout layout_;
   T* base_ = nullptr;
 };
+
+/// `parameters params{w1, b1, ...}` deduces the element type from the first tensor (tensors with a run-time
+/// element type, like DLTensor, need it spelled: `parameters<float>`).
+template <class X, class... Xs>
+  requires(!std::is_void_v<tensor_element_t<X>>)
+parameters(X&&, Xs&&...) -> parameters<std::remove_const_t<tensor_element_t<X>>>;
 
 }  // namespace decent

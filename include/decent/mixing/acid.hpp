@@ -106,6 +106,19 @@ class acid {
       ex.for_each(x.numel(), decent::detail::axpy_kernel<T>{x.data, delta + offset, 1.0, tilde(offset)});
   }
 
+  /// The same with Δ given per tensor (`delta` has the layout of the parameters this state was built on, which
+  /// are packed): x += Δ, x̃ += Δ, tensor by tensor.
+  void apply_update(const Exec& ex, double t, const parameters<T>& delta) {
+    expects(segments_.size() == 1 && segments_.front().offset == 0,
+            "apply_update per tensor needs a state built on packed parameters");
+    mix_to(ex, t);
+    T* const base = segments_.front().view.data;
+    for (std::size_t k = 0; k < delta.num_tensors(); ++k) {
+      const std::size_t offset = delta.layout().offset(k);
+      ex.for_each(delta[k].numel(), decent::detail::axpy_kernel<T>{base + offset, delta[k].data, 1.0, tilde(offset)});
+    }
+  }
+
   /// Checkpoint: the time of the last event and x̃ (the parameters are the caller's).
   void save(checkpoint_writer& w, const Exec& ex) const {
     w.value(last_);
