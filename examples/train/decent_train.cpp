@@ -1,0 +1,677 @@
+// decent-train: trains an MLP on Fashion-MNIST across N workers with any of decent's algorithms.
+//
+// Written the way a user writes their own trainer: the data, the model (forward, backward, its SGD) and the
+// metrics are this program's; decent only mixes the parameters, which it takes as this program's own tensor
+// type (`train::tensor`: data() + sizes()). Workers are threads in one process (`--launch inprocess`) or MPI
+// processes (`mpirun -np N decent-train --launch mpi`); the model runs on the host (OpenBLAS) or, built with
+// CUDA, on a GPU (`--backend cuda`: cuBLAS and decent's CUDA executor; NCCL across processes).
+//
+// Output: CSV, one row per evaluation (after every epoch, and at the start):
+//   epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
+// test_accuracy is that of the workers' averaged model, test_accuracy_workers the mean of each worker's own;
+// consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean payload bytes sent so far. Progress goes to stderr.
+
+#include <barrier>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <decent/decent.hpp>
+
+#include "blas.hpp"
+#include "fashion_mnist.hpp"
+#include "mlp.hpp"
+
+#if defined(DECENT_TRAIN_WITH_MPI)
+#include <mpi.h>
+
+#include <decent/comm/launch.hpp>
+#include <decent/comm/mpi.hpp>
+#endif
+#if defined(__CUDACC__)
+#include <decent/exec/cuda.cuh>
+
+#include "cublas.cuh"
+#if defined(DECENT_TRAIN_WITH_NCCL) && defined(DECENT_TRAIN_WITH_MPI)
+#include <decent/comm/nccl_mpi.hpp>
+#endif
+#endif
+
+namespace {
+
+constexpr const char* usage = R"(usage: decent-train [flags]
+  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2|a2cid2-low-rank
+                                          (default allreduce)
+  --topology SPEC   as decent-sim's (ring:N, binary-tree:N, ...; ":N" may be left out), default ring, and
+                    double-binary-tree for relaysgd
+  --workers N (16)  --epochs E (5)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
+  --alpha A         Dirichlet(A) label split across workers (heterogeneous); default: IID
+  --seed S (0)      --hidden 256,128 (hidden widths)
+  --gamma --rank --iterations --no-warm-start --rate --compressor sign|topk:F   algorithm flags, as decent-sim's
+  --wall-clock      a2cid2/async: time from the clock (default: time = gradient steps, reproducible)
+  --backend host|cuda (host)   --launch inprocess|mpi (inprocess; mpi: run under mpirun, one worker per rank)
+  --data DIR (/usr/share/datasets/fashion-mnist)  --train-samples N  --test-samples N  (0: all)
+  --csv PATH (default stdout)  --quiet (no progress on stderr)
+output: CSV epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
+)";
+
+/// The run, as given by the flags.
+struct options {
+  std::string algorithm = "allreduce";
+  std::string topology;
+  int workers = 16;
+  int epochs = 5;
+  int batch = 32;
+  double lr = 0.1, momentum = 0.9, weight_decay = 1e-4;
+  double alpha = 0;  // 0: IID
+  std::uint64_t seed = 0;
+  std::vector<int> hidden{256, 128};
+  double gamma = 1;
+  int rank = 1, iterations = 1;
+  bool no_warm_start = false, wall_clock = false;
+  double rate = 1;
+  std::string compressor = "sign";
+  std::string backend = "host", launch = "inprocess";
+  std::string data = train::default_data_dir;
+  std::size_t train_samples = 0, test_samples = 0;
+  std::string csv;
+  bool quiet = false;
+  bool workers_set = false;
+};
+
+[[noreturn]] void bad(const std::string& what) { throw decent::invalid_argument(what); }
+
+template <class N>
+N number(const std::string& flag, const std::string& text) {
+  std::istringstream in(text);
+  N v{};
+  in >> v;
+  if (text.empty() || !in || in.peek() != std::char_traits<char>::eof() ||
+      (std::is_unsigned_v<N> && text.front() == '-'))
+    bad("invalid value '" + text + "' for " + flag);
+  if constexpr (std::is_floating_point_v<N>)
+    if (!std::isfinite(v)) bad("invalid value '" + text + "' for " + flag);
+  return v;
+}
+
+options parse(const std::vector<std::string>& args) {
+  options o;
+  bool gamma = false, rank = false, iterations = false, rate = false, compressor = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& f = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) bad(f + " needs a value");
+      return args[++i];
+    };
+    if (f == "--algorithm") o.algorithm = value();
+    else if (f == "--topology") o.topology = value();
+    else if (f == "--workers") o.workers = number<int>(f, value()), o.workers_set = true;
+    else if (f == "--epochs") o.epochs = number<int>(f, value());
+    else if (f == "--batch") o.batch = number<int>(f, value());
+    else if (f == "--lr") o.lr = number<double>(f, value());
+    else if (f == "--momentum") o.momentum = number<double>(f, value());
+    else if (f == "--weight-decay") o.weight_decay = number<double>(f, value());
+    else if (f == "--alpha") o.alpha = number<double>(f, value());
+    else if (f == "--seed") o.seed = number<std::uint64_t>(f, value());
+    else if (f == "--hidden") {
+      o.hidden.clear();
+      std::stringstream in(value());
+      for (std::string w; std::getline(in, w, ',');) o.hidden.push_back(number<int>(f, w));
+    } else if (f == "--gamma") o.gamma = number<double>(f, value()), gamma = true;
+    else if (f == "--rank") o.rank = number<int>(f, value()), rank = true;
+    else if (f == "--iterations") o.iterations = number<int>(f, value()), iterations = true;
+    else if (f == "--no-warm-start") o.no_warm_start = true;
+    else if (f == "--rate") o.rate = number<double>(f, value()), rate = true;
+    else if (f == "--compressor") o.compressor = value(), compressor = true;
+    else if (f == "--wall-clock") o.wall_clock = true;
+    else if (f == "--backend") o.backend = value();
+    else if (f == "--launch") o.launch = value();
+    else if (f == "--data") o.data = value();
+    else if (f == "--train-samples") o.train_samples = number<std::size_t>(f, value());
+    else if (f == "--test-samples") o.test_samples = number<std::size_t>(f, value());
+    else if (f == "--csv") o.csv = value();
+    else if (f == "--quiet") o.quiet = true;
+    else bad("unknown flag '" + f + "' (see decent-train --help)");
+  }
+  const std::string& a = o.algorithm;
+  const bool async = a == "async-gossip" || a == "a2cid2" || a == "a2cid2-low-rank";
+  if (!(a == "allreduce" || a == "gossip" || a == "relaysgd" || a == "relaysgd-grad" || a == "powergossip" ||
+        a == "choco" || async))
+    bad("unknown --algorithm '" + a + "': expected allreduce | gossip | relaysgd | relaysgd-grad | powergossip | "
+        "choco | async-gossip | a2cid2 | a2cid2-low-rank");
+  if (o.workers < 1) bad("--workers must be >= 1");
+  if (o.epochs < 0) bad("--epochs must be >= 0");
+  if (o.batch < 1) bad("--batch must be >= 1");
+  if (o.lr < 0) bad("--lr must be >= 0");
+  if (o.momentum < 0 || o.momentum >= 1) bad("--momentum must be in [0, 1)");
+  if (o.weight_decay < 0) bad("--weight-decay must be >= 0");
+  if (o.alpha < 0) bad("--alpha must be > 0 (leave it out for an IID split)");
+  for (const int w : o.hidden)
+    if (w < 1) bad("--hidden widths must be >= 1");
+  if (o.backend != "host" && o.backend != "cuda") bad("unknown --backend '" + o.backend + "': expected host | cuda");
+  if (o.launch != "inprocess" && o.launch != "mpi") bad("unknown --launch '" + o.launch + "': expected inprocess | mpi");
+  if (gamma && !(a == "gossip" || a == "powergossip" || a == "choco"))
+    bad("--gamma applies to gossip, powergossip and choco");
+  if ((rank || iterations || o.no_warm_start) && a != "powergossip" && a != "a2cid2-low-rank")
+    bad("--rank, --iterations and --no-warm-start apply to powergossip and a2cid2-low-rank");
+  if (rank && o.rank < 1) bad("--rank must be >= 1");
+  if (iterations && o.iterations < 1) bad("--iterations must be >= 1");
+  if ((rate || o.wall_clock) && !async) bad("--rate and --wall-clock apply to async-gossip, a2cid2 and a2cid2-low-rank");
+  if (rate && o.rate <= 0) bad("--rate must be > 0");
+  if (compressor && a != "choco") bad("--compressor applies to choco");
+  if (o.compressor != "sign" && o.compressor.rfind("topk:", 0) != 0)
+    bad("unknown --compressor '" + o.compressor + "': expected sign | topk:FRACTION");
+  if (o.compressor.rfind("topk:", 0) == 0) {
+    const double f = number<double>("--compressor topk:FRACTION", o.compressor.substr(5));
+    if (!(f > 0 && f <= 1)) bad("--compressor topk:FRACTION needs 0 < FRACTION <= 1");
+  }
+  return o;
+}
+
+/// The topology spec for n workers: the flag's (":N" appended when left out) or the algorithm's default.
+std::string topology_spec(const options& o, int n) {
+  std::string spec = o.topology;
+  if (spec.empty()) spec = o.algorithm.rfind("relaysgd", 0) == 0 ? "double-binary-tree" : "ring";
+  if (spec.find(':') == std::string::npos) spec += ":" + std::to_string(n);
+  return spec;
+}
+
+/// The trainer's own collective for its metrics (not decent's communicator: its bytes are not the algorithm's).
+class group {
+ public:
+  virtual ~group() = default;
+  [[nodiscard]] virtual int rank() const = 0;
+  [[nodiscard]] virtual int size() const = 0;
+  /// In place: the element-wise sum over all workers, the same on every worker.
+  virtual void sum(std::vector<double>& v) = 0;
+};
+
+/// Workers as threads: slots in shared memory, summed in rank order (deterministic) by every worker.
+class threads_group final : public group {
+ public:
+  struct shared {
+    explicit shared(int n) : slots(static_cast<std::size_t>(n)), sync(n) {}
+    std::vector<std::vector<double>*> slots;
+    std::barrier<> sync;
+  };
+  threads_group(shared& s, int rank) : s_(s), rank_(rank) {}
+  [[nodiscard]] int rank() const override { return rank_; }
+  [[nodiscard]] int size() const override { return static_cast<int>(s_.slots.size()); }
+  void sum(std::vector<double>& v) override {
+    s_.slots[static_cast<std::size_t>(rank_)] = &v;
+    s_.sync.arrive_and_wait();
+    std::vector<double> total(v.size(), 0.0);
+    for (const auto* slot : s_.slots)
+      for (std::size_t k = 0; k < v.size(); ++k) total[k] += (*slot)[k];
+    s_.sync.arrive_and_wait();  // everyone has read every slot
+    v = std::move(total);
+  }
+
+ private:
+  shared& s_;
+  int rank_;
+};
+
+#if defined(DECENT_TRAIN_WITH_MPI)
+class mpi_group final : public group {
+ public:
+  [[nodiscard]] int rank() const override {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+  }
+  [[nodiscard]] int size() const override {
+    int s = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &s);
+    return s;
+  }
+  void sum(std::vector<double>& v) override {
+    MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  }
+};
+#endif
+
+/// decent's side of one worker, behind one interface for the trainer's loop: synchronous algorithms take the
+/// user's optimizer step and then mix(); asynchronous ones take the update Δ (apply) and mix in the background.
+class mixing_step {
+ public:
+  virtual ~mixing_step() = default;
+  virtual void begin() {}
+  /// After the model computed its update Δ: apply it (synchronous: the user's step, then mix()) — returns the
+  /// seconds spent inside decent.
+  virtual double step(const std::function<void()>& apply_own_update) = 0;
+  virtual void pause() {}   ///< before an evaluation (asynchronous: stop the communication thread)
+  virtual void resume() {}  ///< after it
+  virtual void end() {}
+  [[nodiscard]] virtual std::uint64_t bytes_sent() const = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+template <class Algorithm>
+class synchronous final : public mixing_step {
+ public:
+  explicit synchronous(Algorithm a) : a_(std::move(a)) {}
+  double step(const std::function<void()>& apply_own_update) override {
+    apply_own_update();
+    const auto t = std::chrono::steady_clock::now();
+    a_.mix();
+    return seconds_since(t);
+  }
+  [[nodiscard]] std::uint64_t bytes_sent() const override { return a_.communicator().stats().bytes_sent; }
+
+ private:
+  Algorithm a_;
+};
+
+template <class Algorithm>
+class asynchronous final : public mixing_step {
+ public:
+  template <class... Args>
+  asynchronous(decent::parameters<float> delta, Args&&... args)
+      : delta_(std::move(delta)), a_(std::forward<Args>(args)...) {}
+  void begin() override { a_.start(); }
+  double step(const std::function<void()>&) override {
+    const auto t = std::chrono::steady_clock::now();
+    a_.apply(delta_);  // per tensor: the update as the model's own tensors
+    return seconds_since(t);
+  }
+  void pause() override { a_.stop(); }
+  void resume() override { a_.start(); }
+  void end() override { a_.stop(); }
+  [[nodiscard]] std::uint64_t bytes_sent() const override { return a_.communicator().stats().bytes_sent; }
+
+ private:
+  decent::parameters<float> delta_;
+  Algorithm a_;
+};
+
+/// decent's algorithm for `o`, on communicator `comm` and executor `ex` (`comm_ex` for the asynchronous
+/// runtime's communication thread).
+template <class Comm, class Exec>
+std::unique_ptr<mixing_step> make_algorithm(const options& o, Comm comm, const decent::parameters<float>& params,
+                                            const decent::parameters<float>& delta, Exec ex, Exec comm_ex) {
+  namespace topo = decent::topology;
+  const std::string& a = o.algorithm;
+  if (a == "allreduce")
+    return std::make_unique<synchronous<decent::allreduce<Comm, Exec, float>>>(
+        decent::allreduce<Comm, Exec, float>(std::move(comm), params, {}, ex));
+  const topo::any_topology t = topo::parse(topology_spec(o, comm.size()));
+  if (a == "gossip") {
+    using algo = decent::gossip<topo::any_topology, Comm, Exec, float>;
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, {o.gamma}, ex));
+  }
+  if (a == "relaysgd" || a == "relaysgd-grad") {
+    using algo = decent::relaysgd<topo::any_topology, Comm, Exec, float>;
+    decent::relaysum_options r;
+    r.variant = a == "relaysgd" ? decent::relay_variant::model : decent::relay_variant::grad;
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, r, ex));
+  }
+  if (a == "powergossip") {
+    using algo = decent::powergossip<topo::any_topology, Comm, Exec, float>;
+    decent::powergossip_options p;
+    p.gamma = o.gamma;
+    p.compression = {o.rank, o.iterations, !o.no_warm_start, o.seed};
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, p, ex));
+  }
+  if (a == "choco") {
+    if (o.compressor == "sign") {
+      using algo = decent::choco<topo::any_topology, Comm, decent::compress::sign<Exec, float>>;
+      decent::choco_options<typename decent::compress::sign<Exec, float>::options> c;
+      c.gamma = o.gamma;
+      return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, c, ex));
+    }
+    using algo = decent::choco<topo::any_topology, Comm, decent::compress::top_k<Exec, float>>;
+    decent::choco_options<decent::compress::top_k_options> c;
+    c.gamma = o.gamma;
+    c.compression.fraction = std::stod(o.compressor.substr(5));
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, c, ex));
+  }
+  // Asynchronous: a static graph; time counted in gradient steps unless --wall-clock.
+  if (t.is_time_varying()) bad("--algorithm " + a + " needs a static topology");
+  const topo::graph g = t.graph_at(0);
+  decent::async_options base;
+  base.rate = o.rate;
+  base.seed = o.seed;
+  base.step_time = !o.wall_clock;
+  base.average_at_stop = false;  // the trainer evaluates the average itself; the workers keep their own models
+  if (a == "a2cid2-low-rank") {
+    using algo = decent::a2cid2_low_rank<topo::graph, Comm, Exec, float>;
+    typename algo::options lr;
+    static_cast<decent::async_options&>(lr) = base;
+    lr.compression = {o.rank, o.iterations, !o.no_warm_start, o.seed};
+    return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, lr, ex, comm_ex);
+  }
+  if (a == "a2cid2") {
+    using algo = decent::a2cid2<topo::graph, Comm, Exec, float>;
+    return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, base, ex, comm_ex);
+  }
+  using algo = decent::async_gossip<topo::graph, Comm, Exec, float>;
+  return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, base, ex, comm_ex);
+}
+
+/// The data every worker reads: the sets (host) and their copies in executor memory (the same on the host).
+struct data {
+  train::dataset train, test;
+  std::vector<std::vector<std::uint32_t>> shards;
+};
+
+/// Executor-memory copies of the images and labels (device copies on a GPU; the host vectors on the host).
+template <class Exec>
+struct resident {
+  const std::uint8_t *train_images, *train_labels, *test_images, *test_labels;
+};
+
+/// Where a worker's CSV rows and progress go (rank 0 only).
+struct report {
+  std::ostream* csv = nullptr;
+  bool progress = false;
+};
+
+/// One worker's whole training run. Collective over the group and the communicator.
+template <class Comm, class Exec, class Blas, class Views>
+void train_worker(const options& o, Comm comm, group& g, const data& d, const resident<Exec>& r, Exec ex,
+                  Exec comm_ex, Blas blas, Views to_parameters, const report& out) {
+  const int rank = g.rank(), n = g.size();
+  std::vector<int> widths{static_cast<int>(d.train.pixels())};
+  widths.insert(widths.end(), o.hidden.begin(), o.hidden.end());
+  widths.push_back(train::classes);
+  train::mlp<Exec, Blas> model(widths, o.seed, static_cast<std::size_t>(o.batch), ex, blas);
+  // decent takes the model's own tensors: no copies, no shapes written by hand.
+  const decent::parameters<float> params = to_parameters(model.weights());
+  const decent::parameters<float> delta = to_parameters(model.updates());
+  std::unique_ptr<mixing_step> algo = make_algorithm(o, std::move(comm), params, delta, ex, comm_ex);
+
+  train::sampler sampler(d.shards[static_cast<std::size_t>(rank)], o.seed, rank);
+  const std::size_t steps_per_epoch =
+      std::max<std::size_t>(1, d.train.size() / (static_cast<std::size_t>(n) * static_cast<std::size_t>(o.batch)));
+  const std::size_t test = d.test.size(), p = model.numel();
+  const auto started = std::chrono::steady_clock::now();
+  double loss_sum = 0, compute_seconds = 0, mix_seconds = 0, compute_cpu = 0, mix_cpu = 0;
+  std::size_t loss_count = 0, step = 0;
+  std::vector<float> host(p);
+
+  const auto thread_seconds = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  };
+
+  const auto evaluate = [&](int epoch) {
+    ex.synchronize();
+    ex.download(host.data(), model.params(), p);
+    std::vector<double> mean(host.begin(), host.end());
+    g.sum(mean);
+    std::vector<float> average(p);
+    for (std::size_t k = 0; k < p; ++k) average[k] = static_cast<float>(mean[k] / n);
+    double deviation = 0;
+    for (std::size_t k = 0; k < p; ++k) deviation += std::pow(static_cast<double>(host[k]) - mean[k] / n, 2);
+    ex.upload(model.eval_params(), average.data(), p);
+    // The averaged model on this worker's slice of the test set; each worker's own model on all of it.
+    const std::size_t first = test * static_cast<std::size_t>(rank) / static_cast<std::size_t>(n);
+    const std::size_t last = test * static_cast<std::size_t>(rank + 1) / static_cast<std::size_t>(n);
+    const auto correct_average = model.correct(model.eval_params(), r.test_images, r.test_labels, first, last);
+    const auto correct_own = model.correct(model.params(), r.test_images, r.test_labels, 0, test);
+    std::vector<double> m{deviation, static_cast<double>(correct_average), static_cast<double>(correct_own), loss_sum,
+                          static_cast<double>(loss_count), static_cast<double>(algo->bytes_sent())};
+    g.sum(m);
+    loss_sum = 0;
+    loss_count = 0;
+    if (out.csv) {
+      *out.csv << epoch << ',' << step << ',' << seconds_since(started) << ',';
+      if (m[4] > 0) *out.csv << m[3] / m[4];
+      *out.csv << ',' << m[1] / static_cast<double>(test) << ',' << m[2] / (static_cast<double>(test) * n) << ','
+               << m[0] / n << ',' << m[5] / n << '\n'
+               << std::flush;
+    }
+    if (!std::isfinite(m[0]) || (m[4] > 0 && !std::isfinite(m[3])))
+      throw decent::error("training diverged at epoch " + std::to_string(epoch) + " (non-finite loss or model): "
+                          "lower --lr");
+  };
+
+  evaluate(0);
+  algo->begin();
+  std::vector<std::uint32_t> batch;
+  auto last_progress = std::chrono::steady_clock::now();
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    for (std::size_t s = 0; s < steps_per_epoch; ++s, ++step) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double c0 = thread_seconds();
+      sampler.next(static_cast<std::size_t>(o.batch), batch);
+      loss_sum += model.train_step(r.train_images, r.train_labels, batch,
+                                   static_cast<float>(o.lr), static_cast<float>(o.momentum),
+                                   static_cast<float>(o.weight_decay));
+      ++loss_count;
+      double inside = 0;
+      const auto apply_own = [&] {
+        model.apply_update();  // the user's optimizer step (synchronous algorithms)
+        ex.synchronize();
+      };
+      ex.synchronize();
+      const double c1 = thread_seconds();
+      inside = algo->step(apply_own);
+      const double c2 = thread_seconds();
+      compute_seconds += seconds_since(t0) - inside;
+      mix_seconds += inside;
+      compute_cpu += c1 - c0;  // the user's step of a synchronous algorithm counts as compute: its CPU time is small
+      mix_cpu += c2 - c1;
+      if (out.progress && seconds_since(last_progress) > 5) {
+        last_progress = std::chrono::steady_clock::now();
+        std::fprintf(stderr, "decent-train: epoch %d/%d, step %zu/%zu, loss %.4f, %.1f s\n", epoch, o.epochs, s + 1,
+                     steps_per_epoch, loss_sum / static_cast<double>(loss_count), seconds_since(started));
+      }
+    }
+    algo->pause();
+    evaluate(epoch);
+    if (epoch < o.epochs) algo->resume();
+  }
+  // Per step and worker: wall time (includes waiting for the other workers, and on an oversubscribed machine
+  // for the CPU) and thread CPU time (the work itself) of the model's compute and of decent's part.
+  std::vector<double> t{compute_seconds, mix_seconds, compute_cpu, mix_cpu, static_cast<double>(step)};
+  g.sum(t);
+  if (out.progress && t[4] > 0)
+    std::fprintf(stderr,
+                 "decent-train: %s on %s, %d workers, per step and worker: compute %.3f ms wall / %.3f ms CPU, "
+                 "decent %.3f ms wall / %.3f ms CPU (CPU ratio decent/compute %.3f); %.1f s in all\n",
+                 o.algorithm.c_str(), o.algorithm == "allreduce" ? "all-reduce" : topology_spec(o, n).c_str(), n,
+                 1e3 * t[0] / t[4], 1e3 * t[2] / t[4], 1e3 * t[1] / t[4], 1e3 * t[3] / t[4], t[3] / t[2],
+                 seconds_since(started));
+}
+
+data load(const options& o, int workers) {
+  data d;
+  d.train = train::first(train::load_fashion_mnist(o.data, "train"), o.train_samples);
+  d.test = train::first(train::load_fashion_mnist(o.data, "t10k"), o.test_samples);
+  d.shards = train::split(d.train, workers, o.alpha, o.seed);
+  return d;
+}
+
+/// The model's tensors as decent parameters, in host memory.
+decent::parameters<float> host_parameters(std::vector<train::tensor>& tensors) {
+  return decent::parameters<float>(tensors);
+}
+
+void run_inprocess_host(const options& o, const data& d, std::ostream& csv) {
+  train::openblas::single_threaded();
+  const resident<decent::exec::host> r{d.train.images.data(), d.train.labels.data(), d.test.images.data(),
+                                       d.test.labels.data()};
+  threads_group::shared shared(o.workers);
+  decent::sim::cluster cluster(o.workers);
+  cluster.run([&](decent::comm::inprocess comm) {
+    threads_group g(shared, comm.rank());
+    const report out{comm.rank() == 0 ? &csv : nullptr, comm.rank() == 0 && !o.quiet};
+    train_worker(o, std::move(comm), g, d, r, decent::exec::host(1), decent::exec::host(1), train::openblas{},
+                 host_parameters, out);
+  });
+}
+
+#if defined(__CUDACC__)
+/// The model's tensors as decent parameters in device memory (checked by decent with cudaPointerGetAttributes).
+decent::parameters<float> device_parameters(std::vector<train::tensor>& tensors) {
+  std::vector<decent::device_tensor<train::tensor>> on_device;
+  for (auto& t : tensors) on_device.push_back(decent::on_device(t));
+  return decent::parameters<float>(on_device);
+}
+
+/// The data sets in device memory, once per process.
+struct device_data {
+  explicit device_data(const data& d)
+      : train_images(d.train.images.size()), train_labels(d.train.labels.size()), test_images(d.test.images.size()),
+        test_labels(d.test.labels.size()) {
+    const decent::exec::cuda ex;
+    ex.upload(train_images.data(), d.train.images.data(), d.train.images.size());
+    ex.upload(train_labels.data(), d.train.labels.data(), d.train.labels.size());
+    ex.upload(test_images.data(), d.test.images.data(), d.test.images.size());
+    ex.upload(test_labels.data(), d.test.labels.data(), d.test.labels.size());
+    ex.synchronize();
+  }
+  [[nodiscard]] resident<decent::exec::cuda> view() const {
+    return {train_images.data(), train_labels.data(), test_images.data(), test_labels.data()};
+  }
+  decent::exec::device_buffer<std::uint8_t> train_images, train_labels, test_images, test_labels;
+};
+
+struct stream {
+  stream() { DECENT_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)); }
+  ~stream() { cudaStreamDestroy(s); }
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+  cudaStream_t s = nullptr;
+};
+
+void run_inprocess_cuda(const options& o, const data& d, std::ostream& csv) {
+  decent::expects(decent::detail::cuda_device_available(), "--backend cuda: no usable CUDA device on this machine "
+                                                           "(use --backend host)");
+  const device_data dev(d);
+  const resident<decent::exec::cuda> r = dev.view();
+  threads_group::shared shared(o.workers);
+  decent::comm::inprocess_options copy;
+  copy.copy = &decent::exec::device_copy;
+  copy.device_memory = true;
+  decent::sim::cluster cluster(o.workers, copy);
+  cluster.run([&](decent::comm::inprocess comm) {
+    threads_group g(shared, comm.rank());
+    const report out{comm.rank() == 0 ? &csv : nullptr, comm.rank() == 0 && !o.quiet};
+    const stream compute, communication;
+    train_worker(o, std::move(comm), g, d, r, decent::exec::cuda(compute.s), decent::exec::cuda(communication.s),
+                 train::cublas(compute.s), device_parameters, out);
+  });
+}
+#endif
+
+#if defined(DECENT_TRAIN_WITH_MPI)
+void run_mpi(const options& o, std::ostream& csv) {
+  const decent::comm::launch_info job = decent::comm::detect_launch();
+  int size = 0, rank = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (o.workers_set && o.workers != size)
+    bad("--workers " + std::to_string(o.workers) + " but mpirun started " + std::to_string(size) + " ranks (leave "
+        "--workers out under --launch mpi)");
+  const data d = load(o, size);
+  mpi_group g;
+  const report out{rank == 0 ? &csv : nullptr, rank == 0 && !o.quiet};
+  if (o.backend == "host") {
+    train::openblas::single_threaded();
+    const resident<decent::exec::host> r{d.train.images.data(), d.train.labels.data(), d.test.images.data(),
+                                         d.test.labels.data()};
+    train_worker(o, decent::comm::mpi(MPI_COMM_WORLD), g, d, r, decent::exec::host(1), decent::exec::host(1),
+                 train::openblas{}, host_parameters, out);
+    return;
+  }
+#if defined(__CUDACC__) && defined(DECENT_TRAIN_WITH_NCCL)
+  DECENT_CUDA_TRY(cudaSetDevice(job.local_rank));
+  const device_data dev(d);
+  const stream compute, communication;
+  train_worker(o, decent::comm::make_nccl(MPI_COMM_WORLD, compute.s), g, d, dev.view(), decent::exec::cuda(compute.s),
+               decent::exec::cuda(communication.s), train::cublas(compute.s), device_parameters, out);
+#else
+  (void)job;
+  bad("--backend cuda --launch mpi needs a decent-train built with CUDA and NCCL (-DDECENT_ENABLE_NCCL=ON)");
+#endif
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+  options o;
+  try {
+    o = parse(args);
+  } catch (const std::exception& e) {
+    std::cerr << "decent-train: " << e.what() << '\n';
+    return 2;
+  }
+  std::ofstream file;
+  if (!o.csv.empty()) {
+    file.open(o.csv);
+    if (!file) {
+      std::cerr << "decent-train: cannot open --csv file '" << o.csv << "' for writing\n";
+      return 2;
+    }
+  }
+  std::ostream& csv = o.csv.empty() ? std::cout : file;
+  const char* header = "epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker\n";
+  csv.precision(6);
+  if (o.launch == "mpi") {
+#if defined(DECENT_TRAIN_WITH_MPI)
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    try {
+      if (provided < MPI_THREAD_SERIALIZED) bad("the MPI library does not provide MPI_THREAD_SERIALIZED");
+      if (rank == 0) csv << header;
+      run_mpi(o, csv);
+    } catch (const std::exception& e) {
+      std::cerr << "decent-train: rank " << rank << ": " << e.what() << '\n';
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Finalize();
+    return 0;
+#else
+    std::cerr << "decent-train: --launch mpi needs a decent-train built with MPI (-DDECENT_ENABLE_MPI=ON)\n";
+    return 2;
+#endif
+  }
+  try {
+    const data d = load(o, o.workers);
+    csv << header;
+    if (o.backend == "cuda") {
+#if defined(__CUDACC__)
+      run_inprocess_cuda(o, d, csv);
+#else
+      bad("--backend cuda needs a decent-train built with CUDA (-DDECENT_ENABLE_CUDA=ON)");
+#endif
+    } else {
+      run_inprocess_host(o, d, csv);
+    }
+  } catch (const decent::invalid_argument& e) {
+    std::cerr << "decent-train: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "decent-train: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
