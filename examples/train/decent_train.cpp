@@ -6,7 +6,7 @@
 // processes (`mpirun -np N decent-train --launch mpi`); the model runs on the host (OpenBLAS) or, built with
 // CUDA, on a GPU (`--backend cuda`: cuBLAS and decent's CUDA executor; NCCL across processes).
 //
-// Output: CSV, one row per evaluation (after every epoch, and at the start):
+// Output: CSV, one row per evaluation (at the start, then every --eval-every epochs and after the last):
 //   epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
 // test_accuracy is that of the workers' averaged model, test_accuracy_workers the mean of each worker's own;
 // consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean payload bytes sent so far. Progress goes to stderr.
@@ -56,7 +56,7 @@ constexpr const char* usage = R"(usage: decent-train [flags]
                                           (default allreduce)
   --topology SPEC   as decent-sim's (ring:N, binary-tree:N, ...; ":N" may be left out), default ring, and
                     double-binary-tree for relaysgd
-  --workers N (16)  --epochs E (5)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
+  --workers N (16)  --epochs E (5)  --eval-every E (1)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
   --alpha A         Dirichlet(A) label split across workers (heterogeneous); default: IID
   --seed S (0)      --hidden 256,128 (hidden widths)
   --gamma --rank --iterations --no-warm-start --rate --compressor sign|topk:F   algorithm flags, as decent-sim's
@@ -73,6 +73,7 @@ struct options {
   std::string topology;
   int workers = 16;
   int epochs = 5;
+  int eval_every = 1;  // epochs between evaluations (the last epoch is always evaluated)
   int batch = 32;
   double lr = 0.1, momentum = 0.9, weight_decay = 1e-4;
   double alpha = 0;  // 0: IID
@@ -119,6 +120,7 @@ options parse(const std::vector<std::string>& args) {
     else if (f == "--topology") o.topology = value();
     else if (f == "--workers") o.workers = number<int>(f, value()), o.workers_set = true;
     else if (f == "--epochs") o.epochs = number<int>(f, value());
+    else if (f == "--eval-every") o.eval_every = number<int>(f, value());
     else if (f == "--batch") o.batch = number<int>(f, value());
     else if (f == "--lr") o.lr = number<double>(f, value());
     else if (f == "--momentum") o.momentum = number<double>(f, value());
@@ -154,6 +156,7 @@ options parse(const std::vector<std::string>& args) {
   if (o.workers < 1) bad("--workers must be >= 1");
   if (o.epochs < 0) bad("--epochs must be >= 0");
   if (o.batch < 1) bad("--batch must be >= 1");
+  if (o.eval_every < 1) bad("--eval-every must be >= 1");
   if (o.lr < 0) bad("--lr must be >= 0");
   if (o.momentum < 0 || o.momentum >= 1) bad("--momentum must be in [0, 1)");
   if (o.weight_decay < 0) bad("--weight-decay must be >= 0");
@@ -300,46 +303,47 @@ class asynchronous final : public mixing_step {
   Algorithm a_;
 };
 
-/// decent's algorithm for `o`, on communicator `comm` and executor `ex` (`comm_ex` for the asynchronous
-/// runtime's communication thread).
-template <class Comm, class Exec>
+/// decent's algorithm for `o`, on communicator `comm` and executors from `exec()` (`comm_exec()` for the
+/// asynchronous runtime's communication thread). Executors may be move-only (CUDA's): they are made, not copied.
+template <class Comm, class MakeExec>
 std::unique_ptr<mixing_step> make_algorithm(const options& o, Comm comm, const decent::parameters<float>& params,
-                                            const decent::parameters<float>& delta, Exec ex, Exec comm_ex) {
+                                            const decent::parameters<float>& delta, MakeExec exec, MakeExec comm_exec) {
+  using Exec = decltype(exec());
   namespace topo = decent::topology;
   const std::string& a = o.algorithm;
   if (a == "allreduce")
     return std::make_unique<synchronous<decent::allreduce<Comm, Exec, float>>>(
-        decent::allreduce<Comm, Exec, float>(std::move(comm), params, {}, ex));
+        decent::allreduce<Comm, Exec, float>(std::move(comm), params, {}, exec()));
   const topo::any_topology t = topo::parse(topology_spec(o, comm.size()));
   if (a == "gossip") {
     using algo = decent::gossip<topo::any_topology, Comm, Exec, float>;
-    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, {o.gamma}, ex));
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, {o.gamma}, exec()));
   }
   if (a == "relaysgd" || a == "relaysgd-grad") {
     using algo = decent::relaysgd<topo::any_topology, Comm, Exec, float>;
     decent::relaysum_options r;
     r.variant = a == "relaysgd" ? decent::relay_variant::model : decent::relay_variant::grad;
-    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, r, ex));
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, r, exec()));
   }
   if (a == "powergossip") {
     using algo = decent::powergossip<topo::any_topology, Comm, Exec, float>;
     decent::powergossip_options p;
     p.gamma = o.gamma;
     p.compression = {o.rank, o.iterations, !o.no_warm_start, o.seed};
-    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, p, ex));
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, p, exec()));
   }
   if (a == "choco") {
     if (o.compressor == "sign") {
       using algo = decent::choco<topo::any_topology, Comm, decent::compress::sign<Exec, float>>;
       decent::choco_options<typename decent::compress::sign<Exec, float>::options> c;
       c.gamma = o.gamma;
-      return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, c, ex));
+      return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, c, exec()));
     }
     using algo = decent::choco<topo::any_topology, Comm, decent::compress::top_k<Exec, float>>;
     decent::choco_options<decent::compress::top_k_options> c;
     c.gamma = o.gamma;
     c.compression.fraction = std::stod(o.compressor.substr(5));
-    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, c, ex));
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, c, exec()));
   }
   // Asynchronous: a static graph; time counted in gradient steps unless --wall-clock.
   if (t.is_time_varying()) bad("--algorithm " + a + " needs a static topology");
@@ -354,14 +358,14 @@ std::unique_ptr<mixing_step> make_algorithm(const options& o, Comm comm, const d
     typename algo::options lr;
     static_cast<decent::async_options&>(lr) = base;
     lr.compression = {o.rank, o.iterations, !o.no_warm_start, o.seed};
-    return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, lr, ex, comm_ex);
+    return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, lr, exec(), comm_exec());
   }
   if (a == "a2cid2") {
     using algo = decent::a2cid2<topo::graph, Comm, Exec, float>;
-    return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, base, ex, comm_ex);
+    return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, base, exec(), comm_exec());
   }
   using algo = decent::async_gossip<topo::graph, Comm, Exec, float>;
-  return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, base, ex, comm_ex);
+  return std::make_unique<asynchronous<algo>>(delta, g, std::move(comm), params, base, exec(), comm_exec());
 }
 
 /// The data every worker reads: the sets (host) and their copies in executor memory (the same on the host).
@@ -382,19 +386,26 @@ struct report {
   bool progress = false;
 };
 
+/// The CSV header; it goes out with the first row, so that a setup error leaves stdout empty.
+constexpr const char* csv_header =
+    "epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker\n";
+
 /// One worker's whole training run. Collective over the group and the communicator.
-template <class Comm, class Exec, class Blas, class Views>
-void train_worker(const options& o, Comm comm, group& g, const data& d, const resident<Exec>& r, Exec ex,
-                  Exec comm_ex, Blas blas, Views to_parameters, const report& out) {
+template <class Comm, class MakeExec, class Blas, class Views>
+void train_worker(const options& o, Comm comm, group& g, const data& d,
+                  const resident<decltype(std::declval<MakeExec>()())>& r, MakeExec make_exec, MakeExec comm_exec,
+                  Blas blas, Views to_parameters, const report& out) {
+  using Exec = decltype(make_exec());
+  const Exec ex = make_exec();
   const int rank = g.rank(), n = g.size();
   std::vector<int> widths{static_cast<int>(d.train.pixels())};
   widths.insert(widths.end(), o.hidden.begin(), o.hidden.end());
   widths.push_back(train::classes);
-  train::mlp<Exec, Blas> model(widths, o.seed, static_cast<std::size_t>(o.batch), ex, blas);
+  train::mlp<Exec, Blas> model(widths, o.seed, static_cast<std::size_t>(o.batch), make_exec(), blas);
   // decent takes the model's own tensors: no copies, no shapes written by hand.
   const decent::parameters<float> params = to_parameters(model.weights());
   const decent::parameters<float> delta = to_parameters(model.updates());
-  std::unique_ptr<mixing_step> algo = make_algorithm(o, std::move(comm), params, delta, ex, comm_ex);
+  std::unique_ptr<mixing_step> algo = make_algorithm(o, std::move(comm), params, delta, make_exec, comm_exec);
 
   train::sampler sampler(d.shards[static_cast<std::size_t>(rank)], o.seed, rank);
   const std::size_t steps_per_epoch =
@@ -432,6 +443,7 @@ void train_worker(const options& o, Comm comm, group& g, const data& d, const re
     loss_sum = 0;
     loss_count = 0;
     if (out.csv) {
+      if (epoch == 0) *out.csv << csv_header;
       *out.csv << epoch << ',' << step << ',' << seconds_since(started) << ',';
       if (m[4] > 0) *out.csv << m[3] / m[4];
       *out.csv << ',' << m[1] / static_cast<double>(test) << ',' << m[2] / (static_cast<double>(test) * n) << ','
@@ -475,6 +487,7 @@ void train_worker(const options& o, Comm comm, group& g, const data& d, const re
                      steps_per_epoch, loss_sum / static_cast<double>(loss_count), seconds_since(started));
       }
     }
+    if (epoch % o.eval_every != 0 && epoch < o.epochs) continue;
     algo->pause();
     evaluate(epoch);
     if (epoch < o.epochs) algo->resume();
@@ -514,8 +527,8 @@ void run_inprocess_host(const options& o, const data& d, std::ostream& csv) {
   cluster.run([&](decent::comm::inprocess comm) {
     threads_group g(shared, comm.rank());
     const report out{comm.rank() == 0 ? &csv : nullptr, comm.rank() == 0 && !o.quiet};
-    train_worker(o, std::move(comm), g, d, r, decent::exec::host(1), decent::exec::host(1), train::openblas{},
-                 host_parameters, out);
+    const auto host = [] { return decent::exec::host(1); };
+    train_worker(o, std::move(comm), g, d, r, host, host, train::openblas{}, host_parameters, out);
   });
 }
 
@@ -567,8 +580,11 @@ void run_inprocess_cuda(const options& o, const data& d, std::ostream& csv) {
     threads_group g(shared, comm.rank());
     const report out{comm.rank() == 0 ? &csv : nullptr, comm.rank() == 0 && !o.quiet};
     const stream compute, communication;
-    train_worker(o, std::move(comm), g, d, r, decent::exec::cuda(compute.s), decent::exec::cuda(communication.s),
-                 train::cublas(compute.s), device_parameters, out);
+    const cudaStream_t cs = compute.s, ms = communication.s;
+    const auto on_compute = [cs] { return decent::exec::cuda(cs); };
+    const auto on_comm = [ms] { return decent::exec::cuda(ms); };
+    train_worker(o, std::move(comm), g, d, r, std::function<decent::exec::cuda()>(on_compute),
+                 std::function<decent::exec::cuda()>(on_comm), train::cublas(compute.s), device_parameters, out);
   });
 }
 #endif
@@ -589,16 +605,19 @@ void run_mpi(const options& o, std::ostream& csv) {
     train::openblas::single_threaded();
     const resident<decent::exec::host> r{d.train.images.data(), d.train.labels.data(), d.test.images.data(),
                                          d.test.labels.data()};
-    train_worker(o, decent::comm::mpi(MPI_COMM_WORLD), g, d, r, decent::exec::host(1), decent::exec::host(1),
-                 train::openblas{}, host_parameters, out);
+    const auto host = [] { return decent::exec::host(1); };
+    train_worker(o, decent::comm::mpi(MPI_COMM_WORLD), g, d, r, host, host, train::openblas{}, host_parameters, out);
     return;
   }
 #if defined(__CUDACC__) && defined(DECENT_TRAIN_WITH_NCCL)
   DECENT_CUDA_TRY(cudaSetDevice(job.local_rank));
   const device_data dev(d);
   const stream compute, communication;
-  train_worker(o, decent::comm::make_nccl(MPI_COMM_WORLD, compute.s), g, d, dev.view(), decent::exec::cuda(compute.s),
-               decent::exec::cuda(communication.s), train::cublas(compute.s), device_parameters, out);
+  const cudaStream_t cs = compute.s, ms = communication.s;
+  const std::function<decent::exec::cuda()> on_compute = [cs] { return decent::exec::cuda(cs); };
+  const std::function<decent::exec::cuda()> on_comm = [ms] { return decent::exec::cuda(ms); };
+  train_worker(o, decent::comm::make_nccl(MPI_COMM_WORLD, compute.s), g, d, dev.view(), on_compute, on_comm,
+               train::cublas(compute.s), device_parameters, out);
 #else
   (void)job;
   bad("--backend cuda --launch mpi needs a decent-train built with CUDA and NCCL (-DDECENT_ENABLE_NCCL=ON)");
@@ -631,7 +650,6 @@ int main(int argc, char** argv) {
     }
   }
   std::ostream& csv = o.csv.empty() ? std::cout : file;
-  const char* header = "epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker\n";
   csv.precision(6);
   if (o.launch == "mpi") {
 #if defined(DECENT_TRAIN_WITH_MPI)
@@ -641,7 +659,6 @@ int main(int argc, char** argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     try {
       if (provided < MPI_THREAD_SERIALIZED) bad("the MPI library does not provide MPI_THREAD_SERIALIZED");
-      if (rank == 0) csv << header;
       run_mpi(o, csv);
     } catch (const std::exception& e) {
       std::cerr << "decent-train: rank " << rank << ": " << e.what() << '\n';
@@ -656,7 +673,6 @@ int main(int argc, char** argv) {
   }
   try {
     const data d = load(o, o.workers);
-    csv << header;
     if (o.backend == "cuda") {
 #if defined(__CUDACC__)
       run_inprocess_cuda(o, d, csv);

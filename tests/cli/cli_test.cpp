@@ -14,50 +14,18 @@
 #include <string>
 #include <vector>
 
+#include "cli/subprocess.hpp"
+
 #ifndef DECENT_SIM_PATH
 #error "DECENT_SIM_PATH must name the decent-sim binary"
 #endif
 
 namespace {
 
-struct result {
-  int status = -1;
-  std::string out, err;
-};
+using decent::test::csv;
+using decent::test::result;
 
-result run(const std::string& args) {
-  // ctest runs test cases of this binary in parallel processes: every call gets its own stderr file.
-  static int calls = 0;
-  const std::string err_file = "cli_test_stderr_" + std::to_string(getpid()) + "_" + std::to_string(calls++) + ".txt";
-  const std::string cmd = std::string(DECENT_SIM_PATH) + " " + args + " 2>" + err_file;
-  result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe)) r.out += buffer;
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream err(err_file);
-  std::stringstream ss;
-  ss << err.rdbuf();
-  r.err = ss.str();
-  std::remove(err_file.c_str());
-  return r;
-}
-
-std::vector<std::vector<std::string>> csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> fields;
-    std::size_t start = 0;
-    for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1)
-      fields.push_back(line.substr(start, comma - start));
-    fields.push_back(line.substr(start));
-    rows.push_back(fields);
-  }
-  return rows;
-}
+result run(const std::string& args) { return decent::test::run_program(DECENT_SIM_PATH, args); }
 
 /// The number after "key": in a flat JSON object.
 double json_number(const std::string& json, const std::string& key) {

@@ -1,0 +1,172 @@
+// decent-train as a user runs it: every algorithm trains a real network on a subset of Fashion-MNIST well above
+// chance; runs are deterministic for a seed; under mpirun it trains the same model as in one process; bad
+// flags and a missing data set are one clear line each.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/subprocess.hpp"
+
+#ifndef DECENT_TRAIN_PATH
+#error "DECENT_TRAIN_PATH must name the decent-train binary"
+#endif
+
+namespace {
+
+using decent::test::csv;
+using decent::test::result;
+
+constexpr const char* data_dir = "/usr/share/datasets/fashion-mnist";
+
+result train(const std::string& args) { return decent::test::run_program(DECENT_TRAIN_PATH, args + " --quiet"); }
+
+/// A short run: 8 workers on 4800 training images (75 steps of 8 per epoch), 1000 test images.
+const std::string small = " --workers 8 --batch 8 --epochs 2 --train-samples 4800 --test-samples 1000";
+
+/// The rows of a run's CSV (header checked), as numbers; empty fields (the loss before training) are -1.
+std::vector<std::vector<double>> rows_of(const result& r) {
+  const auto table = csv(r.out);
+  REQUIRE(table.size() >= 2);
+  CHECK(table[0] == std::vector<std::string>{"epoch", "step", "time", "train_loss", "test_accuracy",
+                                             "test_accuracy_workers", "consensus", "bytes_per_worker"});
+  std::vector<std::vector<double>> rows;
+  for (std::size_t k = 1; k < table.size(); ++k) {
+    REQUIRE(table[k].size() == 8);
+    std::vector<double> row;
+    for (const auto& f : table[k]) row.push_back(f.empty() ? -1.0 : std::stod(f));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+bool have_data() { return std::filesystem::exists(std::string(data_dir) + "/train-images-idx3-ubyte.gz"); }
+
+}  // namespace
+
+TEST_CASE("every algorithm trains the MLP well above chance on a subset of Fashion-MNIST") {
+  if (!have_data()) {
+    MESSAGE("Fashion-MNIST is not installed (Debian: dataset-fashion-mnist): skipped");
+    return;
+  }
+  struct run_case {
+    std::string flags;
+    double min_accuracy;
+  };
+  // Chance is 0.1. The learning rates are those of the 16-worker runs in README, scaled for the shorter run.
+  const std::vector<run_case> cases{
+      {"--algorithm allreduce", 0.7},
+      {"--algorithm gossip", 0.7},
+      {"--algorithm relaysgd --lr 0.2", 0.7},
+      {"--algorithm relaysgd --topology binary-tree --lr 0.2", 0.7},
+      // Delayed updates with heavy momentum: unstable at lr 0.1 (the loss returns to chance), fine lower.
+      {"--algorithm relaysgd-grad --lr 0.02", 0.65},
+      // The workers drift apart at lr 0.1 (PowerGossip's consensus lags behind the low-rank compression).
+      {"--algorithm powergossip --rank 2 --lr 0.05", 0.65},
+      {"--algorithm choco --gamma 0.5", 0.6},
+      {"--algorithm async-gossip", 0.6},
+      {"--algorithm a2cid2", 0.6},
+      {"--algorithm a2cid2-low-rank --lr 0.02", 0.6},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.flags);
+    const result r = train(c.flags + small);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto rows = rows_of(r);
+    REQUIRE(rows.size() == 3);  // epochs 0, 1, 2
+    const auto& first = rows.front();
+    const auto& last = rows.back();
+    CHECK(first[0] == 0);
+    CHECK(first[4] < 0.25);  // the untrained model: about chance
+    CHECK(last[0] == 2);
+    CHECK(last[1] == 150);
+    CHECK(last[4] > c.min_accuracy);             // the averaged model
+    CHECK(last[5] > c.min_accuracy - 0.2);       // the workers' own models, on average
+    CHECK(first[3] == -1);                       // no training loss before training
+    CHECK(last[3] < rows[1][3]);                 // the training loss falls
+    CHECK(std::isfinite(last[6]));
+    CHECK(last[7] > 0);                          // something was sent
+    CHECK(rows[1][7] < last[7]);                 // and more as training goes on
+    if (c.flags == "--algorithm allreduce") CHECK(last[6] == 0);  // exact averaging: one model
+    else CHECK(last[6] > 0);
+  }
+}
+
+TEST_CASE("a run is deterministic for a seed (host executor), and the seed matters") {
+  if (!have_data()) return;
+  const std::string flags = "--algorithm relaysgd --alpha 0.1" + small;
+  const result a = train(flags), b = train(flags), c = train(flags + " --seed 1");
+  REQUIRE(a.status == 0);
+  REQUIRE(b.status == 0);
+  REQUIRE(c.status == 0);
+  auto ra = rows_of(a), rb = rows_of(b), rc = rows_of(c);
+  for (auto* rows : {&ra, &rb, &rc})
+    for (auto& row : *rows) row[2] = 0;  // wall time
+  CHECK(ra == rb);
+  CHECK(ra != rc);
+}
+
+#ifdef DECENT_MPIEXEC
+TEST_CASE("under mpirun -np 4 decent-train trains the same model as 4 in-process workers") {
+  if (!have_data()) return;
+  const std::string flags = " --algorithm gossip --alpha 0.1 --batch 8 --epochs 1 --train-samples 2400 --test-samples 500";
+  const result mpi = decent::test::run_program(
+      "OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo OMP_NUM_THREADS=1 "
+      DECENT_MPIEXEC " -np 4 --allow-run-as-root --oversubscribe " DECENT_TRAIN_PATH,
+      "--launch mpi --quiet" + flags);
+  REQUIRE_MESSAGE(mpi.status == 0, mpi.err);
+  const result local = train("--workers 4" + flags);
+  REQUIRE(local.status == 0);
+  const auto m = rows_of(mpi), l = rows_of(local);
+  REQUIRE(m.size() == l.size());
+  for (std::size_t k = 0; k < m.size(); ++k)
+    for (std::size_t f : {0u, 1u, 3u, 4u, 5u, 6u, 7u}) {
+      CAPTURE(k);
+      CAPTURE(f);
+      CHECK(m[k][f] == doctest::Approx(l[k][f]).epsilon(1e-5));
+    }
+  CHECK(m.back()[4] > 0.5);
+  // Workers given twice: --workers must match the ranks.
+  const result wrong = decent::test::run_program(
+      "OMPI_MCA_btl=self,tcp OMP_NUM_THREADS=1 " DECENT_MPIEXEC " -np 2 --allow-run-as-root --oversubscribe "
+      DECENT_TRAIN_PATH, "--launch mpi --quiet --workers 3" + flags);
+  CHECK(wrong.status != 0);
+  CHECK(wrong.err.find("--workers 3 but mpirun started 2 ranks") != std::string::npos);
+}
+#endif
+
+TEST_CASE("bad flags and a missing data set: one clear line, exit 2 or 1, nothing on stdout") {
+  struct bad_case {
+    std::string flags, message;
+  };
+  const std::vector<bad_case> cases{
+      {"--algorithm sgd", "unknown --algorithm 'sgd'"},
+      {"--workers 0", "--workers must be >= 1"},
+      {"--momentum 1", "--momentum must be in [0, 1)"},
+      {"--lr nan", "invalid value 'nan' for --lr"},
+      {"--alpha -1", "--alpha must be > 0"},
+      {"--rank 2", "--rank, --iterations and --no-warm-start apply to powergossip and a2cid2-low-rank"},
+      {"--algorithm gossip --rate 2", "--rate and --wall-clock apply to"},
+      {"--algorithm choco --compressor topk:2", "0 < FRACTION <= 1"},
+      {"--backend tpu", "unknown --backend 'tpu'"},
+      {"--hidden 256,0", "--hidden widths must be >= 1"},
+      {"--frobnicate", "unknown flag '--frobnicate'"},
+      {"--algorithm relaysgd --topology ring --train-samples 100 --test-samples 10 --epochs 0", "topology ring:16 is not a tree"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.flags);
+    const result r = train(c.flags);
+    CHECK(r.status == 2);
+    CHECK(r.err.rfind("decent-train: ", 0) == 0);
+    CHECK(r.err.find(c.message) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  const result missing = train("--data /nonexistent");
+  CHECK(missing.status == 1);
+  CHECK(missing.out.empty());
+  CHECK(missing.err.find("install Debian's package dataset-fashion-mnist") != std::string::npos);
+}
