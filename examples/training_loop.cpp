@@ -21,7 +21,7 @@ int main() {
 
     // The user's model: two tensors in the user's own memory.
     std::vector<double> w(features, 0.0), b(1, 0.0);
-    decent::parameters<double> params{{w.data(), {features}}, {b.data(), {1}}};
+    decent::parameters params{w, b};  // parameters<double>: decent takes the vectors as 1-D tensors
 
     // Gossip on a ring, on the host executor (one thread per worker already).
     using gossip_t = decent::gossip<decent::topology::graph, decent::comm::inprocess, decent::exec::host, double>;

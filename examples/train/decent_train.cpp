@@ -505,11 +505,28 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
                  seconds_since(started));
 }
 
-data load(const options& o, int workers) {
+data load(const options& o, int workers, bool verbose) {
   data d;
   d.train = train::first(train::load_fashion_mnist(o.data, "train"), o.train_samples);
   d.test = train::first(train::load_fashion_mnist(o.data, "t10k"), o.test_samples);
   d.shards = train::split(d.train, workers, o.alpha, o.seed);
+  if (verbose) {
+    // How heterogeneous the split is: shard sizes and the classes that make up at least 1 % of a shard.
+    std::size_t smallest = d.train.size(), largest = 0, classes_total = 0, fewest = train::classes, most = 0;
+    for (const auto& shard : d.shards) {
+      smallest = std::min(smallest, shard.size());
+      largest = std::max(largest, shard.size());
+      std::size_t present = 0;
+      for (const int c : train::class_counts(d.train, shard)) present += 100 * static_cast<std::size_t>(c) >= shard.size();
+      classes_total += present;
+      fewest = std::min(fewest, present);
+      most = std::max(most, present);
+    }
+    std::fprintf(stderr, "decent-train: %s split of %zu images over %d workers: %zu-%zu images and %zu-%zu classes "
+                 "(mean %.1f) per worker\n", o.alpha > 0 ? ("Dirichlet(" + std::to_string(o.alpha) + ")").c_str() : "IID",
+                 d.train.size(), workers, smallest, largest, fewest, most,
+                 static_cast<double>(classes_total) / workers);
+  }
   return d;
 }
 
@@ -598,7 +615,7 @@ void run_mpi(const options& o, std::ostream& csv) {
   if (o.workers_set && o.workers != size)
     bad("--workers " + std::to_string(o.workers) + " but mpirun started " + std::to_string(size) + " ranks (leave "
         "--workers out under --launch mpi)");
-  const data d = load(o, size);
+  const data d = load(o, size, rank == 0 && !o.quiet);
   mpi_group g;
   const report out{rank == 0 ? &csv : nullptr, rank == 0 && !o.quiet};
   if (o.backend == "host") {
@@ -672,7 +689,7 @@ int main(int argc, char** argv) {
 #endif
   }
   try {
-    const data d = load(o, o.workers);
+    const data d = load(o, o.workers, !o.quiet);
     if (o.backend == "cuda") {
 #if defined(__CUDACC__)
       run_inprocess_cuda(o, d, csv);

@@ -164,7 +164,7 @@ TEST_CASE("workers that disagree on the topology, the options or the layout all 
       g.mix();
     });
     for (const auto& e : errors) {
-      CHECK(e.find("the workers disagree on the topology —") != std::string::npos);
+      CHECK(e.find("the workers disagree on the topology (ranks 0, 1, 3 vs rank 2) —") != std::string::npos);
       CHECK(e.find("options") == e.rfind("options"));  // only in the advice, not among the parts that differ
     }
   }
@@ -176,8 +176,10 @@ TEST_CASE("workers that disagree on the topology, the options or the layout all 
       gossip_t g(topology::ring(3), std::move(c), {{x.data() + 6 * rank, {rank == 1 ? 2 : 3, 2}}}, o);
       g.mix();
     });
+    // The worker that differs and both layouts are named.
     for (const auto& e : errors)
-      CHECK(e.find("disagree on the algorithm and its options, the parameter layout") != std::string::npos);
+      CHECK(e.find("disagree on the algorithm and its options (rank 0 vs ranks 1, 2), the parameter layout (ranks 0, "
+                   "2: [3x2] packed; rank 1: [2x2] packed) —") != std::string::npos);
   }
   SUBCASE("agreement: every rank passes") {
     const auto errors = errors_of_every_rank(3, [&](comm::inprocess c) {

@@ -80,6 +80,26 @@ TEST_CASE("powergossip preserves the mean of every tensor to round-off over 1000
   }
 }
 
+TEST_CASE("inject and bases name a neighbour: others are one clear error, not std::out_of_range") {
+  const powergossip_options o;
+  const auto zero = [](int, std::vector<double>& x) { std::fill(x.begin(), x.end(), 0.0); };
+  const std::vector<double> p(4, 1.0), q(3, 1.0);
+  const auto inject = [&](int peer) {
+    return [&, peer](int rank, pg_t& pg) {
+      if (rank == 0) pg.rule().compressor().inject(pg.executor(), peer, 0, p, q);
+    };
+  };
+  CHECK_THROWS_WITH_AS(run_pg(topology::chain(3), parameter_layout{{4, 3}}, 1, o, zero, inject(2)),
+                       "inject: rank 2 is not a neighbour of rank 0 (edges exist only between neighbours)",
+                       decent::invalid_argument);
+  CHECK_THROWS_WITH_AS(run_pg(topology::chain(3), parameter_layout{{4, 3}}, 1, o, zero, inject(5)),
+                       "inject: peer 5 is out of range for 3 workers", decent::invalid_argument);
+  CHECK_THROWS_WITH_AS(run_pg(topology::chain(3), parameter_layout{{4, 3}}, 1, o, zero, inject(0)),
+                       "inject: rank 0 is not a neighbour of rank 0 (edges exist only between neighbours)",
+                       decent::invalid_argument);
+  CHECK_NOTHROW(run_pg(topology::chain(3), parameter_layout{{4, 3}}, 1, o, zero, inject(1)));
+}
+
 TEST_CASE("replay with injected Q: a rank-1 difference between two workers is removed in one iteration") {
   // X_0 = 0, X_1 = u vᵀ (a 4×3 matrix). Injected Q = c·v. Step 0 is skipped (k = 0); step 1 is odd k:
   // Q̂ = Q/(‖Q‖ + ε), X_i += γ·w·(X_j − X_i)Q̂Q̂ᵀ with w = 1/2 (one neighbour each), γ = 1.

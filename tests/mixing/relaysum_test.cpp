@@ -463,3 +463,36 @@ TEST_CASE("heterogeneity: relaysgd solves 16 heterogeneous quadratics in 300 ste
   }
   CHECK(gossip_loss(0.0, 0.3) <= 1e-6);  // the gap is the heterogeneity, not a weak gossip
 }
+
+TEST_CASE("RelaySGD/Grad refuses workers that start apart (they would never agree); the model variant mixes them") {
+  const topology::graph tree = topology::binary_tree(5);
+  const auto run = [&](relaysum_options o, bool apart) {
+    std::vector<std::string> errors(5);
+    std::vector<double> final_spread(5);
+    sim::cluster(5).run([&](comm::inprocess c) {
+      const int rank = c.rank();
+      std::vector<double> x(3, apart ? 1.0 + rank : 1.0);
+      relaysgd<topology::graph, comm::inprocess, exec::host, double> r(tree, std::move(c),
+                                                                        parameters<double>::packed(x.data(), {{3}}), o);
+      try {
+        for (int t = 0; t < 6; ++t) r.mix();
+      } catch (const comm_error& e) {
+        errors[static_cast<std::size_t>(rank)] = e.what();
+      }
+      final_spread[static_cast<std::size_t>(rank)] = x[0];
+    });
+    return std::pair{errors, final_spread};
+  };
+  relaysum_options grad;
+  grad.variant = relay_variant::grad;
+  const auto [errors, xs] = run(grad, true);
+  for (const auto& e : errors) CHECK(e.find("disagree on the starting parameters") != std::string::npos);
+  CHECK(run(grad, false).first == std::vector<std::string>(5));
+  grad.check_common_start = false;  // on purpose: the differences stay (no update ever moves them)
+  const auto [no_errors, apart] = run(grad, true);
+  CHECK(no_errors == std::vector<std::string>(5));
+  for (int i = 0; i < 5; ++i) CHECK(apart[static_cast<std::size_t>(i)] == 1.0 + i);
+  const auto [model_errors, mixed] = run(relaysum_options{}, true);  // the model variant averages them: 3 each
+  CHECK(model_errors == std::vector<std::string>(5));
+  for (const double x : mixed) CHECK(x == doctest::Approx(3.0).epsilon(1e-12));
+}

@@ -206,7 +206,8 @@ class async_runtime {
     received_ = exec_.template allocate<T>(n);
     if constexpr (MomentumVariable) constants_ = topology::a2cid2_constants(graph_, o_.rate);
     agreement_ = detail::build_fingerprints::of(topology::topology_fingerprint(topology_), typeid(async_runtime).name(),
-                                                o_, params_.layout().fingerprint());
+                                                o_, params_.layout().fingerprint(),
+                                                params_.layout().to_string());
     if constexpr (!uncompressed)
       compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
                           o_.compression);
@@ -656,16 +657,19 @@ class async_runtime {
 
 /// A²CiD²: asynchronous pairwise gossip with the continuous momentum x̃ (options: `async_options`).
 template <class Topology, class Comm, class Exec = exec::host, class T = float,
-          class Compressor = compress::identity<Exec, T>>
-using a2cid2 = async_runtime<Topology, Comm, Exec, T, Compressor, true>;
+          class Compressor = compress::identity<detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>>>
+using a2cid2 = async_runtime<Topology, Comm, detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>,
+                             Compressor, true>;
 
 /// The asynchronous gossip baseline (AD-PSGD-like): the same runtime without x̃.
 template <class Topology, class Comm, class Exec = exec::host, class T = float,
-          class Compressor = compress::identity<Exec, T>>
-using async_gossip = async_runtime<Topology, Comm, Exec, T, Compressor, false>;
+          class Compressor = compress::identity<detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>>>
+using async_gossip = async_runtime<Topology, Comm, detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>,
+                                   Compressor, false>;
 
 /// A²CiD² whose pairwise exchanges move low-rank approximations of x_j − x_i (PowerGossip's compressor).
 template <class Topology, class Comm, class Exec = exec::host, class T = float>
-using a2cid2_low_rank = a2cid2<Topology, Comm, Exec, T, compress::low_rank<Exec, T>>;
+using a2cid2_low_rank =
+    a2cid2<Topology, Comm, Exec, T, compress::low_rank<detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>>>;
 
 }  // namespace decent

@@ -13,6 +13,6 @@ namespace decent {
 
 /// Exact averaging with the communicator's all-reduce; needs no topology.
 template <class Comm, class Exec = exec::host, class T = float>
-using allreduce = mixer<no_topology, Comm, mixing::average<Exec, T>>;
+using allreduce = mixer<no_topology, Comm, mixing::average<detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>>>;
 
 }  // namespace decent

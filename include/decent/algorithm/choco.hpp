@@ -5,7 +5,7 @@
 ///     decent::choco_options<decent::compress::top_k_options> o;  // gamma, weights, compression.fraction
 ///     o.gamma = 0.0375;
 ///     decent::choco<decent::topology::graph, decent::comm::inprocess, decent::compress::top_k<decent::exec::host, float>>
-///         c(decent::topology::ring(8), comm, params, o);
+///         c(decent::topology::ring(8), std::move(comm), params, o);
 ///     c.mix();
 
 #include <decent/algorithm/mixer.hpp>

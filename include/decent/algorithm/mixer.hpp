@@ -11,8 +11,11 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -24,6 +27,7 @@
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 #include <decent/mixing/mixing_rule.hpp>
 #include <decent/topology/topology.hpp>
 
@@ -52,29 +56,50 @@ void allreduce_sum(Comm& comm, const Exec& ex, std::span<T> buffer, std::vector<
 /// layout — as fingerprints, compared once at setup (`check`) and stamped on checkpoints (`values`, `names`).
 struct build_fingerprints {
   std::array<std::uint64_t, 3> values{};
+  std::string layout;  ///< the parameter layout in words, for the error when workers disagree on it
   /// What each value stands for, in checkpoint errors ("saved with another ...").
   static constexpr const char* names[3] = {"topology", "algorithm or options", "parameter layout"};
 
   /// @param algorithm the algorithm's type name (its element type and executor included)
   template <class Options>
   static build_fingerprints of(std::uint64_t topology, const char* algorithm, const Options& options,
-                               std::uint64_t layout) {
+                               std::uint64_t layout, std::string layout_text) {
     fingerprint f;
     f.add(algorithm);
     add_options(f, options);
-    return {{topology, f.value(), layout}};
+    return {{topology, f.value(), layout}, std::move(layout_text)};
   }
 
   /// Collective: throws `comm_error` on every worker unless all hold the same values and the same `counter`
   /// (the step or the epoch, named `counter_name`).
   template <comm::communicator C>
   void check(C& c, std::string_view counter_name, std::uint64_t counter) const {
+    const std::string count = std::to_string(counter);
     comm::check_agreement(c, {{"the topology", values[0]},
                               {"the algorithm and its options", values[1]},
-                              {"the parameter layout", values[2]},
-                              {counter_name, counter}});
+                              {"the parameter layout", values[2], layout},
+                              {counter_name, counter, count}});
   }
 };
+
+/// The executor and element type of an algorithm alias, checked with one clear message each (a type in the
+/// wrong place would otherwise fail dozens of constraints deep inside the rule). On failure the aliases fall
+/// back to exec::host and float, so that the static_assert is the only error.
+template <class Exec, class T>
+struct checked_policies {
+  static constexpr bool is_executor = exec::executor<Exec>;  // a plain bool: the message alone, no concept trace
+  static constexpr bool is_element = std::same_as<T, float> || std::same_as<T, double>;
+  static_assert(is_executor, "decent: this template argument is the Executor (decent::exec::host or "
+                                      "decent::exec::cuda), and the element type comes after it — e.g. "
+                                      "decent::gossip<Topology, Comm, decent::exec::host, float>");
+  static_assert(is_element, "decent: the element type must be float or double");
+  using executor = std::conditional_t<is_executor, Exec, exec::host>;
+  using element = std::conditional_t<is_element, T, float>;
+};
+template <class Exec, class T>
+using checked_executor = typename checked_policies<Exec, T>::executor;
+template <class Exec, class T>
+using checked_element = typename checked_policies<Exec, T>::element;
 
 }  // namespace detail
 
@@ -96,7 +121,10 @@ class mixer {
         executor_type executor = executor_type{})
     requires(!std::same_as<Topology, no_topology>)
       : topology_(matching(std::move(topology), comm.size())), comm_(std::move(comm)), exec_(std::move(executor)),
-        agreement_(fingerprints(params, opts)), rule_(checked_context(params), params, std::move(opts)) {}
+        agreement_(fingerprints(params, opts)), rule_(checked_context(params), params, std::move(opts)) {
+    if constexpr (requires { { rule_.needs_common_start() } -> std::same_as<bool>; })
+      if (rule_.needs_common_start()) start_ = parameters_fingerprint(params);
+  }
 
   /// A worker of an algorithm that needs no topology (all-reduce).
   mixer(Comm comm, parameters<value_type> params, options opts = {}, executor_type executor = executor_type{})
@@ -110,6 +138,11 @@ class mixer {
   void mix() {
     if (!agreed_) {
       agreement_.check(comm_, "the step (checkpoints of different steps?)", static_cast<std::uint64_t>(step_));
+      if (start_)
+        comm::check_agreement(comm_, {{"the starting parameters (this algorithm never corrects a difference there: "
+                                       "initialise every worker's model with the same seed)",
+                                       *start_}});
+      start_.reset();  // once: a checkpoint's state carries on from wherever the workers were
       agreed_ = true;
     }
     exec_.synchronize();
@@ -149,6 +182,7 @@ class mixer {
       throw;
     }
     agreed_ = false;
+    start_.reset();  // the loaded state carries on from wherever the workers were
   }
 
   /// Rounds completed (the step passed to time-varying topologies).
@@ -180,7 +214,8 @@ class mixer {
     if constexpr (!std::same_as<Topology, no_topology>) topology = topology::topology_fingerprint(topology_);
     fingerprint layout;
     layout.add(params.layout().fingerprint()).add(params.is_packed());
-    return detail::build_fingerprints::of(topology, typeid(Rule).name(), opts, layout.value());
+    return detail::build_fingerprints::of(topology, typeid(Rule).name(), opts, layout.value(),
+                                          params.layout().to_string() + (params.is_packed() ? " packed" : " unpacked"));
   }
 
   /// The topology, after checking it has as many workers as the communicator (before any rule sees it).
@@ -199,6 +234,18 @@ class mixer {
     return context();
   }
 
+  /// A fingerprint of the parameters' values (bytes, host copy) at construction.
+  std::uint64_t parameters_fingerprint(const parameters<value_type>& params) const {
+    fingerprint f;
+    std::vector<value_type> host;
+    for (const auto& [view, offset] : params.segments()) {
+      host.resize(view.numel());
+      exec_.download(host.data(), view.data, view.numel());
+      f.add(std::string_view(reinterpret_cast<const char*>(host.data()), host.size() * sizeof(value_type)));
+    }
+    return f.value();
+  }
+
   void reduce(std::span<value_type> buffer) { detail::allreduce_sum(comm_, exec_, buffer, staging_); }
 
   Topology topology_{};
@@ -210,6 +257,7 @@ class mixer {
   mixing::exchange_plan<value_type> plan_;
   std::vector<value_type> staging_;
   std::int64_t step_ = 0;
+  std::optional<std::uint64_t> start_;  ///< checked at the first mix(), for rules that need a common start
 };
 
 }  // namespace decent

@@ -6,7 +6,7 @@
 ///     decent::powergossip_options o;
 ///     o.gamma = 1.308;            // diffusion rate
 ///     o.compression.rank = 2;     // and .iterations, .warm_start, .seed
-///     decent::powergossip<decent::topology::graph, decent::comm::inprocess> pg(decent::topology::ring(8), comm, params, o);
+///     decent::powergossip<decent::topology::graph, decent::comm::inprocess> pg(decent::topology::ring(8), std::move(comm), params, o);
 ///     pg.mix();
 ///     pg.rule().compressor().inject(...);   // replay injected P/Q
 
@@ -22,6 +22,7 @@ using powergossip_options = compressed_gossip_options<compress::low_rank_options
 
 /// Gossip with low-rank compressed edges.
 template <class Topology, class Comm, class Exec = exec::host, class T = float>
-using powergossip = mixer<Topology, Comm, mixing::gossip<Exec, T, compress::low_rank<Exec, T>>>;
+using powergossip = mixer<Topology, Comm, mixing::gossip<detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>,
+                                                     compress::low_rank<detail::checked_executor<Exec, T>, detail::checked_element<Exec, T>>>>;
 
 }  // namespace decent

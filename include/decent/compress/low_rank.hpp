@@ -66,8 +66,8 @@ class low_rank {
 
   template <class Context>
   low_rank(const Context& ctx, const parameters<T>& params, options o) : o_(o), rank_(ctx.rank) {
-    expects(o_.rank >= 1, "low-rank compression needs --rank >= 1, got ", o_.rank);
-    expects(o_.iterations >= 1, "low-rank compression needs --iterations >= 1, got ", o_.iterations);
+    expects(o_.rank >= 1, "low_rank_options::rank must be >= 1, got ", o_.rank);
+    expects(o_.iterations >= 1, "low_rank_options::iterations must be >= 1, got ", o_.iterations);
     for (std::size_t k = 0; k < params.num_tensors(); ++k) {
       const tensor_view<T>& v = params[k];
       if (v.shape.is_vector_like()) {
@@ -81,6 +81,19 @@ class low_rank {
       draws_per_edge_ += (a + b) * r;
     }
     edges_.resize(static_cast<std::size_t>(ctx.size));
+    // Who may share an edge with this worker: its neighbours on a static topology, anyone else on a
+    // time-varying one (for `inject` and `bases`, which name a peer).
+    may_pair_.assign(static_cast<std::size_t>(ctx.size), 1);
+    may_pair_[static_cast<std::size_t>(rank_)] = 0;
+    if constexpr (requires { ctx.topology.neighbors(ctx.rank, std::int64_t{0}); }) {
+      using Topology = std::remove_cvref_t<decltype(ctx.topology)>;
+      if constexpr (requires { Topology::time_varying; }) {
+        if constexpr (!Topology::time_varying) {
+          std::fill(may_pair_.begin(), may_pair_.end(), 0);
+          for (const int j : ctx.topology.neighbors(ctx.rank, std::int64_t{0})) may_pair_[static_cast<std::size_t>(j)] = 1;
+        }
+      }
+    }
   }
 
   /// Power iterations per step.
@@ -211,6 +224,7 @@ class low_rank {
   /// Replaces the bases of edge (this worker, peer) for tensor `tensor` (P: a×r, Q: b×r, row-major, host
   /// memory) — to replay a run of another implementation. Both endpoints must inject the same values.
   void inject(const Exec& ex, int peer, std::size_t tensor, std::span<const T> p, std::span<const T> q) {
+    check_peer("inject", peer);
     const matrix& m = find(tensor);
     expects(p.size() == m.a * m.r && q.size() == m.b * m.r, "inject: tensor ", tensor, " needs P of ", m.a * m.r,
             " and Q of ", m.b * m.r, " values, got ", p.size(), " and ", q.size());
@@ -222,6 +236,7 @@ class low_rank {
 
   /// The current bases of edge (this worker, peer) for tensor `tensor`, copied to host memory.
   [[nodiscard]] std::pair<std::vector<T>, std::vector<T>> bases(const Exec& ex, int peer, std::size_t tensor) {
+    check_peer("bases", peer);
     const matrix& m = find(tensor);
     edge_state& e = edge(ex, peer);
     std::vector<T> p(m.a * m.r), q(m.b * m.r);
@@ -288,6 +303,13 @@ class low_rank {
     std::int64_t iteration = 0;  ///< k of this edge's next power iteration
   };
 
+  void check_peer(const char* what, int peer) const {
+    expects(peer >= 0 && static_cast<std::size_t>(peer) < may_pair_.size(), what, ": peer ", peer,
+            " is out of range for ", may_pair_.size(), " workers");
+    expects(may_pair_[static_cast<std::size_t>(peer)] != 0, what, ": rank ", peer, " is not a neighbour of rank ",
+            rank_, " (edges exist only between neighbours)");
+  }
+
   const matrix& find(std::size_t tensor) const {
     for (const matrix& m : matrices_)
       if (m.index == tensor) return m;
@@ -330,6 +352,7 @@ class low_rank {
   std::vector<matrix> matrices_;
   std::size_t draws_per_edge_ = 0;
   std::vector<std::unique_ptr<edge_state>> edges_;  ///< by peer rank, created on first use
+  std::vector<char> may_pair_;                       ///< by peer rank: whether an edge to it may exist
   std::vector<buffer> vector_inbox_;                 ///< per neighbour slot: its vector tensors, packed
   std::vector<const T*> vector_inputs_;              ///< per neighbour slot: pointers into vector_inbox_
 };

@@ -57,10 +57,16 @@ struct relaysum_options {
   double drop_probability = 0;  ///< simulated loss probability of each message, in [0, 1)
   std::uint64_t drop_seed = 0;  ///< seed of the drop decisions
   bool overlap = false;         ///< update with the previous round's messages
+  /// Grad variant: the first mix() checks that every worker started from the same parameters (the grad variant
+  /// only relays updates, so workers that start apart never agree). Set false to start apart on purpose. The
+  /// model variant needs no check: differing starts enter only through each worker's own x⁽⁰⁾ fill while it has
+  /// not heard from everyone, and are averaged out once it has (consensus runs start apart on purpose).
+  bool check_common_start = true;
 };
 
 inline void add_to(fingerprint& f, const relaysum_options& o) {
   f.add(o.variant).add(o.normalization).add(o.drop_probability).add(o.drop_seed).add(o.overlap);
+  f.add(o.check_common_start);
 }
 
 namespace mixing {
@@ -139,6 +145,10 @@ class relaysum {
   }
 
   [[nodiscard]] const options& settings() const { return options_; }
+  /// Whether the mixer must check at the first mix() that every worker starts from the same parameters.
+  [[nodiscard]] bool needs_common_start() const {
+    return options_.variant == relay_variant::grad && options_.check_common_start;
+  }
   /// The trees relayed over (one, or two for a double binary tree).
   [[nodiscard]] const std::vector<topology::graph>& trees() const { return trees_; }
   /// Payload bytes this worker sends per round.

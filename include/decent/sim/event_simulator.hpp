@@ -53,9 +53,9 @@ class event_simulator {
       : task_(task), o_(std::move(o)), ex_(1) {
     expects(task.workers() == g.size(), "the problem was built for ", task.workers(), " workers but ", g.name(),
             " has ", g.size());
-    expects(o_.rate > 0, "--rate must be > 0, got ", o_.rate);
-    expects(o_.time >= 0, "--time must be >= 0, got ", o_.time);
-    expects(o_.every > 0, "--every must be > 0, got ", o_.every);
+    expects(o_.rate > 0, "event_options::rate must be > 0, got ", o_.rate);
+    expects(o_.time >= 0, "event_options::time must be >= 0, got ", o_.time);
+    expects(o_.every > 0, "event_options::every must be > 0, got ", o_.every);
     const auto constants = topology::a2cid2_constants(g, o_.rate);
     const std::size_t numel = task.layout().numel();
     for (int i = 0; i < g.size(); ++i) {

@@ -107,11 +107,11 @@ class quadratic_problem final : public problem<T> {
  public:
   quadratic_problem(int workers, quadratic_options options) : n_(workers), o_(options) {
     expects(workers >= 1, "quadratic needs at least one worker");
-    expects(o_.dim >= 1, "quadratic needs --dim >= 1, got ", o_.dim);
-    expects(o_.mu > 0 && o_.mu <= 1, "quadratic needs 0 < --mu <= 1, got ", o_.mu);
-    expects(o_.r0 >= 0, "quadratic needs --r0 >= 0, got ", o_.r0);
-    expects(o_.heterogeneity >= 0, "--heterogeneity must be >= 0, got ", o_.heterogeneity);
-    expects(o_.noise >= 0, "--noise must be >= 0, got ", o_.noise);
+    expects(o_.dim >= 1, "quadratic_options::dim must be >= 1, got ", o_.dim);
+    expects(o_.mu > 0 && o_.mu <= 1, "quadratic_options::mu must be in (0, 1], got ", o_.mu);
+    expects(o_.r0 >= 0, "quadratic_options::r0 must be >= 0, got ", o_.r0);
+    expects(o_.heterogeneity >= 0, "quadratic_options::heterogeneity must be >= 0, got ", o_.heterogeneity);
+    expects(o_.noise >= 0, "quadratic_options::noise must be >= 0, got ", o_.noise);
     const auto d = static_cast<std::size_t>(o_.dim);
     layout_ = parameter_layout{{static_cast<std::int64_t>(d)}};
 
@@ -271,9 +271,9 @@ class logistic_problem final : public problem<T> {
   logistic_problem(int workers, logistic_options options) : n_(workers), o_(options) {
     expects(workers >= 1, "logistic needs at least one worker");
     expects(o_.dim >= 1 && o_.classes >= 2 && o_.samples >= 1,
-            "logistic needs --dim >= 1, at least 2 classes and 1 sample per worker");
-    expects(o_.heterogeneity >= 0, "--heterogeneity must be >= 0, got ", o_.heterogeneity);
-    expects(o_.noise >= 0, "--noise must be >= 0, got ", o_.noise);
+            "logistic_options needs dim >= 1, classes >= 2 and samples >= 1");
+    expects(o_.heterogeneity >= 0, "logistic_options::heterogeneity must be >= 0, got ", o_.heterogeneity);
+    expects(o_.noise >= 0, "logistic_options::noise must be >= 0, got ", o_.noise);
     const auto c = static_cast<std::size_t>(o_.classes), d = static_cast<std::size_t>(o_.dim);
     layout_ = parameter_layout{{o_.classes, o_.dim}, {o_.classes}};
     const random_stream means = detail::stream(o_.seed, detail::class_means, 0);

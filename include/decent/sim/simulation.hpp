@@ -44,8 +44,8 @@ using row_sink = std::function<void(const row&)>;
 template <class T, class MakeExecutor, class MakeAlgorithm>
 row simulate_on(cluster& workers, const problem<T>& task, const loop_options& options, MakeExecutor&& make_executor,
                 MakeAlgorithm&& make, const row_sink& sink = {}) {
-  expects(options.steps >= 0, "--steps must be >= 0, got ", options.steps);
-  expects(options.every >= 1, "--every must be >= 1, got ", options.every);
+  expects(options.steps >= 0, "loop_options::steps must be >= 0, got ", options.steps);
+  expects(options.every >= 1, "loop_options::every must be >= 1, got ", options.every);
   expects(task.workers() == workers.size(), "the problem was built for ", task.workers(), " workers but the cluster has ",
           workers.size());
   const auto n = static_cast<std::size_t>(workers.size());
