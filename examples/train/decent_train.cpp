@@ -522,9 +522,10 @@ data load(const options& o, int workers, bool verbose) {
       fewest = std::min(fewest, present);
       most = std::max(most, present);
     }
+    char kind[64] = "IID";
+    if (o.alpha > 0) std::snprintf(kind, sizeof kind, "Dirichlet(%g)", o.alpha);
     std::fprintf(stderr, "decent-train: %s split of %zu images over %d workers: %zu-%zu images and %zu-%zu classes "
-                 "(mean %.1f) per worker\n", o.alpha > 0 ? ("Dirichlet(" + std::to_string(o.alpha) + ")").c_str() : "IID",
-                 d.train.size(), workers, smallest, largest, fewest, most,
+                 "(mean %.1f) per worker\n", kind, d.train.size(), workers, smallest, largest, fewest, most,
                  static_cast<double>(classes_total) / workers);
   }
   return d;
