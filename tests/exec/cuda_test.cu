@@ -31,6 +31,21 @@ struct checks::transfer<decent::exec::cuda> {
 
 TEST_CASE("cuda executor on the default stream") { checks::check_all(decent::exec::cuda{}); }
 
+TEST_CASE("parameters check where their memory is: device memory declared as host, and the reverse, are errors") {
+  const decent::exec::cuda ex;
+  auto device = ex.allocate<float>(6);
+  std::vector<float> host(6);
+  CHECK_NOTHROW((decent::parameters<float>{{{device.data(), {2, 3}}}, decent::memory_space::device}));
+  CHECK_NOTHROW((decent::parameters<float>{{{host.data(), {2, 3}}}, decent::memory_space::host}));
+  CHECK_THROWS_WITH_AS((decent::parameters<float>{{{device.data(), {2, 3}}}, decent::memory_space::host}),
+                       doctest::Contains("is in device memory but declared as host memory"), decent::invalid_argument);
+  CHECK_THROWS_WITH_AS((decent::parameters<float>{{{host.data(), {2, 3}}}, decent::memory_space::device}),
+                       doctest::Contains("is declared as device memory but its pointer is host memory"),
+                       decent::invalid_argument);
+  std::vector<float> view_of_host(6);
+  CHECK_THROWS_AS((decent::parameters<float>{decent::on_device(view_of_host)}), decent::invalid_argument);
+}
+
 TEST_CASE("cuda executor on its own stream") {
   cudaStream_t stream{};
   DECENT_CUDA_TRY(cudaStreamCreate(&stream));
