@@ -28,6 +28,8 @@ constexpr const char* usage = R"(usage: decent-sim [flags]
   --precision f32|f64 (default f32)  --backend host|cuda  --every K  --csv PATH (default stdout)
   --describe  print the topology's JSON summary (uses --rate, default 1) and exit
 output: CSV step,time,consensus,relative_consensus,loss,bytes_per_worker
+exit status: 0, 2 for bad flags (one line on stderr), 1 when the run fails (e.g. diverges: stops at the first
+non-finite metric)
 )";
 
 }  // namespace
@@ -68,8 +70,11 @@ int main(int argc, char** argv) {
 #endif
     out.flush();
     return 0;
-  } catch (const std::exception& e) {
+  } catch (const decent::invalid_argument& e) {  // bad flags or an impossible setup
     std::cerr << "decent-sim: " << e.what() << '\n';
     return 2;
+  } catch (const std::exception& e) {  // the run failed (diverged, a worker failed)
+    std::cerr << "decent-sim: " << e.what() << '\n';
+    return 1;
   }
 }

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <limits>
 #include <vector>
 
 #include <decent/algorithm/a2cid2.hpp>
@@ -348,11 +349,26 @@ TEST_CASE("a2cid2 threads: bad input and disagreeing workers fail with an error,
   const topology::graph g = topology::ring(4);
   run_settings s;
   s.steps = 50;
-  SUBCASE("a rate that is not positive") {
+  SUBCASE("a rate that is not positive, or so large that a step's draw would never end") {
     async_options o;
-    o.rate = 0;
-    CHECK_THROWS_WITH_AS(run_threads<acid_t>(g, o, s),
-                         doctest::Contains("communication rate must be positive"), invalid_argument);
+    for (const double rate : {0.0, -1.0, 1e12, 1e300, std::numeric_limits<double>::infinity(),
+                              std::numeric_limits<double>::quiet_NaN()}) {
+      CAPTURE(rate);
+      o.rate = rate;
+      CHECK_THROWS_WITH_AS(run_threads<acid_t>(g, o, s),
+                           doctest::Contains("async_options::rate must be in (0, 10000] exchanges per gradient"),
+                           invalid_argument);
+    }
+  }
+  SUBCASE("the library's SGD options are checked by the library") {
+    async_options o;
+    o.momentum = 2;
+    CHECK_THROWS_WITH_AS(run_threads<acid_t>(g, o, s), doctest::Contains("async_options::momentum must be in [0, 1)"),
+                         invalid_argument);
+    o.momentum = 0;
+    o.lr = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(run_threads<acid_t>(g, o, s), doctest::Contains("async_options::lr must be finite"),
+                         invalid_argument);
   }
   SUBCASE("workers with different seeds (different schedules) fail at start") {
     comm::inprocess_options world;

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include <decent/algorithm/allreduce.hpp>
@@ -24,6 +26,15 @@ namespace {
 
 const parameter_layout layout{{6, 5}, {4}, {3, 2, 2}};
 constexpr int workers = 8;
+
+/// `content` (a checkpoint without its checksum) and `extra` bytes, sealed with a valid checksum.
+std::vector<std::byte> resealed(std::vector<std::byte> content, std::optional<std::byte> extra = {}) {
+  if (extra) content.push_back(*extra);
+  const std::uint64_t sum = checkpoint_checksum(content);
+  const auto* p = reinterpret_cast<const std::byte*>(&sum);
+  content.insert(content.end(), p, p + sizeof sum);
+  return content;
+}
 
 /// One worker's part of a run: its parameters and its algorithm's checkpoint.
 struct saved {
@@ -157,10 +168,13 @@ TEST_CASE("checkpoints: loading into an algorithm built differently, or truncate
       topology::chain(workers), comm::inprocess(world, 3), parameters<double>::packed(x.data(), layout), {},
       exec::host(1));
   CHECK_THROWS_AS(relay.load(bytes), invalid_argument);
-  CHECK_THROWS_WITH_AS(g.load(std::span(bytes).first(bytes.size() - 3)), doctest::Contains("ends early"),
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(g.load(std::span(bytes).first(bytes.size() - 3)),
+                       doctest::Contains("the checkpoint is corrupt or truncated"), invalid_argument);
   std::vector<std::byte> longer = bytes;
   longer.push_back(std::byte{0});
+  CHECK_THROWS_WITH_AS(g.load(longer), doctest::Contains("the checkpoint is corrupt or truncated"), invalid_argument);
+  // Extra bytes with a valid checksum (a writer that wrote more): still refused.
+  longer = resealed(std::vector<std::byte>(bytes.begin(), bytes.end() - 8), std::byte{0});
   CHECK_THROWS_WITH_AS(g.load(longer), doctest::Contains("1 bytes more"), invalid_argument);
   CHECK_THROWS_WITH_AS(g.load(std::vector<std::byte>(8)), doctest::Contains("not a decent checkpoint"),
                        invalid_argument);
@@ -170,9 +184,56 @@ TEST_CASE("checkpoints: loading into an algorithm built differently, or truncate
   std::vector<std::byte> step5 = bytes;
   const std::int64_t five = 5;
   std::memcpy(step5.data() + 36, &five, sizeof five);
+  step5 = resealed(std::vector<std::byte>(step5.begin(), step5.end() - 8));
   CHECK_THROWS_AS(g.load(std::span(step5).first(step5.size() - 1)), invalid_argument);
   CHECK(g.step() == 0);
   CHECK(g.save() == bytes);
   g.load(step5);
   CHECK(g.step() == 5);
+}
+
+TEST_CASE("every single-bit flip of a checkpoint is refused, and leaves the state as it was") {
+  // RelaySGD on a chain of 2 with a state (relays, counts, x0), after 3 steps.
+  comm::inprocess_world world(2);
+  std::vector<double> x0(5, 1.0), x1(5, 1.0);
+  std::vector<std::byte> bytes;
+  std::vector<std::byte> other;
+  using relay_t = relaysgd<topology::graph, comm::inprocess, exec::host, double>;
+  {
+    std::vector<std::thread> threads;
+    std::vector<std::vector<std::byte>> saved(2);
+    for (int rank = 0; rank < 2; ++rank)
+      threads.emplace_back([&, rank] {
+        std::vector<double>& x = rank == 0 ? x0 : x1;
+        relay_t r(topology::chain(2), comm::inprocess(world, rank), parameters<double>::packed(x.data(), {{3}, {2}}),
+                  {}, exec::host(1));
+        for (int t = 0; t < 3; ++t) {
+          x[0] += 0.5 * (rank + 1);
+          r.mix();
+        }
+        saved[static_cast<std::size_t>(rank)] = r.save();
+      });
+    for (auto& t : threads) t.join();
+    bytes = saved[0];
+  }
+  comm::inprocess_world fresh(2);
+  std::vector<double> y(5, 1.0);
+  relay_t r(topology::chain(2), comm::inprocess(fresh, 0), parameters<double>::packed(y.data(), {{3}, {2}}), {},
+            exec::host(1));
+  const std::vector<std::byte> untouched = r.save();
+  std::size_t refused = 0;
+  for (std::size_t k = 0; k < bytes.size() * 8; ++k) {
+    std::vector<std::byte> flipped = bytes;
+    flipped[k / 8] ^= static_cast<std::byte>(1u << (k % 8));
+    try {
+      r.load(flipped);
+    } catch (const invalid_argument&) {
+      ++refused;
+    }
+  }
+  CHECK(refused == bytes.size() * 8);
+  CHECK(r.save() == untouched);  // no failed load changed anything
+  r.load(bytes);                 // the original loads
+  CHECK(r.save() == bytes);
+  CHECK(bytes.size() > 100);
 }

@@ -200,3 +200,18 @@ TEST_CASE("--help lists the flags and exits 0") {
   CHECK(r.status == 0);
   CHECK(r.out.find("--algorithm") != std::string::npos);
 }
+
+TEST_CASE("a diverging run stops at its first non-finite row with one clear line and exit status 1") {
+  const result r = run("--algorithm gossip --topology ring:8 --problem quadratic --lr 100 --steps 200");
+  CHECK(r.status == 1);
+  CHECK(r.err.rfind("decent-sim: the run diverged at step ", 0) == 0);
+  CHECK(r.err.find("lower --lr") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  // Every row printed before the error is finite.
+  const auto rows = csv(r.out);
+  REQUIRE(rows.size() >= 2);
+  for (std::size_t k = 1; k < rows.size(); ++k)
+    for (const auto& field : rows[k]) CHECK(field.find("nan") == std::string::npos);
+  const result fine = run("--algorithm gossip --topology ring:8 --problem quadratic --lr 0.1 --steps 20");
+  CHECK(fine.status == 0);
+}

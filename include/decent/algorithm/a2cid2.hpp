@@ -188,8 +188,10 @@ class async_runtime {
         schedule_(graph_, o_.seed) {
     expects(topology_.size() == comm_.size(), "the topology has ", topology_.size(),
             " workers but the communicator has ", comm_.size());
-    expects(o_.rate > 0 && std::isfinite(o_.rate), "the communication rate must be positive, got ", o_.rate);
-    expects(o_.lr >= 0, "the learning rate must be >= 0, got ", o_.lr);
+    expects(o_.rate > 0 && o_.rate <= max_rate, "async_options::rate must be in (0, ", max_rate,
+            "] exchanges per gradient, got ", o_.rate);
+    expects(o_.lr >= 0 && std::isfinite(o_.lr), "async_options::lr must be finite and >= 0, got ", o_.lr);
+    expects(o_.momentum >= 0 && o_.momentum < 1, "async_options::momentum must be in [0, 1), got ", o_.momentum);
     expects(o_.patience.count() >= 0, "the patience must be >= 0 microseconds, got ", o_.patience.count());
     expects(params_.space() == Exec::space, "parameters in ", to_string(params_.space()),
             " memory but the executor runs on ", to_string(Exec::space), " memory");
@@ -368,6 +370,10 @@ class async_runtime {
   }
 
  private:
+  /// The largest communication rate accepted (exchanges per gradient): far beyond any use, and small enough that
+  /// a step's Poisson draw ends.
+  static constexpr double max_rate = 1e4;
+
   /// The tag of the control message (the largest tag every MPI guarantees; compressors tag by tensor index).
   static constexpr int header_tag = 32767;
   /// The control message of an exchange: the round (checked by the peer) and the sender's flags.
@@ -586,10 +592,14 @@ class async_runtime {
     rounds_before_ = r.value<std::int64_t>();
     draws_ = r.value<std::uint64_t>();
     carry_ = r.value<double>();
+    expects(carry_ >= 0 && carry_ < 1, "the checkpoint's carried exchange fraction is ", carry_,
+            ": not in [0, 1) (corrupt checkpoint?)");
     gradients_ = r.value<std::int64_t>();
     exchanges_ = r.value<std::int64_t>();
     for (std::int64_t& e : exchanges_with_) e = r.value<std::int64_t>();
     gradient_seconds_ = r.value<double>();
+    expects(std::isfinite(gradient_seconds_) && gradient_seconds_ >= 0, "the checkpoint's gradient time is ",
+            gradient_seconds_, ": not a finite time >= 0 (corrupt checkpoint?)");
     const std::size_t momentum = r.next_buffer_length();  // 0 when the library's SGD was never used
     expects(momentum == 0 || momentum == params_.numel(), "the checkpoint's momentum has ", momentum,
             " elements where ", params_.numel(), " are expected");

@@ -6,7 +6,9 @@
 /// version and the fingerprints of the topology, the algorithm with its options and the parameter layout, so that
 /// loading into a differently built algorithm is a clear error. Values are stored in the machine's byte order
 /// (checkpoints move between identical builds, as the processes of one job do). Buffers in executor memory go
-/// through the executor's `download`/`upload`; each is stored with its length, checked on load.
+/// through the executor's `download`/`upload`; each is stored with its length, checked on load. The last 8 bytes
+/// are a checksum of all the others (FNV-1a, 64 bits: any change of a single byte changes it), verified before
+/// anything is read, so a corrupt or truncated checkpoint is refused and leaves the state as it was.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +21,14 @@
 #include <decent/core/error.hpp>
 
 namespace decent {
+
+/// The checksum that ends every checkpoint: 64-bit FNV-1a of `bytes`. Each step of FNV-1a is a bijection of its
+/// state for a given byte, so changing any one byte (any single bit) of a checkpoint always changes it.
+inline std::uint64_t checkpoint_checksum(std::span<const std::byte> bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const std::byte b : bytes) h = (h ^ static_cast<std::uint64_t>(b)) * 0x100000001b3ull;
+  return h;
+}
 
 /// Appends values and buffers to a byte string.
 class checkpoint_writer {
@@ -42,7 +52,12 @@ class checkpoint_writer {
     std::memcpy(bytes_.data() + at, staging.data(), n * sizeof(T));
   }
 
-  [[nodiscard]] std::vector<std::byte> take() { return std::move(bytes_); }
+  /// The checkpoint: everything written, then its checksum.
+  [[nodiscard]] std::vector<std::byte> take() {
+    const std::uint64_t sum = checkpoint_checksum(bytes_);
+    value(sum);
+    return std::move(bytes_);
+  }
 
  private:
   std::vector<std::byte> bytes_;
@@ -51,7 +66,16 @@ class checkpoint_writer {
 /// Reads back what a `checkpoint_writer` wrote, in the same order; every mismatch is an `invalid_argument`.
 class checkpoint_reader {
  public:
-  explicit checkpoint_reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  /// Verifies the checksum (and that the bytes start like a checkpoint) before anything is read.
+  explicit checkpoint_reader(std::span<const std::byte> bytes) : bytes_(bytes) {
+    expects(bytes.size() >= 2 * sizeof(std::uint64_t) && starts_with_magic(bytes), "these bytes are not a decent "
+            "checkpoint");
+    std::uint64_t stored;
+    std::memcpy(&stored, bytes.data() + bytes.size() - sizeof stored, sizeof stored);
+    bytes_ = bytes.first(bytes.size() - sizeof stored);
+    expects(stored == checkpoint_checksum(bytes_), "the checkpoint is corrupt or truncated: its checksum does not "
+            "match its ", bytes.size(), " bytes (changed or cut after it was saved)");
+  }
 
   template <class T>
     requires std::is_trivially_copyable_v<T>
@@ -106,6 +130,8 @@ class checkpoint_reader {
             ": truncated, or saved from another configuration");
   }
 
+  static bool starts_with_magic(std::span<const std::byte> bytes);
+
   std::span<const std::byte> bytes_;
   std::size_t at_ = 0;
 };
@@ -125,7 +151,7 @@ void load_part(Part& part, checkpoint_reader& r, const Exec& ex) {
 /// The start of every checkpoint: magic word, version, and the fingerprints of what must match.
 struct checkpoint_header {
   static constexpr std::uint64_t magic = 0x74706b6374636564ull;  // the bytes "dectckpt" on little-endian machines
-  static constexpr std::uint32_t version = 1;
+  static constexpr std::uint32_t version = 2;  ///< 2: with the trailing checksum
 
   static void write(checkpoint_writer& w, std::span<const std::uint64_t> fingerprints) {
     w.value(magic);
@@ -141,5 +167,11 @@ struct checkpoint_header {
     for (std::size_t k = 0; k < fingerprints.size(); ++k) r.expect(fingerprints[k], names[k]);
   }
 };
+
+inline bool checkpoint_reader::starts_with_magic(std::span<const std::byte> bytes) {
+  std::uint64_t m;
+  std::memcpy(&m, bytes.data(), sizeof m);
+  return m == checkpoint_header::magic;
+}
 
 }  // namespace decent

@@ -32,16 +32,18 @@ class cluster {
     comm::inprocess_world world(workers_, options_);
     std::exception_ptr first;
     std::mutex mutex;
+    // Declared before the threads, so that it outlives them: the jthreads join when the block ends, and a worker
+    // that fails late still calls it.
+    auto fail = [&](int rank, const std::string& what) {
+      const std::lock_guard lock(mutex);
+      if (!first) {
+        first = std::current_exception();
+        world.abort(decent::detail::concat("worker ", rank, " failed: ", what));
+      }
+    };
     {
       std::vector<std::jthread> threads;
       threads.reserve(static_cast<std::size_t>(workers_));
-      auto fail = [&](int rank, const std::string& what) {
-        const std::lock_guard lock(mutex);
-        if (!first) {
-          first = std::current_exception();
-          world.abort(decent::detail::concat("worker ", rank, " failed: ", what));
-        }
-      };
       for (int rank = 0; rank < workers_; ++rank) {
         try {
           threads.emplace_back([&, rank] {

@@ -333,13 +333,27 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   return run_summary{last, elapsed.count(), n};
 }
 
-/// `run_with` in the spec's precision.
+/// The row sink that stops a run at its first non-finite metric (a diverging run is an error, not a row of NaN).
+inline row_sink stop_at_non_finite(const row_sink& sink) {
+  return [sink](const row& r) {
+    const bool finite = std::isfinite(r.consensus) && (!r.loss || std::isfinite(*r.loss)) &&
+                        (!r.relative_consensus || std::isfinite(*r.relative_consensus));
+    if (!finite)
+      throw error(decent::detail::concat("the run diverged at step ", r.step, " (time ", r.time, "): ",
+                                         std::isfinite(r.consensus) ? "the loss" : "the consensus distance",
+                                         " is not finite — lower --lr (or --gamma)"));
+    if (sink) sink(r);
+  };
+}
+
+/// `run_with` in the spec's precision; stops with an `error` at the first non-finite metric.
 template <class MakeExecutor>
 run_summary run_in_precision(const run_spec& s, const row_sink& sink, MakeExecutor make_executor,
                              comm::inprocess_options comm_options = {},
                              const std::function<bool(const row&)>& until = {}) {
-  return s.precision == "f64" ? run_with<double>(s, sink, make_executor, comm_options, until)
-                              : run_with<float>(s, sink, make_executor, comm_options, until);
+  const row_sink checked = stop_at_non_finite(sink);
+  return s.precision == "f64" ? run_with<double>(s, checked, make_executor, comm_options, until)
+                              : run_with<float>(s, checked, make_executor, comm_options, until);
 }
 
 }  // namespace detail
