@@ -633,3 +633,22 @@ TEST_CASE("parse: malformed specs give one clear line naming the spec") {
   CHECK_THROWS_AS((void)topo::parse("bfs:0:edges:" + write_file("decent_topology_split.txt", "0 1\n2 3\n").string()),
                   decent::topology_error);
 }
+
+TEST_CASE("edge files: worker counts capped like the specs, lines bounded, no overflow on huge ranks") {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const auto path = dir / name;
+    std::ofstream(path) << text;
+    return path.string();
+  };
+  CHECK_THROWS_WITH_AS(topo::from_edge_file(write("decent_huge_rank.txt", "0 2147483647\n")),
+                       doctest::Contains("rank 2147483647 is too large (at most 1048576 workers)"), decent::invalid_argument);
+  CHECK_THROWS_WITH_AS(topo::from_edge_file(write("decent_huge_n.txt", "n 2110485767\n0 1\n")),
+                       doctest::Contains("n 2110485767 is too large"), decent::invalid_argument);
+  CHECK_THROWS_WITH_AS(topo::from_edge_file(write("decent_long_line.txt", std::string(10000, '1'))),
+                       doctest::Contains("a line longer than 4096 characters"), decent::invalid_argument);
+  if (std::filesystem::exists("/dev/zero"))
+    CHECK_THROWS_WITH_AS(topo::from_edge_file("/dev/zero"), doctest::Contains("a line longer than 4096 characters"),
+                         decent::invalid_argument);
+  CHECK(topo::from_edge_file(write("decent_no_newline.txt", "0 1\n1 2")).num_edges() == 2);  // last line unterminated
+}

@@ -93,8 +93,7 @@ class any_topology {
 
 static_assert(topology<any_topology>);
 
-/// The largest count a spec may give (workers, rows, columns, degree): 2^20.
-inline constexpr std::uint64_t max_workers = std::uint64_t{1} << 20;
+// max_workers (topologies.hpp): the largest count a spec may give (workers, rows, columns, degree).
 
 /// One accepted spec form: the family name, its form, and how many ':'-separated fields follow the name.
 struct spec_form {

@@ -245,11 +245,28 @@ namespace decent::topology {
   return graph::from_edges(g.size(), edges, detail::concat("bfs:", root, ":", g.name()));
 }
 
+/// The largest count a spec or an edge file may give (workers, rows, columns, degree): 2^20.
+inline constexpr std::uint64_t max_workers = std::uint64_t{1} << 20;
+/// The longest line an edge file may have.
+inline constexpr std::size_t max_edge_line = 4096;
+
+/// The next line of `in` (without the newline) into `line`; false at the end. A line longer than `limit` is an
+/// error (a file without newlines, such as /dev/zero, would otherwise be read whole).
+inline bool read_bounded_line(std::istream& in, std::string& line, std::size_t limit, const std::string& where) {
+  line.clear();
+  for (int c = in.get(); c != std::char_traits<char>::eof(); c = in.get()) {
+    if (c == '\n') return true;
+    expects(line.size() < limit, where, ": a line longer than ", limit, " characters (is this an edge list?)");
+    line.push_back(static_cast<char>(c));
+  }
+  return !line.empty();
+}
+
 /// Reads a user edge list: one edge "i j" per line (0-based ranks), `#` starts a comment, blank lines are skipped,
 /// and an optional first line "n N" fixes the number of workers (otherwise 1 + the largest rank). Neighbour lists
 /// follow the file order. Named "edges:<path>".
-/// @throw invalid_argument naming the file and line on an unreadable file, a malformed line, a negative or
-/// out-of-range rank, a self loop or a repeated edge.
+/// @throw invalid_argument naming the file and line on an unreadable file, a malformed line, a line longer than
+/// `max_edge_line`, a negative or out-of-range rank (at most `max_workers` workers), a self loop or a repeated edge.
 [[nodiscard]] inline graph from_edge_file(const std::string& path) {
   std::ifstream in(path);
   expects(in.good(), "edge file '", path, "' cannot be opened");
@@ -257,7 +274,7 @@ namespace decent::topology {
   std::map<std::pair<int, int>, int> first_line;  // undirected edge (min, max) → line it first appeared on
   std::optional<int> declared_n;
   int largest = -1, line_number = 0;
-  for (std::string line; std::getline(in, line);) {
+  for (std::string line; read_bounded_line(in, line, max_edge_line, detail::concat(path, ":", line_number + 1));) {
     ++line_number;
     const std::string content = line.substr(0, line.find('#'));
     std::istringstream fields(content);
@@ -270,6 +287,7 @@ namespace decent::topology {
       int n = 0;
       if (!edges.empty() || declared_n) fail("'n N' must be the first line");
       if (!(fields >> n) || !(fields >> std::ws).eof() || n < 2) fail("expected 'n N' with N >= 2, got '", line, "'");
+      if (static_cast<std::uint64_t>(n) > max_workers) fail("n ", n, " is too large (at most ", max_workers, " workers)");
       declared_n = n;
       continue;
     }
@@ -277,6 +295,8 @@ namespace decent::topology {
     std::istringstream pair(content);
     if (!(pair >> i >> j) || !(pair >> std::ws).eof()) fail("expected two ranks 'i j', got '", line, "'");
     if (i < 0 || j < 0) fail("ranks must be non-negative, got ", i, " ", j);
+    if (static_cast<std::uint64_t>(std::max(i, j)) >= max_workers)
+      fail("rank ", std::max(i, j), " is too large (at most ", max_workers, " workers)");
     if (declared_n && (i >= *declared_n || j >= *declared_n))
       fail("rank out of range for n ", *declared_n, " in edge ", i, " ", j);
     if (i == j) fail("self loop ", i, " ", j, " (an edge needs two different workers)");
