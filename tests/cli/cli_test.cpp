@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <numbers>
@@ -214,4 +215,28 @@ TEST_CASE("a diverging run stops at its first non-finite row with one clear line
     for (const auto& field : rows[k]) CHECK(field.find("nan") == std::string::npos);
   const result fine = run("--algorithm gossip --topology ring:8 --problem quadratic --lr 0.1 --steps 20");
   CHECK(fine.status == 0);
+}
+
+TEST_CASE("--describe escapes control characters of a file name: the output stays one JSON line") {
+  const std::string path = (std::filesystem::temp_directory_path() / "decent\x01name\tx.txt").string();
+  std::ofstream(path) << "0 1\n1 2\n2 0\n";
+  const result r = run("--topology 'edges:" + path + "' --describe");
+  std::filesystem::remove(path);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("decent\\u0001name\\u0009x.txt") != std::string::npos);
+  CHECK(std::count_if(r.out.begin(), r.out.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }) == 1);
+  CHECK(r.out.back() == '\n');
+}
+
+TEST_CASE("costs without bounds are refused up front: virtual time and power iterations") {
+  const result t = run("--algorithm async-gossip --topology ring:8 --problem quadratic --time 1e300");
+  CHECK(t.status == 2);
+  CHECK(t.err.find("more than the 1e+09 a run may simulate") != std::string::npos);
+  const result i = run("--algorithm powergossip --topology ring:8 --shape 10x10 --iterations 2147483647 --steps 1");
+  CHECK(i.status == 2);
+  CHECK(i.err.find("low_rank_options::iterations must be in [1, 1000], got 2147483647") != std::string::npos);
+  const result s = run("--shape 4294967297x4294967295,3 --steps 1");
+  CHECK(s.status == 2);  // not 2 parameters
+  CHECK(s.err.find("overflows") != std::string::npos);
+  CHECK(s.out.empty());
 }

@@ -22,6 +22,7 @@
 /// Kernels: per matrix, one pass over X forms the products for all edges, one pass applies all edges' updates.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -63,11 +64,16 @@ class low_rank {
   using executor_type = Exec;
   using options = low_rank_options;
   static constexpr bool is_linear = true;
+  /// The most power iterations (exchanges) per step accepted: each one is a round of messages.
+  static constexpr int max_iterations = 1000;
 
   template <class Context>
   low_rank(const Context& ctx, const parameters<T>& params, options o) : o_(o), rank_(ctx.rank) {
     expects(o_.rank >= 1, "low_rank_options::rank must be >= 1, got ", o_.rank);
-    expects(o_.iterations >= 1, "low_rank_options::iterations must be >= 1, got ", o_.iterations);
+    expects(o_.iterations >= 1 && o_.iterations <= max_iterations, "low_rank_options::iterations must be in [1, ",
+            max_iterations, "], got ", o_.iterations);
+    expects(std::isfinite(o_.epsilon) && o_.epsilon > 0, "low_rank_options::epsilon must be finite and > 0, got ",
+            o_.epsilon);
     for (std::size_t k = 0; k < params.num_tensors(); ++k) {
       const tensor_view<T>& v = params[k];
       if (v.shape.is_vector_like()) {

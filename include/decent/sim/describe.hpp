@@ -7,6 +7,7 @@
 /// chi2, eta, alpha_tilde (ALGORITHMS.md §1.3 conventions). A time-varying topology is described by the union
 /// of its graphs over one period (for one-peer-exponential:N, the hypercube).
 
+#include <cstdio>
 #include <iomanip>
 #include <sstream>
 #include <string>
@@ -26,10 +27,20 @@ inline std::string describe(const std::string& spec, double rate) {
   const topology::acid_constants acid = topology::a2cid2_constants(g, rate);
   std::ostringstream os;
   os << std::setprecision(12);
+  // JSON string escaping: quotes, backslashes and control characters (a file name may hold any of them).
   std::string escaped;
   for (const char c : spec) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += c;
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      escaped += '\\';
+      escaped += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\u%04x", static_cast<unsigned>(u));
+      escaped += code;
+    } else {
+      escaped += c;
+    }
   }
   os << "{\"topology\": \"" << escaped << "\", \"n\": " << g.size() << ", \"edges\": " << g.num_edges()
      << ", \"max_degree\": " << g.max_degree() << ", \"diameter\": " << topology::diameter(g)

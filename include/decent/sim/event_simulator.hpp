@@ -49,12 +49,19 @@ struct event_options {
 template <class T>
 class event_simulator {
  public:
+  /// The most events (gradients and exchanges, expected) one run may simulate.
+  static constexpr double max_events = 1e9;
+
   event_simulator(const topology::graph& g, const problem<T>& task, event_options o)
       : task_(task), o_(std::move(o)), ex_(1) {
     expects(task.workers() == g.size(), "the problem was built for ", task.workers(), " workers but ", g.name(),
             " has ", g.size());
     expects(o_.rate > 0, "event_options::rate must be > 0, got ", o_.rate);
-    expects(o_.time >= 0, "event_options::time must be >= 0, got ", o_.time);
+    expects(o_.time >= 0 && std::isfinite(o_.time), "event_options::time must be finite and >= 0, got ", o_.time);
+    // The expected number of events (gradients and exchanges), bounded so that a run ends in reasonable time.
+    const double events = static_cast<double>(g.size()) * o_.time * (1.0 + o_.rate);
+    expects(events <= max_events, "event_options: time ", o_.time, " on ", g.size(), " workers at rate ", o_.rate,
+            " means about ", events, " events, more than the ", max_events, " a run may simulate");
     expects(o_.every > 0, "event_options::every must be > 0, got ", o_.every);
     const auto constants = topology::a2cid2_constants(g, o_.rate);
     const std::size_t numel = task.layout().numel();
