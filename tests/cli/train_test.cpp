@@ -25,8 +25,8 @@ constexpr const char* data_dir = "/usr/share/datasets/fashion-mnist";
 
 result train(const std::string& args) { return decent::test::run_program(DECENT_TRAIN_PATH, args + " --quiet"); }
 
-/// A short run: 8 workers on 4800 training images (75 steps of 8 per epoch), 1000 test images.
-const std::string small = " --workers 8 --batch 8 --epochs 2 --train-samples 4800 --test-samples 1000";
+/// A short run: 8 workers on 6400 training images (100 steps of 8 images per epoch, 200 in all), 1000 test images.
+const std::string small = " --workers 8 --batch 8 --epochs 2 --train-samples 6400 --test-samples 1000";
 
 /// The rows of a run's CSV (header checked), as numbers; empty fields (the loss before training) are -1.
 std::vector<std::vector<double>> rows_of(const result& r) {
@@ -68,8 +68,9 @@ TEST_CASE("every algorithm trains the MLP well above chance on a subset of Fashi
       // The workers drift apart at lr 0.1 (PowerGossip's consensus lags behind the low-rank compression).
       {"--algorithm powergossip --rank 2 --lr 0.05", 0.65},
       {"--algorithm choco --gamma 0.5", 0.6},
-      {"--algorithm async-gossip", 0.6},
-      {"--algorithm a2cid2", 0.6},
+      // At lr 0.1 the asynchronous ones drift apart (consensus ~36, accuracy ~0.57); at 0.05 they reach ~0.8.
+      {"--algorithm async-gossip --lr 0.05", 0.7},
+      {"--algorithm a2cid2 --lr 0.05", 0.7},
       {"--algorithm a2cid2-low-rank --lr 0.02", 0.6},
   };
   for (const auto& c : cases) {
@@ -83,7 +84,7 @@ TEST_CASE("every algorithm trains the MLP well above chance on a subset of Fashi
     CHECK(first[0] == 0);
     CHECK(first[4] < 0.25);  // the untrained model: about chance
     CHECK(last[0] == 2);
-    CHECK(last[1] == 150);
+    CHECK(last[1] == 200);
     CHECK(last[4] > c.min_accuracy);             // the averaged model
     CHECK(last[5] > c.min_accuracy - 0.2);       // the workers' own models, on average
     CHECK(first[3] == -1);                       // no training loss before training
