@@ -1,4 +1,4 @@
-// Point-to-point throughput of decent's communicators against the raw transport in the same run (DESIGN.md
+// Point-to-point throughput of decent's communicators against the raw transport in the same run (docs/architecture.md
 // target: >= 90% for messages of 1 MiB and more).
 //
 // Two ranks swap one message of each size: in-process (two threads, `comm::inprocess::exchange`) against both

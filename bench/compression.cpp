@@ -1,4 +1,4 @@
-// PowerGossip and Choco-SGD against uncompressed gossip, in bytes (ALGORITHMS.md §3.4).
+// PowerGossip and Choco-SGD against uncompressed gossip, in bytes (docs/algorithms.md §3.4).
 //
 // 1. Consensus on the 8-worker ring with one 100×100 matrix per worker (f32): relative consensus against
 //    cumulative bytes sent per worker, for gossip, powergossip (rank 1, 2; 1 and 2 iterations; warm and cold)

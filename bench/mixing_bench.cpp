@@ -1,5 +1,5 @@
 // Bandwidth of the element-wise gossip mixing kernel on the host executor, as a ratio to plain copies and a
-// STREAM triad measured in the same run (DESIGN.md target: >= 80% of copy bandwidth).
+// STREAM triad measured in the same run (docs/architecture.md target: >= 80% of copy bandwidth).
 //
 // Bytes counted per element: copy 2 (read + write), triad 3, mixing with k neighbours k + 2 (read x and the
 // k received vectors, write x). Usage: mixing_bench [--elements N] [google-benchmark flags].

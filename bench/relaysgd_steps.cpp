@@ -1,4 +1,4 @@
-// Steps to reach loss 1e-6 on heterogeneous quadratics (ALGORITHMS.md §2.5, zeta^2 = 1, d = 10, f64) for
+// Steps to reach loss 1e-6 on heterogeneous quadratics (docs/algorithms.md §2.5, zeta^2 = 1, d = 10, f64) for
 // relaysgd (binary tree, chain), gossip (ring) and all-reduce at n = 6, 12, 24, 48, each with a small
 // learning-rate sweep — the experiment of RelaySGD's Fig. 2 on the simulator.
 //

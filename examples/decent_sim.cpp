@@ -1,5 +1,5 @@
 // decent-sim: simulate N decentralized workers in one process and print their metrics as CSV.
-// The flag contract is DESIGN.md's; `decent-sim --help` lists it.
+// The flag contract is in docs/architecture.md; `decent-sim --help` lists it.
 #include <cstdio>
 #include <exception>
 #include <fstream>

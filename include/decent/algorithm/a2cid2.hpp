@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief A²CiD² and asynchronous gossip on real workers (ALGORITHMS.md §1): a communication thread per worker
+/// @brief A²CiD² and asynchronous gossip on real workers (docs/algorithms.md §1): a communication thread per worker
 /// makes pairwise exchanges with its neighbours while the user's thread computes gradients.
 ///
 ///     decent::a2cid2<decent::topology::graph, decent::comm::inprocess> acid(ring, std::move(comm), params,

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief The low-rank edge compressor of PowerGossip (Vogels et al., 2020; ALGORITHMS.md §3).
+/// @brief The low-rank edge compressor of PowerGossip (Vogels et al., 2020; docs/algorithms.md §3).
 ///
 /// Every tensor of two or more dimensions is viewed as a matrix X (first extent × the rest). Both endpoints
 /// of an edge (i, j) keep identical bases P (a×r) and Q (b×r), r = min(a, b, rank), initialised with N(0, 1)

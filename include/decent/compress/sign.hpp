@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief Sign-and-norm compression (Choco-SGD's baseline, ALGORITHMS.md §3.4): C(v) = (‖v‖₁/numel)·sign(v),
+/// @brief Sign-and-norm compression (Choco-SGD's baseline, docs/algorithms.md §3.4): C(v) = (‖v‖₁/numel)·sign(v),
 /// per tensor, with the signs bit-packed (sign(0) counts as +). A non-linear vector compressor.
 ///
 /// Message of a tensor of n elements: the scale (one T) followed by ⌈n/32⌉ 32-bit words of signs:

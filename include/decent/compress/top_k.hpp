@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief Top-k sparsification (Choco-SGD's baseline, ALGORITHMS.md §3.4): per tensor, keep the k = ⌈f·n⌉
+/// @brief Top-k sparsification (Choco-SGD's baseline, docs/algorithms.md §3.4): per tensor, keep the k = ⌈f·n⌉
 /// entries of largest magnitude (ties to the lower index), as indices and values. A non-linear vector compressor.
 ///
 /// Message of a tensor: k 32-bit indices (ascending), padded to a multiple of sizeof(T), then k values:

@@ -149,7 +149,7 @@ void weighted_sum(const Exec& ex, std::size_t n, T* x, double self, const T* con
 
 
 /// Heavy-ball SGD step (PyTorch convention, dampening 0): m ← μ·m + g; x ← x − lr·m, and the same move on
-/// `also` when it is set (A²CiD²'s x̃, ALGORITHMS.md §1.5).
+/// `also` when it is set (A²CiD²'s x̃, docs/algorithms.md §1.5).
 template <class T>
 struct sgd_momentum_kernel {
   T* x;
@@ -175,7 +175,7 @@ struct gather_kernel {
   DECENT_HD void operator()(std::size_t i) const { dst[i] = src[stride * i]; }
 };
 
-/// RelaySum's outgoing messages of one slice, all neighbours in one pass (ALGORITHMS.md §2.1), over
+/// RelaySum's outgoing messages of one slice, all neighbours in one pass (docs/algorithms.md §2.1), over
 /// length + 1 items: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double. Items i < length are
 /// coordinates, with u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update
 /// the worker applied); item `length` is the count, with u = 1, so counts are relayed exactly like values.
@@ -404,7 +404,7 @@ struct scatter_add_kernel {
   }
 };
 
-/// A²CiD²'s closed-form mixing of a pair (x, x̃) over a time Δ (ALGORITHMS.md §1.4), with e = exp(−2ηΔ):
+/// A²CiD²'s closed-form mixing of a pair (x, x̃) over a time Δ (docs/algorithms.md §1.4), with e = exp(−2ηΔ):
 /// x ← s + e·h, x̃ ← s − e·h where s = (x + x̃)/2 and h = (x − x̃)/2 (x + x̃ is invariant). e = 1 leaves the
 /// pair untouched (no rounding).
 DECENT_HD inline void acid_mix_pair(double& x, double& x_tilde, double decay) {
@@ -445,7 +445,7 @@ struct acid_mixed_kernel {
   }
 };
 
-/// A pairwise communication event on worker i in one pass (ALGORITHMS.md §1.5): mix (x_i, x̃_i) with e first
+/// A pairwise communication event on worker i in one pass (docs/algorithms.md §1.5): mix (x_i, x̃_i) with e first
 /// (e = 1: already mixed), then with d = x_j − x_i: x̃_i += α̃·d and x_i += d/2. Without x̃ (null: the
 /// asynchronous gossip baseline) only x_i += d/2. With `sent` (the snapshot of x_i that travelled to j while
 /// x_i kept changing — the threaded runtime), d = x_j − sent, so both endpoints apply opposite updates.

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief A²CiD² (Nabli et al., 2023; ALGORITHMS.md §1): one worker's continuous momentum for asynchronous
+/// @brief A²CiD² (Nabli et al., 2023; docs/algorithms.md §1): one worker's continuous momentum for asynchronous
 /// pairwise gossip, and the asynchronous gossip baseline (the same events without x̃).
 ///
 /// The worker keeps x (its parameters, the user's memory) and x̃ (library memory, initialised to x), and the time

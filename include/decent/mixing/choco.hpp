@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief The Choco-gossip mixing rule (Koloskova et al., 2019; ALGORITHMS.md §3.4) over a vector compressor.
+/// @brief The Choco-gossip mixing rule (Koloskova et al., 2019; docs/algorithms.md §3.4) over a vector compressor.
 ///
 /// Each worker keeps a public copy x̂_i (what its neighbours know of it) and s_i = Σ_{j∈N(i)∪{i}} W_ij x̂_j,
 /// both starting at 0. A step, per tensor: q_i = C(x_i − x̂_i) is sent to every neighbour; x̂_i += q_i;

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// @brief The gossip mixing rule: x_i ← x_i + γ Σ_{j∈N(i)} w_ij (C_ij(x_j) − C_ij(x_i)), with C an edge
-/// compressor (decent/compress/): identity gives D-PSGD (ALGORITHMS.md §2.6), low rank gives PowerGossip (§3).
+/// compressor (decent/compress/): identity gives D-PSGD (docs/algorithms.md §2.6), low rank gives PowerGossip (§3).
 ///
 /// The rule owns the part common to all of them — the neighbours of the round (time-varying topologies
 /// allowed) and their weights — and delegates what travels and how it is combined to the compressor.

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief The RelaySum mixing rule (RelaySGD, ALGORITHMS.md §2): exact averaging with finite delays on
+/// @brief The RelaySum mixing rule (RelaySGD, docs/algorithms.md §2): exact averaging with finite delays on
 /// spanning trees, immune to data heterogeneity.
 ///
 /// Per tree neighbour j a worker keeps the last message r_{j→i} and its count c_{j→i}. Each round it sends

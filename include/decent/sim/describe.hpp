@@ -4,7 +4,7 @@
 ///
 /// Keys: topology, n, edges, max_degree, diameter, is_tree, time_varying, spectral_gap (of the default
 /// gossip matrix W, uniform weights), algebraic_connectivity (unweighted Laplacian), and A²CiD²'s rate, chi1,
-/// chi2, eta, alpha_tilde (ALGORITHMS.md §1.3 conventions). A time-varying topology is described by the union
+/// chi2, eta, alpha_tilde (docs/algorithms.md §1.3 conventions). A time-varying topology is described by the union
 /// of its graphs over one period (for one-peer-exponential:N, the hypercube).
 
 #include <cstdio>

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief The simulator's problems: `consensus`, `quadratic` (ALGORITHMS.md §2.5) and `logistic`.
+/// @brief The simulator's problems: `consensus`, `quadratic` (docs/algorithms.md §2.5) and `logistic`.
 ///
 /// Random draws come from decent::random_stream keyed by (seed, purpose, worker), so a problem is a pure
 /// function of its options.
@@ -93,7 +93,7 @@ struct quadratic_options {
   std::uint64_t seed = 0;
 };
 
-/// f(x) = (1/n) Σ_i ‖A_i x − b_i‖², exactly as ALGORITHMS.md §2.5 (RelaySGD's random quadratics).
+/// f(x) = (1/n) Σ_i ‖A_i x − b_i‖², exactly as docs/algorithms.md §2.5 (RelaySGD's random quadratics).
 ///
 /// A_i = U_i diag(linspace(μ, 1, d)) V_iᵀ with random orthogonal U_i, V_i. Worker optima are moved apart
 /// along random directions o_i (b_i = A_i·s·o_i), the global optimum is moved back to 0, and s is chosen so

@@ -2,7 +2,7 @@
 /// @file
 /// @brief decent-sim's engine: a run described by flags (`run_spec`) → rows of metrics, and `--describe`.
 ///
-/// The flag grammar is DESIGN.md's decent-sim contract; `parse_arguments` turns argv into a `run_spec`
+/// The flag grammar is the decent-sim contract of docs/architecture.md; `parse_arguments` turns argv into a `run_spec`
 /// (every malformed or inapplicable flag is an `invalid_argument` with one clear line), `run` dispatches
 /// the algorithm name to its compile-time composition and simulates it, `describe` prints the topology's
 /// JSON summary.

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// @brief Properties of a graph: connectivity and tree checks, diameter, spectral quantities, effective
-/// resistance, and the A²CiD² constants χ₁, χ₂, η, α̃ (ALGORITHMS.md §1.3).
+/// resistance, and the A²CiD² constants χ₁, χ₂, η, α̃ (docs/algorithms.md §1.3).
 
 #include <algorithm>
 #include <cmath>
@@ -119,7 +119,7 @@ inline void require_tree(const graph& g) {
   return result;
 }
 
-/// A²CiD²'s graph constants for a communication rate r (ALGORITHMS.md §1.3).
+/// A²CiD²'s graph constants for a communication rate r (docs/algorithms.md §1.3).
 struct acid_constants {
   double chi1;         ///< χ₁ = 1 / λ₂(Λ): inverse algebraic connectivity of the edge-rate Laplacian Λ
   double chi2;         ///< χ₂ = ½ max over edges of (e_i − e_j)ᵀ Λ⁺ (e_i − e_j): half the largest edge resistance

@@ -179,7 +179,7 @@ namespace decent::topology {
   return graph(n, b.lists, name);
 }
 
-/// RelaySum's binary tree on n ≥ 2 workers (a heap with an extra root link, ALGORITHMS.md §2.3): N(0) = [1]; for
+/// RelaySum's binary tree on n ≥ 2 workers (a heap with an extra root link, docs/algorithms.md §2.3): N(0) = [1]; for
 /// w ≥ 1, the parent ⌊w/2⌋ first, then the children 2w and 2w + 1 that are < n. `reversed` relabels w ↦ n−1−w
 /// (lists keep their order). n = 8: [[1],[0,2,3],[1,4,5],[1,6,7],[2],[2],[3],[3]]; reversed:
 /// [[4],[4],[5],[5],[6,1,0],[6,3,2],[7,5,4],[6]]. Diameter 2⌊log2 n⌋ for n a power of 2.
