@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <decent/core/finite.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/host.hpp>
 
@@ -91,6 +92,18 @@ void bm_mix(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(static_cast<std::size_t>(k + 2) * elements * sizeof(T)));
 }
 
+/// The opt-in finiteness check (`check_finite(true)`): one reduction over the model, read once.
+template <class T>
+void bm_check_finite(benchmark::State& state) {
+  const decent::exec::host ex;
+  auto buf = make_buffers<T>(1);
+  for (auto _ : state) {
+    auto found = decent::first_non_finite(ex, buf[0].data(), elements);
+    benchmark::DoNotOptimize(found);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(elements * sizeof(T)));
+}
+
 /// Console output as usual, plus each run's bandwidth kept for the ratio summary.
 class ratio_reporter : public benchmark::ConsoleReporter {
  public:
@@ -112,6 +125,7 @@ BENCHMARK(bm_triad<float>)->UseRealTime();
 BENCHMARK(bm_mix<float>)->Arg(1)->Arg(2)->Arg(4)->UseRealTime();
 BENCHMARK(bm_mix<double>)->Arg(2)->UseRealTime();
 BENCHMARK(bm_copy<double>)->UseRealTime();
+BENCHMARK(bm_check_finite<float>)->UseRealTime();
 
 int main(int argc, char** argv) {
   std::vector<char*> rest;
@@ -140,6 +154,11 @@ int main(int argc, char** argv) {
   }
   const double copy64 = bw("bm_copy<double>/real_time"), mix64 = bw("bm_mix<double>/2/real_time");
   if (copy64 > 0 && mix64 > 0) std::printf("%-28s %.2f GB/s = %.3f x f64 copy\n", "bm_mix<double>/2/real_time", mix64 / 1e9, mix64 / copy64);
+  // check_finite(true) reads the model twice per mix (before and after); a ring mix moves 4 model sizes.
+  const double check = bw("bm_check_finite<float>/real_time"), ring = bw("bm_mix<float>/2/real_time");
+  if (check > 0 && ring > 0)
+    std::printf("%-28s %.2f GB/s; two checks per ring mix cost %.2f x the mix kernel's time\n",
+                "bm_check_finite<float>", check / 1e9, (2.0 / check) / (4.0 / ring));
   benchmark::Shutdown();
   return 0;
 }

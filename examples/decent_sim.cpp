@@ -4,6 +4,7 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,7 @@ constexpr const char* usage = R"(usage: decent-sim [flags]
   --lr --momentum --gamma --rank --iterations --no-warm-start --rate --compressor
   --heterogeneity Z2 (default 1) --noise SIGMA --mu (0.5) --r0 (100) --seed S
   --precision f32|f64 (default f32)  --backend host|cuda  --every K  --csv PATH (default stdout)
+  --max-memory SIZE[K|M|G|T]  refuse a run whose estimated memory is larger (default: the machine's memory)
   --describe  print the topology's JSON summary (uses --rate, default 1) and exit
 output: CSV step,time,consensus,relative_consensus,loss,bytes_per_worker
 exit status: 0, 2 for bad flags (one line on stderr), 1 when the run fails (e.g. diverges: stops at the first
@@ -73,6 +75,10 @@ int main(int argc, char** argv) {
   } catch (const decent::invalid_argument& e) {  // bad flags or an impossible setup
     std::cerr << "decent-sim: " << e.what() << '\n';
     return 2;
+  } catch (const std::bad_alloc&) {  // bad_array_new_length included
+    std::cerr << "decent-sim: out of memory: the run asked for more memory than the machine could give (the "
+                 "estimate of --max-memory did not catch it): lower --dim/--shape or the number of workers\n";
+    return 1;
   } catch (const std::exception& e) {  // the run failed (diverged, a worker failed)
     std::cerr << "decent-sim: " << e.what() << '\n';
     return 1;

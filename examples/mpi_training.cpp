@@ -1,4 +1,5 @@
-// Decentralized training across processes: `mpirun -np 4 build/examples/example_mpi_training`.
+// Decentralized training across processes: `mpirun -np 4 --mca btl self,tcp build/examples/example_mpi_training`
+// (TCP: a dead process then ends its neighbours' waits at decent's deadline; see README, "Dead processes").
 //
 // Each process is one worker fitting y = w·x + b to its own shifted data, mixing with RelaySGD over a double binary
 // tree. Rank and size come from the launcher (mpirun, srun or torchrun-style variables); every worker checks at the

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,6 +129,17 @@ TEST_CASE("gossip rejects a topology and communicator of different sizes, and a 
     gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(3), std::move(c), p, {0.0});
   }),
                   invalid_argument);
+  // γ ≥ 2 overshoots, NaN and infinity are no rates: the library refuses them itself, not only the CLI.
+  for (const double gamma : {2.0, 1e300, std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN(), -1.0}) {
+    CAPTURE(gamma);
+    CHECK_THROWS_WITH_AS(workers.run([&](comm::inprocess c) {
+      const parameters<float> p{{x.data() + 4 * c.rank(), {4}}};
+      gossip<topology::graph, comm::inprocess, exec::host, float> g(topology::ring(3), std::move(c), p, {gamma});
+    }),
+                         doctest::Contains("gossip_options::gamma (the diffusion rate) must be in (0, 2)"),
+                         invalid_argument);
+  }
 }
 
 namespace {

@@ -240,3 +240,62 @@ TEST_CASE("costs without bounds are refused up front: virtual time and power ite
   CHECK(s.err.find("overflows") != std::string::npos);
   CHECK(s.out.empty());
 }
+
+TEST_CASE("memory, dense analyses, threads and problem costs are bounded with one clear line") {
+  struct refused {
+    const char* args;
+    const char* expected;
+  };
+  const refused cases[] = {
+      // 16 workers x 2e9 parameters: refused before anything is allocated (the estimate names the limit).
+      {"--dim 2000000000", "of this machine's memory"},
+      {"--dim 1000000 --max-memory 100M", "more than the 0.0977 GiB of --max-memory"},
+      {"--dim 10 --max-memory 12Q", "--max-memory"},
+      {"--dim 10 --max-memory -1", "--max-memory must be > 0"},
+      {"--algorithm a2cid2 --topology ring:3000 --time 1", "at most 2048 workers"},
+      {"--topology torus:1024x1024 --steps 1", "one thread per worker, at most 32768"},
+      {"--problem quadratic --dim 1000", "lower the dimension"},
+      {"--algorithm choco --gamma 5", "choco_options::gamma (the consensus step size) must be in (0, 1], got 5"},
+      {"--algorithm gossip --gamma 2", "gossip_options::gamma (the diffusion rate) must be in (0, 2), got 2"},
+      {"--algorithm relaysgd --topology binary-tree:8 --gamma 0.5", "--gamma applies to gossip, powergossip and choco"},
+  };
+  for (const auto& [args, expected] : cases) {
+    CAPTURE(args);
+    const result r = run(args);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(expected) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.out.empty());
+  }
+  // Under the limit the same estimate lets the run go.
+  CHECK(run("--dim 1000 --max-memory 2M --steps 2").status == 0);
+}
+
+TEST_CASE("--describe of large graphs: dense keys are null above 2048 workers, the diameter above its cost") {
+  const result ring = run("--topology ring:4000 --describe");
+  REQUIRE(ring.status == 0);
+  CHECK(ring.out.find("\"n\": 4000") != std::string::npos);
+  CHECK(ring.out.find("\"diameter\": 2000") != std::string::npos);  // O(n·|E|) = 3.2e7: computed
+  CHECK(ring.out.find("\"spectral_gap\": null") != std::string::npos);
+  CHECK(ring.out.find("\"chi1\": null") != std::string::npos);
+  const result torus = run("--topology torus:1024x1024 --describe");
+  REQUIRE(torus.status == 0);
+  CHECK(torus.out.find("\"edges\": 2097152") != std::string::npos);
+  CHECK(torus.out.find("\"diameter\": null") != std::string::npos);
+  // The largest dense size still gets every key.
+  const result at_limit = run("--topology complete:64 --describe");
+  CHECK(at_limit.out.find("null") == std::string::npos);
+}
+
+TEST_CASE("--describe at extreme rates: the A2CiD2 constants scale as 1/r exactly (no singular matrix)") {
+  const auto chi1 = [](const std::string& out) { return json_number(out, "chi1"); };
+  const result one = run("--topology ring:8 --describe --rate 1");
+  const result tiny = run("--topology ring:8 --describe --rate 1e-300");
+  const result huge = run("--topology ring:8 --describe --rate 1e300");
+  REQUIRE(one.status == 0);
+  REQUIRE(tiny.status == 0);
+  REQUIRE(huge.status == 0);
+  CHECK(chi1(tiny.out) == doctest::Approx(chi1(one.out) * 1e300).epsilon(1e-9));
+  CHECK(chi1(huge.out) == doctest::Approx(chi1(one.out) * 1e-300).epsilon(1e-9));
+  CHECK(tiny.out.find("\"alpha_tilde\": 0.987668764946") != std::string::npos);  // independent of r
+}

@@ -144,6 +144,16 @@ TEST_CASE("simulations are deterministic: two runs give bit-identical rows") {
   CHECK(*a.back().loss < *a.front().loss);
 }
 
+TEST_CASE("a cluster refuses more threads than its limit, and the problems refuse unbounded building costs") {
+  CHECK_THROWS_WITH_AS(sim::cluster(sim::cluster::max_workers + 1),
+                       doctest::Contains("one thread per worker, at most 32768"), invalid_argument);
+  CHECK_NOTHROW(sim::cluster(sim::cluster::max_workers));
+  // n·dim³ = 16·1000³ > 2^32: refused before the first rotation is drawn; 16·640³ is just below.
+  CHECK_THROWS_WITH_AS(sim::quadratic_problem<double>(16, sim::quadratic_options{1000}),
+                       doctest::Contains("lower the dimension"), invalid_argument);
+  CHECK(sim::max_quadratic_cost >= 16.0 * 640 * 640 * 640);
+}
+
 TEST_CASE("a failing worker ends the whole cluster with its own error, never a hang") {
   sim::cluster workers(4, comm::inprocess_options{std::chrono::milliseconds(20000)});
   CHECK_THROWS_WITH_AS(workers.run([](comm::inprocess c) {

@@ -652,3 +652,32 @@ TEST_CASE("edge files: worker counts capped like the specs, lines bounded, no ov
                          decent::invalid_argument);
   CHECK(topo::from_edge_file(write("decent_no_newline.txt", "0 1\n1 2")).num_edges() == 2);  // last line unterminated
 }
+
+TEST_CASE("dense analyses are refused above max_dense_workers, the diameter above its cost, with what and why") {
+  using namespace decent::topology;
+  const graph big = ring(max_dense_workers + 1);
+  CHECK_THROWS_WITH_AS((void)laplacian(big), doctest::Contains("at most 2048 workers"), decent::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)mixing_matrix(big), doctest::Contains("ring:2049"), decent::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)a2cid2_constants(big), doctest::Contains("A²CiD²'s constants"), decent::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)algebraic_connectivity(big), doctest::Contains("dense 2049x2049"),
+                       decent::invalid_argument);
+  CHECK(laplacian(ring(64)).rows() == 64);
+  // ring:n costs 3n²: above 2^32 from n = 37838 on (refused at once), computed below.
+  CHECK_THROWS_WITH_AS((void)diameter(ring(40000)), doctest::Contains("it is computed up to"),
+                       decent::invalid_argument);
+  CHECK(diameter(ring(1001)) == 500);
+}
+
+TEST_CASE("a2cid2_constants: chi1 and chi2 scale exactly as 1/r, eta as r, alpha_tilde not at all, at any rate") {
+  using namespace decent::topology;
+  const acid_constants one = a2cid2_constants(ring(8), 1.0);
+  for (const double r : {1e-300, 1e-9, 3.0, 1e9, 1e300}) {
+    CAPTURE(r);
+    const acid_constants c = a2cid2_constants(ring(8), r);
+    CHECK(c.chi1 == doctest::Approx(one.chi1 / r).epsilon(1e-12));
+    CHECK(c.chi2 == doctest::Approx(one.chi2 / r).epsilon(1e-12));
+    CHECK(c.eta == doctest::Approx(one.eta * r).epsilon(1e-12));
+    CHECK(c.alpha_tilde == doctest::Approx(one.alpha_tilde).epsilon(1e-12));
+  }
+  CHECK_THROWS_AS((void)a2cid2_constants(ring(8), 1e-320), decent::invalid_argument);  // χ₁ overflows
+}

@@ -103,6 +103,7 @@
 #include <decent/compress/low_rank.hpp>
 #include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/finite.hpp>
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
@@ -231,6 +232,16 @@ class async_runtime {
     cv_.notify_all();
     thread_.join();
   }
+
+  /// Opt-in check of non-finite values (off by default; set it before `start()`): every exchange then verifies
+  /// that the snapshot this worker sends and the one it receives are finite, before either is applied, and the
+  /// run fails (the next `step()` or `stop()` throws `decent::error`) naming the worker, its step, the peer and
+  /// the parameter — instead of a NaN spreading to every worker. Costs a read of the model per check.
+  void check_finite(bool on = true) {
+    expects(!thread_.joinable(), "check_finite(): call it before start() (rank ", comm_.rank(), " is running)");
+    check_finite_ = on;
+  }
+  [[nodiscard]] bool checks_finite() const { return check_finite_; }
 
   /// Collective: checks that every worker built the same topology, algorithm, options and parameter layout
   /// (comm::check_agreement) and launches the communication thread. The first time, it averages the parameters
@@ -478,8 +489,10 @@ class async_runtime {
         const int peer = schedule_.partner(rank, round);
         if (peer < 0 || closed[static_cast<std::size_t>(peer)]) continue;
         bool leaving = false, ready = false;
+        std::int64_t step_now = 0;  // this worker's gradient count, for the finiteness errors
         {
           std::unique_lock lock(mutex_);
+          step_now = gradients_;
           round_ = rounds_before_ + (round - base);
           const auto granted = [&] { return tokens_ > 0 || stopping_; };
           if (o_.patience.count() == 0) cv_.wait(lock, granted);
@@ -492,10 +505,20 @@ class async_runtime {
             state_->mixed(comm_exec_, now(), sent_.data());  // the snapshot s that travels
             if constexpr (!uncompressed) comm_exec_.copy(received_.data(), sent_.data(), params_.numel());
             comm_exec_.synchronize();
+            if (check_finite_)
+              require_finite(comm_exec_, sent_.data(), params_.layout(), rank, step_now,
+                             decent::detail::concat("in what it would send to worker ", peer, " (round ", round,
+                                                    "): this worker's own updates made it so; nothing was sent"));
           }
         }
         const std::int64_t theirs = meet(peer, round, (leaving ? leaving_flag : 0) | (ready ? ready_flag : 0));
         const bool peer_leaving = (theirs & leaving_flag) != 0;
+        if (ready && (theirs & ready_flag) != 0 && check_finite_) {
+          // Uncompressed: the peer's snapshot; compressed: this snapshot after the compressor's step toward it.
+          require_finite(comm_exec_, uncompressed ? received_.data() : sent_.data(), params_.layout(), rank,
+                         step_now, decent::detail::concat("in what it received from worker ", peer, " (round ",
+                                                            round, "), before applying it"));
+        }
         if (ready && (theirs & ready_flag) != 0) {
           {
             std::lock_guard lock(mutex_);
@@ -661,6 +684,7 @@ class async_runtime {
   detail::build_fingerprints agreement_;
   std::int64_t epoch_ = 0, rounds_before_ = 0;
   bool stopping_ = false, isolated_ = false;
+  bool check_finite_ = false;
   double carry_ = 0, anchor_time_ = 0, wall_anchor_ = 0, last_step_wall_ = 0, gradient_seconds_ = 0;
   std::uint64_t draws_ = 0;
 };

@@ -24,6 +24,7 @@
 #include <decent/comm/communicator.hpp>
 #include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
+#include <decent/core/finite.hpp>
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
@@ -121,7 +122,7 @@ class mixer {
         executor_type executor = executor_type{})
     requires(!std::same_as<Topology, no_topology>)
       : topology_(matching(std::move(topology), comm.size())), comm_(std::move(comm)), exec_(std::move(executor)),
-        agreement_(fingerprints(params, opts)), rule_(checked_context(params), params, std::move(opts)) {
+        agreement_(fingerprints(params, opts)), params_(params), rule_(checked_context(params), params, std::move(opts)) {
     if constexpr (requires { { rule_.needs_common_start() } -> std::same_as<bool>; })
       if (rule_.needs_common_start()) start_ = parameters_fingerprint(params);
   }
@@ -129,7 +130,7 @@ class mixer {
   /// A worker of an algorithm that needs no topology (all-reduce).
   mixer(Comm comm, parameters<value_type> params, options opts = {}, executor_type executor = executor_type{})
     requires std::same_as<Topology, no_topology>
-      : comm_(std::move(comm)), exec_(std::move(executor)), agreement_(fingerprints(params, opts)),
+      : comm_(std::move(comm)), exec_(std::move(executor)), agreement_(fingerprints(params, opts)), params_(params),
         rule_(checked_context(params), params, std::move(opts)) {}
 
   /// One synchronous step: for each of the rule's rounds (usually one), plan, exchange, reduce, apply. The first
@@ -146,6 +147,9 @@ class mixer {
       agreed_ = true;
     }
     exec_.synchronize();
+    if (check_finite_)
+      require_finite(exec_, params_, comm_.rank(), step_, "before mixing: this worker's own update (its local step "
+                     "or its gradient) made it so; nothing was sent");
     auto ctx = context();
     const int rounds = mixing::rounds_of(rule_, ctx);
     for (ctx.round = 0; (ctx.round) < rounds; ++ctx.round) {  // parentheses: nvcc reads `round <` as a template
@@ -157,8 +161,19 @@ class mixer {
       rule_.apply(ctx);
     }
     exec_.synchronize();
+    if (check_finite_)
+      require_finite(exec_, params_, comm_.rank(), step_, "after mixing, finite before: it came from a neighbour's "
+                     "message (a neighbour without the check, or a corrupted transfer)");
     ++step_;
   }
+
+  /// Opt-in check of non-finite values (off by default): each `mix()` then verifies that this worker's parameters
+  /// are finite before the exchange (what it sends derives from them) and after it (what it received entered
+  /// them), and throws `decent::error` naming the worker, the step, the parameter and which side it came from —
+  /// instead of letting a NaN spread to every worker. Costs one read of the parameters per check
+  /// (bench/mixing_bench.cpp: BM_gossip_check_finite).
+  void check_finite(bool on = true) { check_finite_ = on; }
+  [[nodiscard]] bool checks_finite() const { return check_finite_; }
 
   /// Checkpoint: the algorithm's state (the step and the rule's buffers; not the parameters, which the user owns
   /// and saves with the model). Loading it into an algorithm built the same way and continuing gives exactly
@@ -253,6 +268,8 @@ class mixer {
   executor_type exec_;
   detail::build_fingerprints agreement_;
   bool agreed_ = false;
+  parameters<value_type> params_;  ///< the user's tensors (views), for the finiteness check
+  bool check_finite_ = false;
   Rule rule_;
   mixing::exchange_plan<value_type> plan_;
   std::vector<value_type> staging_;

@@ -355,6 +355,17 @@ struct low_rank_update_kernel {
 };
 
 
+/// v[i] − v[i] in double: 0 for a finite value, NaN for ±∞ and NaN — a sum of these terms is finite iff every
+/// v[i] is (one read per element, no branch). The finiteness check of decent/core/finite.hpp.
+template <class T>
+struct finiteness_term {
+  const T* v;
+  DECENT_HD double operator()(std::size_t i) const {
+    const double x = static_cast<double>(v[i]);
+    return x - x;
+  }
+};
+
 /// |v[i]| in double.
 template <class T>
 struct abs_term {

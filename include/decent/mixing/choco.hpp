@@ -39,7 +39,8 @@ class choco {
 
   template <class Context>
   choco(const Context& ctx, const parameters<T>& params, options o) : options_(o), compressor_(make(o.compression)) {
-    expects(options_.gamma > 0, "choco consensus step size gamma must be positive, got ", options_.gamma);
+    expects(options_.gamma > 0 && options_.gamma <= 1, "choco_options::gamma (the consensus step size) must be in "
+            "(0, 1], got ", options_.gamma);
     if constexpr (requires { ctx.topology.is_time_varying(); })
       expects(!ctx.topology.is_time_varying(), "choco needs a static topology; ", ctx.topology.name(), " changes every step");
     else

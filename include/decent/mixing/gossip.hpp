@@ -27,7 +27,7 @@ namespace decent {
 
 /// Options of gossip averaging.
 struct gossip_options {
-  double gamma = 1.0;                                                   ///< diffusion rate γ
+  double gamma = 1.0;  ///< diffusion rate γ ∈ (0, 2) (PowerGossip tunes it above 1)
   topology::weight_scheme weights = topology::weight_scheme::uniform;  ///< how w_ij follows from the degrees
 };
 
@@ -63,7 +63,8 @@ class gossip {
   template <class Context>
   gossip(const Context& ctx, const parameters<T>& params, options o)
       : options_(o), compressor_(ctx, params, compression(o)) {
-    expects(options_.gamma > 0, "gossip diffusion rate gamma must be positive, got ", options_.gamma);
+    expects(options_.gamma > 0 && options_.gamma < 2, "gossip_options::gamma (the diffusion rate) must be in (0, 2), "
+            "got ", options_.gamma, ": from 2 on, x - gamma·L_w·x overshoots and the workers drift apart");
   }
 
   /// Exchanges per step: the compressor's (PowerGossip: its power iterations).

@@ -20,8 +20,15 @@ namespace decent::sim {
 /// a comm_error instead of hanging; `run` joins all threads and rethrows the first worker's exception.
 class cluster {
  public:
+  /// The most workers (threads) a cluster starts: far below the usual limits on threads (ulimit -u), and about a
+  /// minute per step of ring gossip on two cores already at 16384.
+  static constexpr int max_workers = 32768;
+
   explicit cluster(int workers, comm::inprocess_options options = {}) : workers_(workers), options_(options) {
     expects(workers >= 1, "a cluster needs at least one worker, got ", workers);
+    expects(workers <= max_workers, "the simulator runs one thread per worker, at most ", max_workers, "; ",
+            workers, " workers is too many (the asynchronous algorithms run in the event simulator, without "
+            "threads)");
   }
 
   [[nodiscard]] int size() const { return workers_; }
@@ -56,7 +63,14 @@ class cluster {
             }
           });
         } catch (const std::exception& e) {  // could not start a thread: stop the ones already running
-          fail(rank, e.what());
+          try {
+            throw error(decent::detail::concat("could not start the thread of simulated worker ", rank, " of ",
+                                               workers_, " (", e.what(), "): the simulator runs one thread per "
+                                               "worker; use fewer workers or raise the limit on threads "
+                                               "(ulimit -u, /proc/sys/kernel/threads-max)"));
+          } catch (const error& wrapped) {
+            fail(rank, wrapped.what());
+          }
           break;
         }
       }

@@ -63,7 +63,8 @@ class event_simulator {
     expects(events <= max_events, "event_options: time ", o_.time, " on ", g.size(), " workers at rate ", o_.rate,
             " means about ", events, " events, more than the ", max_events, " a run may simulate");
     expects(o_.every > 0, "event_options::every must be > 0, got ", o_.every);
-    const auto constants = topology::a2cid2_constants(g, o_.rate);
+    // η and α̃ only matter with the momentum variable (asynchronous gossip runs on graphs of any size).
+    const auto constants = o_.momentum_variable ? topology::a2cid2_constants(g, o_.rate) : topology::acid_constants{};
     const std::size_t numel = task.layout().numel();
     for (int i = 0; i < g.size(); ++i) {
       worker w;

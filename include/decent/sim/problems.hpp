@@ -102,6 +102,10 @@ struct quadratic_options {
 /// with ‖x*‖ = r0, which moves the global optimum to x* and leaves ζ² unchanged. Start: x = 0.
 /// Gradient (as in the reference): A_iᵀ(A_i x − b_i) + σ/√d · ξ, ξ ~ N(0, I) keyed by (seed, worker, step).
 /// Loss: f(x̄) − f(x*).
+/// The largest n·dim³ a `quadratic_problem` builds (its dense rotations): 2^32, about half a minute on one core
+/// (16 workers of dim 640).
+inline constexpr double max_quadratic_cost = 4294967296.0;
+
 template <class T>
 class quadratic_problem final : public problem<T> {
  public:
@@ -112,6 +116,10 @@ class quadratic_problem final : public problem<T> {
     expects(o_.r0 >= 0, "quadratic_options::r0 must be >= 0, got ", o_.r0);
     expects(o_.heterogeneity >= 0, "quadratic_options::heterogeneity must be >= 0, got ", o_.heterogeneity);
     expects(o_.noise >= 0, "quadratic_options::noise must be >= 0, got ", o_.noise);
+    const double cost = static_cast<double>(n_) * std::pow(static_cast<double>(o_.dim), 3.0);
+    expects(cost <= max_quadratic_cost, "the quadratic problem on ", n_, " workers with dim ", o_.dim,
+            " needs about ", cost, " operations to build (dense dim x dim matrices, n·dim³); at most ",
+            max_quadratic_cost, ": lower the dimension (--dim) or the number of workers");
     const auto d = static_cast<std::size_t>(o_.dim);
     layout_ = parameter_layout{{static_cast<std::int64_t>(d)}};
 

@@ -57,9 +57,16 @@ inline void require_tree(const graph& g) {
                                       g.name(), "; in code: topology::bfs_spanning_tree(graph, 0))"));
 }
 
+/// The largest cost n·(n + 2|E|) (vertices and edge ends visited by one breadth-first search per worker) that
+/// `diameter` takes: 2^32, seconds on one core; ring:37000 is below it (3n²), torus:1024x1024 far above.
+inline constexpr double max_diameter_cost = 4294967296.0;
+
 /// The diameter: the largest number of hops between two workers (0 for one worker). O(n·|E|).
-/// @throw topology_error if `g` is not connected.
+/// @throw topology_error if `g` is not connected; invalid_argument if n·(n + 2|E|) exceeds `max_diameter_cost`.
 [[nodiscard]] inline int diameter(const graph& g) {
+  const double cost = static_cast<double>(g.size()) * (static_cast<double>(g.size()) + 2.0 * static_cast<double>(g.num_edges()));
+  expects(cost <= max_diameter_cost, "the diameter of ", g.name(), " needs ", cost, " steps of breadth-first search "
+          "(one per worker); it is computed up to ", max_diameter_cost);
   require_connected(g);
   int result = 0;
   for (int root = 0; root < g.size(); ++root) {
@@ -134,7 +141,7 @@ struct acid_constants {
 /// reference's L = r(I − W). Λ = Σ_{(i,j)∈E} λ_ij (e_i − e_j)(e_i − e_j)ᵀ. Then η ∝ r and α̃ does not depend on r.
 /// Cycle of 8, r = 1: χ₁ = 3.41421, χ₂ = 0.875, η = 0.289281, α̃ = 0.987669.
 /// @throw invalid_argument if `rate` is not positive or `g` has fewer than 2 workers.
-/// @throw topology_error if `g` is not connected.
+/// @throw topology_error if `g` is not connected; invalid_argument above `max_dense_workers` workers.
 /// The pairwise-exchange rate of edge (i, j) for a communication rate r: (r/2)(1/deg_i + 1/deg_j) — each worker
 /// starts exchanges at rate r/2 with a uniform neighbour (= r/deg on regular graphs). The A²CiD² constants and
 /// the event simulator both use it.
@@ -145,16 +152,19 @@ struct acid_constants {
 [[nodiscard]] inline acid_constants a2cid2_constants(const graph& g, double rate = 1.0) {
   expects(rate > 0.0 && std::isfinite(rate), "a2cid2_constants: the communication rate must be positive, got ", rate);
   expects(g.size() >= 2, "a2cid2_constants: ", g.name(), " needs at least 2 workers");
+  require_dense_size(g, "A²CiD²'s constants (chi1, chi2, eta, alpha_tilde)");
   require_connected(g);
-  const dense_matrix lambda = weighted_laplacian(
-      g, [&](int i, int j) { return acid_edge_rate(g, i, j, rate); });
-  const double chi1 = 1.0 / decent::detail::symmetric_eigenvalues(lambda)[1];
+  // Λ is linear in r: the analysis runs at r = 1 (well conditioned for any rate) and χ₁, χ₂ scale as 1/r.
+  const dense_matrix lambda = weighted_laplacian(g, [&](int i, int j) { return acid_edge_rate(g, i, j, 1.0); });
+  const double chi1_at_1 = 1.0 / decent::detail::symmetric_eigenvalues(lambda)[1];
   const dense_matrix pinv = laplacian_pseudoinverse(lambda);
   double largest_resistance = 0.0;
   for (const auto& [i, j] : g.edges())
     largest_resistance = std::max(largest_resistance, pinv(i, i) + pinv(j, j) - 2.0 * pinv(i, j));
-  const double chi2 = 0.5 * largest_resistance;
-  return {chi1, chi2, 0.5 / std::sqrt(chi1 * chi2), 0.5 * std::sqrt(chi1 / chi2)};
+  const double chi1 = chi1_at_1 / rate, chi2 = 0.5 * largest_resistance / rate;
+  expects(std::isfinite(chi1) && std::isfinite(chi2), "a2cid2_constants: the communication rate ", rate,
+          " is too small (chi1 = ", chi1, ")");
+  return {chi1, chi2, 0.5 / (std::sqrt(chi1) * std::sqrt(chi2)), 0.5 * std::sqrt(chi1) / std::sqrt(chi2)};
 }
 
 }  // namespace decent::topology

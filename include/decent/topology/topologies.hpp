@@ -39,6 +39,16 @@ struct adjacency_builder {
   }
 };
 
+/// The most undirected edges a generated topology or an edge file may have: 2^26 (adjacency lists of 512 MiB;
+/// complete:11586 is the largest complete graph).
+inline constexpr double max_edges = 67108864.0;
+
+/// Throws invalid_argument unless a topology of `edges` undirected edges is within `max_edges`.
+inline void require_edges(const std::string& name, double edges) {
+  expects(edges <= max_edges, "topology ", name, " has ", edges, " edges, more than the ", max_edges,
+          " a topology may have");
+}
+
 /// Throws invalid_argument "topology <name>: <what> must be at least <minimum>, got <value>" unless value ≥ minimum.
 inline void require_at_least(const std::string& name, const char* what, long long value, long long minimum) {
   expects(value >= minimum, "topology ", name, ": ", what, " must be at least ", minimum, ", got ", value);
@@ -123,10 +133,15 @@ namespace decent::topology {
 [[nodiscard]] inline graph complete(int n) {
   const std::string name = detail::concat("complete:", n);
   detail::require_at_least(name, "n", n, 2);
-  detail::adjacency_builder b(n);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) b.add(i, j);
-  return graph(n, b.lists, name);
+  detail::require_edges(name, 0.5 * n * (n - 1.0));
+  std::vector<std::vector<int>> lists(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    std::vector<int>& list = lists[static_cast<std::size_t>(i)];
+    list.reserve(static_cast<std::size_t>(n - 1));
+    for (int j = 0; j < n; ++j)
+      if (j != i) list.push_back(j);
+  }
+  return graph(n, lists, name);
 }
 
 /// The 2-D torus with `rows`×`cols` workers, rank = row·cols + col, 4-neighbour wrap-around in the order
@@ -211,6 +226,7 @@ namespace decent::topology {
   expects(d < n, "topology ", name, ": D must be less than N");
   expects(static_cast<long long>(n) * d % 2 == 0, "topology ", name, ": N*D must be even");
   expects(d >= 2 || n == 2, "topology ", name, ": a 1-regular graph on more than 2 workers is disconnected");
+  detail::require_edges(name, 0.5 * n * static_cast<double>(d));
   const bool complement = 2 * d > n - 1;
   const random_stream rng{seed, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(d)};
   std::uint64_t draw = 0;
@@ -302,6 +318,8 @@ inline bool read_bounded_line(std::istream& in, std::string& line, std::size_t l
     if (i == j) fail("self loop ", i, " ", j, " (an edge needs two different workers)");
     const auto [it, inserted] = first_line.emplace(std::minmax(i, j), line_number);
     if (!inserted) fail("edge ", i, " ", j, " repeats the edge on line ", it->second);
+    if (static_cast<double>(edges.size()) >= detail::max_edges)
+      fail("more than ", detail::max_edges, " edges (the most a topology may have)");
     edges.emplace_back(i, j);
     largest = std::max({largest, i, j});
   }

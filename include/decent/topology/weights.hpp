@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <concepts>
+#include <string_view>
 
 #include <decent/core/error.hpp>
 #include <decent/detail/linalg.hpp>
@@ -33,10 +34,25 @@ enum class weight_scheme {
   return scheme == weight_scheme::uniform ? 1.0 / (largest + 1) : 1.0 / largest;
 }
 
+/// The largest graph the dense analyses take (Laplacians, mixing matrices, their spectra, effective resistances,
+/// A²CiD²'s constants): n×n matrices in double precision and O(n³) factorizations — 32 MiB and about 15 s at
+/// 2048 workers on one core (the A²CiD² constants of ring:2048). Larger graphs are refused with a clear error
+/// rather than left to run for minutes or exhaust memory.
+inline constexpr int max_dense_workers = 2048;
+
+/// Throws unless `g` is small enough for a dense analysis (`max_dense_workers`); `what` names the analysis.
+/// @throw invalid_argument saying what was too large and the limit.
+inline void require_dense_size(const graph& g, std::string_view what) {
+  expects(g.size() <= max_dense_workers, what, " of ", g.name(), " needs a dense ", g.size(), "x", g.size(),
+          " analysis (O(n^3)); it is done for graphs of at most ", max_dense_workers, " workers");
+}
+
 /// The weighted Laplacian Σ_{(i,j)∈E} w(i, j)(e_i − e_j)(e_i − e_j)ᵀ: L_ij = −w(i, j) on edges,
 /// L_ii = Σ_j w(i, j). `weight` is called once per undirected edge, with i < j.
+/// @throw invalid_argument above `max_dense_workers` workers.
 template <std::invocable<int, int> Weight>
 [[nodiscard]] dense_matrix weighted_laplacian(const graph& g, Weight&& weight) {
+  require_dense_size(g, "the Laplacian");
   dense_matrix l(g.size(), g.size());
   for (const auto& [i, j] : g.edges()) {
     const double w = weight(i, j);

@@ -1,0 +1,63 @@
+#pragma once
+/// @file
+/// @brief The opt-in finiteness check of the algorithms (`check_finite(true)`): is every value of a buffer in
+/// executor memory finite, and if not, which one is first — in words that name the worker, the step and the
+/// parameter.
+///
+/// Cost: one reduction over the buffer (`exec.sum` of `v − v`, a read of each element) per check; the first
+/// non-finite value is located on a host copy only when there is one. bench/mixing_bench.cpp measures it.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <decent/core/error.hpp>
+#include <decent/core/tensor.hpp>
+#include <decent/detail/kernels.hpp>
+
+namespace decent {
+
+/// The index of the first non-finite value among n elements at `data` (executor memory), or nothing.
+template <class Exec, class T>
+[[nodiscard]] std::optional<std::size_t> first_non_finite(const Exec& ex, const T* data, std::size_t n) {
+  if (n == 0 || std::isfinite(ex.sum(n, decent::detail::finiteness_term<T>{data}))) return std::nullopt;
+  std::vector<T> host(n);
+  ex.download(host.data(), data, n);
+  ex.synchronize();
+  for (std::size_t k = 0; k < n; ++k)
+    if (!std::isfinite(static_cast<double>(host[k]))) return k;
+  return std::nullopt;  // not reached: the sum saw one
+}
+
+/// Throws `error` if a value of `params` is not finite: "worker R at step S: parameter k (tensor t of shape …,
+/// element e) is nan <when>". `when` says where the check stands and what that means for the cause.
+template <class Exec, class T>
+void require_finite(const Exec& ex, const parameters<T>& params, int rank, std::int64_t step, std::string_view when) {
+  const parameter_layout& layout = params.layout();
+  for (const auto& [view, offset] : params.segments()) {
+    const auto k = first_non_finite(ex, view.data, view.numel());
+    if (!k) continue;
+    const std::size_t at = offset + *k;  // in the layout's order
+    std::size_t tensor = 0;
+    while (tensor + 1 < layout.num_tensors() && layout.offset(tensor + 1) <= at) ++tensor;
+    T value{};
+    ex.download(&value, view.data + *k, 1);
+    ex.synchronize();
+    throw error(decent::detail::concat("worker ", rank, " at step ", step, ": parameter ", at, " (tensor ", tensor,
+                                       " of shape ", layout.shape(tensor).to_string(), ", element ",
+                                       at - layout.offset(tensor), ") is ", static_cast<double>(value), " ", when));
+  }
+}
+
+/// The same for a packed buffer of `layout` (what a worker sends or receives).
+template <class Exec, class T>
+void require_finite(const Exec& ex, const T* data, const parameter_layout& layout, int rank, std::int64_t step,
+                    std::string_view when) {
+  require_finite(ex, parameters<T>::packed(const_cast<T*>(data), layout, Exec::space), rank, step, when);
+}
+
+}  // namespace decent

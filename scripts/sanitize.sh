@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer over the host test suite, with one compiler:
+#   scripts/sanitize.sh gcc|clang
+# Builds into build-sanitize-<compiler>/ (host only: no CUDA, with MPI, tests and examples) and runs every test
+# that does not need a GPU. Any ASan, LSan or UBSan report fails the test that triggered it. With clang the
+# libFuzzer harnesses of tests/fuzz are built too and each fuzzes for DECENT_FUZZ_SECONDS (default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+compiler=${1:?usage: scripts/sanitize.sh gcc|clang}
+case $compiler in
+  gcc) cxx=g++ fuzzers=OFF packages=(g++) ;;
+  clang) cxx=clang++ fuzzers=ON packages=(clang libclang-rt-dev libomp-dev) ;;
+  *) echo "scripts/sanitize.sh: unknown compiler '$compiler' (gcc or clang)" >&2; exit 2 ;;
+esac
+scripts/install-deps.sh
+scripts/install-deps.sh "${packages[@]}"
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+dir=build-sanitize-$compiler
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" -DDECENT_WERROR=ON \
+  -DDECENT_SANITIZE=address,undefined -DDECENT_TSAN_TESTS=OFF -DDECENT_BUILD_FUZZERS=$fuzzers \
+  -DDECENT_FUZZ_SECONDS="${DECENT_FUZZ_SECONDS:-20}" \
+  -DDECENT_BUILD_TESTS=ON -DDECENT_BUILD_EXAMPLES=ON -DDECENT_BUILD_BENCHMARKS=OFF \
+  -DDECENT_ENABLE_CUDA=OFF -DDECENT_ENABLE_NCCL=OFF -DDECENT_ENABLE_MPI=ON \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+cmake --build "$dir" -j "$(nproc)"
+# Open MPI's own allocations live until exit: not decent's leaks (tests/sanitizers/lsan.supp).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 900 -LE gpu
