@@ -168,7 +168,9 @@ TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a cras
       {"--csv /nonexistent/dir/out.csv", "--csv"},
       {"--topology ring:9 --describe --rate -1", "rate"},
   };
-  for (const auto& [args, expected] : cases) {
+  for (const auto& one : cases) {
+    const auto& [args_binding, expected] = one;
+    const std::string args(args_binding);  // a variable, not a binding: CAPTURE takes it by reference (Clang 14)
     CAPTURE(args);
     const result r = run(args);
     CHECK(r.status == 2);
@@ -259,7 +261,9 @@ TEST_CASE("memory, dense analyses, threads and problem costs are bounded with on
       {"--algorithm gossip --gamma 2", "gossip_options::gamma (the diffusion rate) must be in (0, 2), got 2"},
       {"--algorithm relaysgd --topology binary-tree:8 --gamma 0.5", "--gamma applies to gossip, powergossip and choco"},
   };
-  for (const auto& [args, expected] : cases) {
+  for (const auto& one : cases) {
+    const auto& [args_binding, expected] = one;
+    const std::string args(args_binding);  // a variable, not a binding: CAPTURE takes it by reference (Clang 14)
     CAPTURE(args);
     const result r = run(args);
     CHECK(r.status == 2);

@@ -295,7 +295,8 @@ struct naive_powergossip {
 TEST_CASE("replay against an independent PowerGossip on a 4-ring with injected P/Q (5x3 and 4x2x2 tensors)") {
   const auto ring = topology::ring(4);
   const parameter_layout layout{{5, 3}, {4, 2, 2}};
-  for (const auto& [rank, iterations] : {std::pair{1, 1}, std::pair{2, 2}}) {
+  for (const auto& rank_iterations : {std::pair{1, 1}, std::pair{2, 2}}) {
+    const int rank = rank_iterations.first, iterations = rank_iterations.second;  // captured below (Clang 14)
     CAPTURE(rank);
     naive_powergossip oracle{{{5, 3}, {4, 4}}, rank, iterations, 1.0, 1.0 / 3, {}, {}};
     auto injected = [&](int lo, int hi, std::size_t t, bool q_side) {  // the same draws on both endpoints

@@ -361,6 +361,7 @@ TEST_CASE("dropped messages follow the reference pseudo-code of ALGORITHMS.md 4,
         c += count[static_cast<std::size_t>(i)][j];
       }
       CHECK(xs[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)][0] == doctest::Approx(s / n).epsilon(1e-14));
+      CHECK(c <= n);  // workers heard from, dropped messages excluded
     }
   }
   CHECK(losses > 5);  // the schedule did drop messages

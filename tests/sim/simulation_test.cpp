@@ -147,7 +147,7 @@ TEST_CASE("simulations are deterministic: two runs give bit-identical rows") {
 TEST_CASE("a cluster refuses more threads than its limit, and the problems refuse unbounded building costs") {
   CHECK_THROWS_WITH_AS(sim::cluster(sim::cluster::max_workers + 1),
                        doctest::Contains("one thread per worker, at most 32768"), invalid_argument);
-  CHECK_NOTHROW(sim::cluster(sim::cluster::max_workers));
+  CHECK_NOTHROW(sim::cluster{sim::cluster::max_workers});
   // n·dim³ = 16·1000³ > 2^32: refused before the first rotation is drawn; 16·640³ is just below.
   CHECK_THROWS_WITH_AS(sim::quadratic_problem<double>(16, sim::quadratic_options{1000}),
                        doctest::Contains("lower the dimension"), invalid_argument);
