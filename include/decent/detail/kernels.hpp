@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include <decent/core/config.hpp>
 #include <decent/core/rng.hpp>
@@ -355,14 +357,27 @@ struct low_rank_update_kernel {
 };
 
 
-/// v[i] − v[i] in double: 0 for a finite value, NaN for ±∞ and NaN — a sum of these terms is finite iff every
-/// v[i] is (one read per element, no branch). The finiteness check of decent/core/finite.hpp.
+/// Whether block b (`width` elements) of v[0, n) holds a NaN or an infinity: 1 or 0, so that a sum over the blocks
+/// is 0 iff every value is finite. A value is non-finite iff its exponent bits are all set; the test is an integer
+/// OR over the block (no floating-point dependency chain), so a check runs at memory bandwidth. The finiteness
+/// check of decent/core/finite.hpp.
 template <class T>
 struct finiteness_term {
+  static constexpr std::size_t width = 256;
+  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  static constexpr bits exponent = sizeof(T) == 8 ? bits(0x7ff0000000000000ull) : bits(0x7f800000u);
   const T* v;
-  DECENT_HD double operator()(std::size_t i) const {
-    const double x = static_cast<double>(v[i]);
-    return x - x;
+  std::size_t n;
+  [[nodiscard]] static constexpr std::size_t blocks(std::size_t count) { return (count + width - 1) / width; }
+  DECENT_HD double operator()(std::size_t b) const {
+    const std::size_t begin = b * width, end = begin + width < n ? begin + width : n;
+    bits any = 0;
+    for (std::size_t k = begin; k < end; ++k) {
+      bits x;
+      memcpy(&x, v + k, sizeof x);
+      any |= static_cast<bits>((x & exponent) == exponent);
+    }
+    return static_cast<double>(any);
   }
 };
 
