@@ -21,7 +21,9 @@
 #include <string_view>
 #include <vector>
 
-#include <unistd.h>
+#if __has_include(<unistd.h>)
+#include <unistd.h>  // sysconf: the machine's memory, for the estimate of --max-memory
+#endif
 
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/choco.hpp>
