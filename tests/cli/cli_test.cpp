@@ -123,6 +123,18 @@ TEST_CASE("the same seed reproduces a run bit for bit") {
   CHECK(run(args).out != run(args + "1").out);
 }
 
+/// decent-sim refuses `args`: exit 2, one line on stderr that starts with "decent-sim: " and contains `expected`,
+/// nothing on stdout (no partial CSV).
+static void check_refused(const std::string& args, const std::string& expected) {
+  CAPTURE(args);
+  const result r = run(args);
+  CHECK(r.status == 2);
+  CHECK(r.err.find(expected) != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
+  CHECK(r.err.rfind("decent-sim: ", 0) == 0);
+  CHECK(r.out.empty());
+}
+
 TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a crash or a hang") {
   std::ofstream("cli_test_disconnected.txt") << "# two components\n0 1\n2 3\n";
   std::ofstream("cli_test_bad_line.txt") << "0 1\n1 x\n";
@@ -168,17 +180,7 @@ TEST_CASE("bad input: one clear line on stderr and a non-zero exit, never a cras
       {"--csv /nonexistent/dir/out.csv", "--csv"},
       {"--topology ring:9 --describe --rate -1", "rate"},
   };
-  for (const auto& one : cases) {
-    const auto& [args_binding, expected] = one;
-    const std::string args(args_binding);  // a variable, not a binding: CAPTURE takes it by reference (Clang 14)
-    CAPTURE(args);
-    const result r = run(args);
-    CHECK(r.status == 2);
-    CHECK(r.err.find(expected) != std::string::npos);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
-    CHECK(r.err.rfind("decent-sim: ", 0) == 0);
-    CHECK(r.out.empty());  // no partial CSV
-  }
+  for (const auto& [args, expected] : cases) check_refused(args, expected);
 }
 
 TEST_CASE("relaysgd and relaysgd-grad run on every tree topology") {
@@ -261,16 +263,7 @@ TEST_CASE("memory, dense analyses, threads and problem costs are bounded with on
       {"--algorithm gossip --gamma 2", "gossip_options::gamma (the diffusion rate) must be in (0, 2), got 2"},
       {"--algorithm relaysgd --topology binary-tree:8 --gamma 0.5", "--gamma applies to gossip, powergossip and choco"},
   };
-  for (const auto& one : cases) {
-    const auto& [args_binding, expected] = one;
-    const std::string args(args_binding);  // a variable, not a binding: CAPTURE takes it by reference (Clang 14)
-    CAPTURE(args);
-    const result r = run(args);
-    CHECK(r.status == 2);
-    CHECK(r.err.find(expected) != std::string::npos);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK(r.out.empty());
-  }
+  for (const auto& [args, expected] : cases) check_refused(args, expected);
   // Under the limit the same estimate lets the run go.
   CHECK(run("--dim 1000 --max-memory 2M --steps 2").status == 0);
 }

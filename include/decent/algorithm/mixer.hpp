@@ -171,7 +171,7 @@ class mixer {
   /// are finite before the exchange (what it sends derives from them) and after it (what it received entered
   /// them), and throws `decent::error` naming the worker, the step, the parameter and which side it came from —
   /// instead of letting a NaN spread to every worker. Costs one read of the parameters per check
-  /// (bench/mixing_bench.cpp: BM_gossip_check_finite).
+  /// (bench/mixing_bench.cpp: bm_check_finite).
   void check_finite(bool on = true) { check_finite_ = on; }
   [[nodiscard]] bool checks_finite() const { return check_finite_; }
 

@@ -58,7 +58,7 @@ inline void require_tree(const graph& g) {
 }
 
 /// The largest cost n·(n + 2|E|) (vertices and edge ends visited by one breadth-first search per worker) that
-/// `diameter` takes: 2^32, seconds on one core; ring:37000 is below it (3n²), torus:1024x1024 far above.
+/// `diameter` takes: 2^32; ring:37000 is below it (3n²), torus:1024x1024 far above.
 inline constexpr double max_diameter_cost = 4294967296.0;
 
 /// The diameter: the largest number of hops between two workers (0 for one worker). O(n·|E|).
