@@ -20,7 +20,8 @@
 #include <decent/compress/sign.hpp>
 #include <decent/compress/top_k.hpp>
 #include <decent/exec/host.hpp>
-#include <decent/sim/runner.hpp>
+#include <decent/topology/topologies.hpp>
+#include <decent_sim/runner.hpp>
 
 namespace {
 
@@ -51,9 +52,9 @@ std::vector<model> models() {
 
 /// Bytes per step and neighbour, averaged over two steps (odd and even power iterations alternate).
 double low_rank_bytes(const decent::parameter_layout& layout, int rank, int iterations) {
-  struct {
-    int rank = 0, size = 2;
-  } ctx;
+  const decent::topology::graph pair = decent::topology::chain(2);
+  const decent::exec::host ex(1);
+  const decent::comm::round_context<decent::topology::graph, decent::exec::host> ctx{pair, ex, 0, 2, 0, 0};
   std::vector<float> storage(layout.numel());
   const auto params = decent::parameters<float>::packed(storage.data(), layout);
   const decent::compress::low_rank<decent::exec::host, float> c(ctx, params, {rank, iterations});

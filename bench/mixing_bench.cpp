@@ -36,7 +36,7 @@ std::vector<decent::exec::host_buffer<T>> make_buffers(std::size_t count) {
   std::vector<decent::exec::host_buffer<T>> out;
   for (std::size_t k = 0; k < count; ++k) {
     out.push_back(ex.allocate<T>(elements));
-    ex.fill(out.back().data(), T(1) / T(k + 3), elements);  // first touch by the same threads that run kernels
+    decent::exec::fill(ex, out.back().data(), T(1) / T(k + 3), elements);  // first touch by the same threads that run kernels
   }
   return out;
 }

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner.hpp>
 
 int main(int argc, char** argv) {
   std::string out = "relaysgd_steps.csv";

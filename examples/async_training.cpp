@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <decent/decent.hpp>
+#include <decent/sim/cluster.hpp>  // the in-process threads that stand for the workers
 
 int main() {
   constexpr int workers = 8, features = 4, steps = 300;

@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include <decent/sim/describe.hpp>
-#include <decent/sim/runner.hpp>
+#include <decent_sim/describe.hpp>
+#include <decent_sim/runner.hpp>
 #if defined(__CUDACC__)  // built by nvcc when DECENT_ENABLE_CUDA=ON: --backend cuda is available
-#include <decent/sim/cuda.cuh>
+#include <decent_sim/runner_cuda.cuh>
 #endif
 
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner.hpp>
 
 namespace {
 

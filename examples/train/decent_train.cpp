@@ -29,6 +29,7 @@
 #include <vector>
 
 #include <decent/decent.hpp>
+#include <decent/sim/cluster.hpp>  // the in-process threads that stand for the workers
 
 #include "blas.hpp"
 #include "fashion_mnist.hpp"

@@ -176,7 +176,7 @@ class mlp {
       for (std::size_t k = offsets_[l]; k < end; ++k) init[k] = u(rng);
     }
     exec_.upload(params_.data(), init.data(), n);
-    exec_.fill(momentum_.data(), 0.0f, n);
+    decent::exec::fill(exec_, momentum_.data(), 0.0f, n);
     const std::size_t rows = std::max(batch_, eval_chunk);
     for (const int w : widths_) activations_.push_back(exec_.template allocate<float>(rows * static_cast<std::size_t>(w)));
     for (const int w : widths_) errors_.push_back(exec_.template allocate<float>(rows * static_cast<std::size_t>(w)));

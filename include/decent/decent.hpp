@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// @brief decent's host-safe umbrella header: everything that compiles with a plain C++20 compiler.
-/// CUDA code includes <decent/cuda.cuh> as well.
+/// CUDA code includes <decent/cuda.cuh> as well. The in-process simulator (sim/: the threaded cluster, the
+/// virtual-time event simulator, test problems) is not part of it: include <decent/sim/...> for it.
 
 #include <decent/core/config.hpp>
 #include <decent/core/error.hpp>
@@ -14,6 +15,7 @@
 #include <decent/topology/analysis.hpp>
 #include <decent/topology/matchings.hpp>
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 #include <decent/topology/topologies.hpp>
 #include <decent/topology/topology.hpp>
 #include <decent/topology/weights.hpp>
@@ -40,8 +42,3 @@
 #include <decent/algorithm/mixer.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
-
-#include <decent/sim/cluster.hpp>
-#include <decent/sim/event_simulator.hpp>
-#include <decent/sim/problems.hpp>
-#include <decent/sim/simulation.hpp>

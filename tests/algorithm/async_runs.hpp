@@ -55,9 +55,9 @@ inline std::vector<double> initial(int n, int i, std::size_t d) {
 }
 
 /// Runs `Algorithm` (an async_runtime) on every worker of `g` in its own thread; each does `steps` gradient events.
-template <class Algorithm>
+template <class Algorithm, class Topology>
 std::vector<worker_result> run_threads(
-    const topology::graph& g, typename Algorithm::options o, run_settings s, parameter_layout layout = {},
+    const Topology& g, typename Algorithm::options o, run_settings s, parameter_layout layout = {},
     comm::inprocess_options world = {},
     const std::function<void(int, typename Algorithm::options&)>& per_rank = {}) {
   if (layout.numel() == 0) layout = parameter_layout{{static_cast<std::int64_t>(s.d)}};

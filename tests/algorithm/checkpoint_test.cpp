@@ -18,6 +18,7 @@
 #include <decent/compress/top_k.hpp>
 #include <decent/sim/cluster.hpp>
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 #include <decent/topology/topologies.hpp>
 
 using namespace decent;

@@ -37,7 +37,7 @@ double json_number(const std::string& json, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("--describe ring:8 prints the A2CiD2 constants of ALGORITHMS.md and the spectral gap of (I+L+R)/3") {
+TEST_CASE("--describe ring:8 prints the A2CiD2 constants of docs/algorithms.md and the spectral gap of (I+L+R)/3") {
   const result r = run("--topology ring:8 --describe");
   REQUIRE(r.status == 0);
   CHECK(r.err.empty());

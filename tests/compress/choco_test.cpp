@@ -11,7 +11,7 @@
 #include <decent/comm/inprocess.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/sim/cluster.hpp>
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner.hpp>
 #include <decent/topology/topologies.hpp>
 
 using namespace decent;

@@ -58,8 +58,8 @@ TEST_CASE("cuda and host executors agree on the same inputs") {
   const decent::exec::cuda gpu{};
   using io = checks::transfer<decent::exec::cuda>;
   const auto dx = io::upload(gpu, x), dy = io::upload(gpu, y);
-  const double host = decent::exec::host(1).dot(x.data(), y.data(), x.size());
-  CHECK(gpu.dot(dx.data(), dy.data(), x.size()) == doctest::Approx(host).epsilon(1e-12));
+  const double host = decent::exec::dot(decent::exec::host(1), x.data(), y.data(), x.size());
+  CHECK(decent::exec::dot(gpu, dx.data(), dy.data(), x.size()) == doctest::Approx(host).epsilon(1e-12));
 }
 
 // Kernel functors must be namespace-scope types (no local types as __global__ template arguments).
@@ -106,8 +106,8 @@ TEST_CASE("A2CiD2 kernels give the same state on the device as on the host") {
   decent::mixing::acid<decent::exec::cuda, double> on_gpu(gpu, decent::parameters<double>::packed(
                                                                   dx.data(), decent::parameter_layout{{5000}},
                                                                   decent::memory_space::device),
-                                                          k, true);
-  decent::mixing::acid<decent::exec::host, double> on_cpu(cpu, decent::parameters<double>{{hx.data(), {5000}}}, k, true);
+                                                          k);
+  decent::mixing::acid<decent::exec::host, double> on_cpu(cpu, decent::parameters<double>{{hx.data(), {5000}}}, k);
   on_gpu.sgd(gpu, 0.7, dg.data(), dm.data(), 0.1, 0.9);
   on_cpu.sgd(cpu, 0.7, g.data(), hm.data(), 0.1, 0.9);
   on_gpu.exchange(gpu, dpeer.data(), 1.9);

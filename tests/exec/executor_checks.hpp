@@ -85,10 +85,10 @@ void check_reductions(const Exec& ex) {
       norm += static_cast<double>(a[i]) * static_cast<double>(a[i]);
     }
     const auto da = io::upload(ex, a), db = io::upload(ex, b);
-    CHECK(ex.dot(da.data(), db.data(), n) == dot);
-    CHECK(ex.squared_norm(da.data(), n) == norm);
+    CHECK(decent::exec::dot(ex, da.data(), db.data(), n) == dot);
+    CHECK(decent::exec::squared_norm(ex, da.data(), n) == norm);
     CHECK(ex.sum(n, decent::detail::squared_distance_term<T>{da.data(), db.data()}) ==
-          norm - 2 * dot + ex.squared_norm(db.data(), n));
+          norm - 2 * dot + decent::exec::squared_norm(ex, db.data(), n));
   }
 }
 
@@ -98,8 +98,8 @@ void check_reduction_determinism(const Exec& ex) {
   using io = transfer<Exec>;
   const auto v = random_vector<T>(1 << 20, 7);
   const auto d = io::upload(ex, v);
-  const double first = ex.squared_norm(d.data(), v.size());
-  for (int rep = 0; rep < 5; ++rep) CHECK(ex.squared_norm(d.data(), v.size()) == first);
+  const double first = decent::exec::squared_norm(ex, d.data(), v.size());
+  for (int rep = 0; rep < 5; ++rep) CHECK(decent::exec::squared_norm(ex, d.data(), v.size()) == first);
   double reference = 0;
   for (T x : v) reference += static_cast<double>(x) * static_cast<double>(x);
   CHECK(first == doctest::Approx(reference).epsilon(1e-12));
@@ -114,7 +114,7 @@ void check_copy_fill(const Exec& ex) {
   auto d = ex.template allocate<T>(n);
   ex.copy(d.data(), s.data(), n);
   CHECK(io::download(ex, d, n) == src);
-  ex.fill(d.data(), T(2.5), n);
+  decent::exec::fill(ex, d.data(), T(2.5), n);
   CHECK(io::download(ex, d, n) == std::vector<T>(n, T(2.5)));
   // Fresh buffers are zero-filled.
   auto z = ex.template allocate<T>(n);
@@ -131,8 +131,8 @@ void check_matmul(const Exec& ex, double tolerance) {
     const auto dx = io::upload(ex, x), dq = io::upload(ex, q), dp = io::upload(ex, p);
     auto out_p = ex.template allocate<T>(a * r);
     auto out_q = ex.template allocate<T>(b * r);
-    ex.matmul(dx.data(), a, b, dq.data(), r, out_p.data());
-    ex.matmul_transposed(dx.data(), a, b, dp.data(), r, out_q.data());
+    decent::exec::matmul(ex, dx.data(), a, b, dq.data(), r, out_p.data());
+    decent::exec::matmul_transposed(ex, dx.data(), a, b, dp.data(), r, out_q.data());
     const auto xp = io::download(ex, out_p, a * r), xq = io::download(ex, out_q, b * r);
     for (std::size_t i = 0; i < a; ++i)
       for (std::size_t c = 0; c < r; ++c) {

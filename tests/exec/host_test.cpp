@@ -26,8 +26,8 @@ TEST_CASE("host executor, OpenMP team") { checks::check_all(decent::exec::host(2
 
 TEST_CASE("host reductions give the same bits for any number of threads") {
   const auto v = checks::random_vector<float>(1000003, 12);
-  const double serial = decent::exec::host(1).squared_norm(v.data(), v.size());
-  for (int threads : {2, 3, 4, 7}) CHECK(decent::exec::host(threads).squared_norm(v.data(), v.size()) == serial);
+  const double serial = decent::exec::squared_norm(decent::exec::host(1), v.data(), v.size());
+  for (int threads : {2, 3, 4, 7}) CHECK(decent::exec::squared_norm(decent::exec::host(threads), v.data(), v.size()) == serial);
 }
 
 TEST_CASE("the host executor satisfies the concept and the CUDA-only one is not required") {

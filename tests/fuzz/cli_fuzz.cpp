@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner.hpp>
 
 #include "fuzz_target.hpp"
 

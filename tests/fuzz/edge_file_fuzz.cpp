@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 
 #include "fuzz_target.hpp"
 

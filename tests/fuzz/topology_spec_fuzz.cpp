@@ -6,6 +6,7 @@
 #include <decent/topology/topologies.hpp>
 
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 
 #include "fuzz_target.hpp"
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <decent/decent.hpp>
+#include <decent/sim/cluster.hpp>  // the in-process threads that stand for the workers
 
 int main() {
   const int n = 4;

@@ -16,6 +16,7 @@
 #include <decent/sim/simulation.hpp>
 #include <decent/topology/analysis.hpp>
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 #include <decent/topology/topologies.hpp>
 
 using namespace decent;
@@ -76,7 +77,7 @@ std::vector<std::vector<int>> distances(const topology::graph& g) {
   return d;
 }
 
-/// The oracle of ALGORITHMS.md §2.1, independent of message passing: after round t, S_i = Σ_k u_k at round
+/// The oracle of docs/algorithms.md §2.1, independent of message passing: after round t, S_i = Σ_k u_k at round
 /// t − max(d(i,k) − 1, 0) over the k with d(i,k) ≤ t + 1, and C_i counts those k. Inputs u[t][k] are given.
 void relay_oracle(const topology::graph& tree, const std::vector<std::vector<double>>& u, std::size_t t, int i,
                   double& s, int& c) {
@@ -149,7 +150,7 @@ TEST_CASE("exactness on double binary trees: both trees' coordinates exact after
       CHECK(xs.back()[static_cast<std::size_t>(i)][k] == doctest::Approx(8.25 + static_cast<double>(k * k)).epsilon(1e-12));
 }
 
-TEST_CASE("delivery test of ALGORITHMS.md 2.4: chain n=4, a kick of 1 on worker 0 at step 0") {
+TEST_CASE("delivery test of docs/algorithms.md §2.4: chain n=4, a kick of 1 on worker 0 at step 0") {
   const auto chain = topology::chain(4);
   auto kick = [](int t, int i, std::vector<double>& x) {
     if (t == 0 && i == 0) x[0] += 1.0;  // gradient -1, lr 1
@@ -168,7 +169,7 @@ TEST_CASE("delivery test of ALGORITHMS.md 2.4: chain n=4, a kick of 1 on worker 
     for (std::size_t i = 0; i < 4; ++i) CHECK(m[t][i][0] == doctest::Approx(model_expected[t][i]).epsilon(1e-15));
 }
 
-TEST_CASE("kicks on all workers, on chains and trees, match the delay formula of ALGORITHMS.md 2.1") {
+TEST_CASE("kicks on all workers, on chains and trees, match the delay formula of docs/algorithms.md §2.1") {
   for (const auto& tree : {topology::chain(4), topology::binary_tree(6), random_bfs_tree()}) {
     CAPTURE(tree.name());
     const int n = tree.size(), rounds = 8;
@@ -309,7 +310,7 @@ TEST_CASE("dropped messages: no input is ever counted twice, and C_i is exactly 
   }
 }
 
-TEST_CASE("dropped messages follow the reference pseudo-code of ALGORITHMS.md 4, replayed with the same drops") {
+TEST_CASE("dropped messages follow the reference pseudo-code of docs/algorithms.md §4, replayed with the same drops") {
   // An independent message-passing replay (one scalar per worker, model variant, x0 = 0, world_size), using
   // the documented drop rule: the receiver i loses the message from j in round t when
   // random_stream{seed, j | 2^31, i}.uniform(t·slices + slice) < p.
@@ -423,7 +424,7 @@ TEST_CASE("bytes per worker grow by exactly the predicted payload per step") {
         },
         [&](const sim::row& r) { bytes.push_back(r.bytes_per_worker); });
     // Each tree sends, per edge and direction, its share of the 13 coordinates plus one count, in f32.
-    const auto trees = mixing::relay_trees(topo);
+    const auto trees = topology::spanning_trees(topo);
     double per_step = 0;
     for (std::size_t tree = 0; tree < trees.size(); ++tree) {
       const std::size_t share = (13 - tree + trees.size() - 1) / trees.size();

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <decent/sim/cuda.cuh>
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner_cuda.cuh>
+#include <decent_sim/runner.hpp>
 
 namespace {
 std::vector<decent::sim::row> rows_of(const std::vector<std::string>& flags, bool cuda) {

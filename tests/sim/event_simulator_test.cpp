@@ -8,7 +8,7 @@
 #include <decent/mixing/acid.hpp>
 #include <decent/sim/event_simulator.hpp>
 #include <decent/sim/problems.hpp>
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner.hpp>
 #include <decent/topology/topologies.hpp>
 
 using namespace decent;
@@ -82,7 +82,7 @@ TEST_CASE("the closed-form mixing equals a numerically computed matrix exponenti
       }
     }
   }
-  // ALGORITHMS.md §1.4: η = 0.289281, Δ = 1.7, (1, 0) → (0.68698954, 0.31301046).
+  // docs/algorithms.md §1.4: η = 0.289281, Δ = 1.7, (1, 0) → (0.68698954, 0.31301046).
   std::vector<double> x = {1.0}, xt = {0.0};
   ex.for_each(1, detail::acid_mix_kernel<double>{x.data(), xt.data(), std::exp(-2 * 0.289281 * 1.7)});
   CHECK(x[0] == doctest::Approx(0.68698954).epsilon(1e-8));
@@ -95,7 +95,7 @@ TEST_CASE("events by hand: SGD on x and x~, then a fused exchange = mixing, then
   std::vector<double> x = {1, 2, 3, 4};
   const std::vector<double> first_peer = {0, 0, 8, 1}, peer = {0.5, -1, 7, 4}, g = {1, -1, 2, 0};
   std::vector<double> m(4, 0.5);
-  mixing::acid<exec::host, double> worker(ex, parameters<double>{{x.data(), {4}}}, k, true);
+  mixing::acid<exec::host, double> worker(ex, parameters<double>{{x.data(), {4}}}, k);
   // Exchange at t = 0.3 (no time to mix yet): x̃ = x + α̃d, x = x + d/2 with d = peer − x; now x ≠ x̃.
   worker.exchange(ex, first_peer.data(), 0.0);
   std::vector<double> hx(4), ht(4);

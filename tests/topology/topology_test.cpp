@@ -1,4 +1,4 @@
-// Tests of decent/topology/* and decent/detail/linalg.hpp against closed forms and the values of ALGORITHMS.md.
+// Tests of decent/topology/* and decent/detail/linalg.hpp against closed forms and the values of docs/algorithms.md.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <decent/detail/linalg.hpp>
 #include <decent/topology/analysis.hpp>
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 #include <decent/topology/topologies.hpp>
 #include <decent/topology/topology.hpp>
 #include <decent/topology/weights.hpp>
@@ -65,10 +66,24 @@ std::filesystem::path write_file(const std::string& name, const std::string& tex
   return path;
 }
 
-struct no_tag {  // has the members but does not opt in
-  [[maybe_unused]] static constexpr bool time_varying = false;
+struct no_tag {  // a user's topology: the two members, no tag, no constants
   int size() const { return 1; }
   std::span<const int> neighbors(int, std::int64_t) const { return {}; }
+};
+struct static_lists {  // the static form: neighbours without a step
+  int size() const { return 1; }
+  std::span<const int> neighbors(int) const { return {}; }
+};
+struct misspelt {  // `neighbours`: not a topology
+  int size() const { return 1; }
+  std::span<const int> neighbours(int, std::int64_t) const { return {}; }
+};
+struct no_size {
+  std::span<const int> neighbors(int, std::int64_t) const { return {}; }
+};
+struct wrong_lists {  // neighbours as something that is no span of ranks
+  int size() const { return 1; }
+  double neighbors(int, std::int64_t) const { return 0; }
 };
 
 }  // namespace
@@ -77,7 +92,9 @@ static_assert(topo::topology<topo::graph>);
 static_assert(topo::topology<topo::double_binary_tree>);
 static_assert(topo::topology<topo::one_peer_exponential>);
 static_assert(topo::topology<topo::any_topology>);
-static_assert(!topo::topology<no_tag>);
+static_assert(topo::topology<no_tag> && topo::topology<static_lists>);
+static_assert(!topo::topology<misspelt> && !topo::topology<no_size> && !topo::topology<wrong_lists>);
+static_assert(!topo::topology<int>);
 static_assert(!topo::graph::time_varying && topo::one_peer_exponential::time_varying);
 
 // ------------------------------------------------------------------------------------------------ linear algebra
@@ -251,7 +268,7 @@ TEST_CASE("torus, hypercube and exponential") {
   CHECK(topo::exponential(2).num_edges() == 1);
 }
 
-TEST_CASE("binary_tree and double_binary_tree: ALGORITHMS.md §2.3") {
+TEST_CASE("binary_tree and double_binary_tree: docs/algorithms.md §2.3") {
   CHECK(lists_of(topo::binary_tree(8)) == lists{{1}, {0, 2, 3}, {1, 4, 5}, {1, 6, 7}, {2}, {2}, {3}, {3}});
   CHECK(lists_of(topo::binary_tree(8, true)) == lists{{4}, {4}, {5}, {5}, {6, 1, 0}, {6, 3, 2}, {7, 5, 4}, {6}});
   for (const int n : {2, 3, 5, 8, 13, 64}) {
@@ -467,7 +484,7 @@ TEST_CASE("laplacian_pseudoinverse: L·L⁺·L = L") {
     for (int j = 0; j < 12; ++j) CHECK(llpl(i, j) == doctest::Approx(l(i, j)).epsilon(1e-12));
 }
 
-TEST_CASE("a2cid2_constants: ALGORITHMS.md §1.3 table, scaling in r") {
+TEST_CASE("a2cid2_constants: docs/algorithms.md §1.3 table, scaling in r") {
   const topo::acid_constants c8 = topo::a2cid2_constants(topo::ring(8), 1.0);
   CHECK(c8.chi1 == doctest::Approx(3.41421).epsilon(1e-5));
   CHECK(c8.chi2 == doctest::Approx(0.875).epsilon(1e-5));

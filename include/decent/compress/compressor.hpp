@@ -14,7 +14,11 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <span>
 
+#include <decent/comm/exchange.hpp>
+#include <decent/core/checkpoint.hpp>
 #include <decent/core/tensor.hpp>
 
 namespace decent::compress {
@@ -22,7 +26,7 @@ namespace decent::compress {
 /// Opt-in tag: a compressor declares `using compressor_concept = decent::compress::compressor_tag;`.
 struct compressor_tag {};
 
-/// What every compressor declares.
+/// What every compressor declares, and how it is checkpointed (its state, or `stateless`).
 template <class C>
 concept compressor = requires {
   requires std::same_as<typename C::compressor_concept, compressor_tag>;
@@ -30,12 +34,31 @@ concept compressor = requires {
   typename C::executor_type;
   typename C::options;
   { C::is_linear } -> std::convertible_to<bool>;
-};
+} && checkpointable<C, typename C::executor_type>;
 
-/// A compressor a gossip rule can run over edges: it plans each round's messages and combines what arrived.
-/// (The member templates take the rule's context; see compress/identity.hpp for the shape of the calls.)
+namespace detail {
+/// The smallest topology, for checking the calls of an edge compressor (the calls take any topology).
+struct probe_topology {
+  [[nodiscard]] int size() const;
+  [[nodiscard]] std::span<const int> neighbors(int rank) const;
+};
+}  // namespace detail
+
+/// A compressor a rule can run over edges, checked on its real calls with a probe round: constructed from the
+/// round's context, the worker's parameters and its options; per round it names the messages to each neighbour
+/// (`plan`) and, after the exchange, adds Σ_j γ·w_j·(C_ij(x_j) − C_ij(x_i)) to the parameters (`combine`).
 template <class C>
-concept edge_compressor = compressor<C> && requires { typename C::edge_capability; };
+concept edge_compressor =
+    compressor<C> &&
+    std::constructible_from<C, const comm::round_context<detail::probe_topology, typename C::executor_type>&,
+                            const parameters<typename C::value_type>&, typename C::options> &&
+    requires(C& c, const C& frozen, const comm::round_context<detail::probe_topology, typename C::executor_type>& ctx,
+             std::span<const int> peers, std::span<const double> weights, double gamma, std::int64_t step,
+             comm::exchange_plan<typename C::value_type>& plan) {
+      { frozen.rounds(step) } -> std::convertible_to<int>;
+      c.plan(ctx, peers, plan);
+      c.combine(ctx, peers, weights, gamma);
+    };
 
 /// A compressor of a worker's own vectors into self-contained byte messages (Choco-SGD).
 template <class C>

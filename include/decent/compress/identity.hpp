@@ -16,7 +16,8 @@
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
-#include <decent/mixing/mixing_rule.hpp>
+#include <decent/exec/host.hpp>
+#include <decent/comm/exchange.hpp>
 
 namespace decent::compress {
 
@@ -25,7 +26,7 @@ template <exec::executor Exec, class T>
 class identity {
  public:
   using compressor_concept = compressor_tag;
-  using edge_capability = void;
+  static constexpr bool stateless = true;
   using value_type = T;
   using executor_type = Exec;
   struct options {};
@@ -40,7 +41,7 @@ class identity {
 
   /// Sends every segment to every neighbour (tag = segment index) and receives theirs, packed, per neighbour.
   template <class Context>
-  void plan(const Context& ctx, std::span<const int> peers, mixing::exchange_plan<T>& plan) {
+  void plan(const Context& ctx, std::span<const int> peers, comm::exchange_plan<T>& plan) {
     std::size_t total = 0;
     for (const auto& s : segments_) total = std::max(total, s.offset + s.view.numel());
     while (received_.size() < peers.size()) received_.push_back(ctx.exec.template allocate<T>(total));
@@ -84,5 +85,7 @@ class identity {
   std::vector<double> coef_;
   std::vector<const T*> inputs_;
 };
+
+static_assert(edge_compressor<identity<exec::host, float>> && vector_compressor<identity<exec::host, double>>);
 
 }  // namespace decent::compress

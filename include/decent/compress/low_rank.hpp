@@ -37,7 +37,9 @@
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
-#include <decent/mixing/mixing_rule.hpp>
+#include <decent/exec/host.hpp>
+#include <decent/topology/topology.hpp>
+#include <decent/comm/exchange.hpp>
 
 namespace decent::compress {
 
@@ -59,7 +61,6 @@ template <exec::executor Exec, class T>
 class low_rank {
  public:
   using compressor_concept = compressor_tag;
-  using edge_capability = void;
   using value_type = T;
   using executor_type = Exec;
   using options = low_rank_options;
@@ -91,14 +92,9 @@ class low_rank {
     // time-varying one (for `inject` and `bases`, which name a peer).
     may_pair_.assign(static_cast<std::size_t>(ctx.size), 1);
     may_pair_[static_cast<std::size_t>(rank_)] = 0;
-    if constexpr (requires { ctx.topology.neighbors(ctx.rank, std::int64_t{0}); }) {
-      using Topology = std::remove_cvref_t<decltype(ctx.topology)>;
-      if constexpr (requires { Topology::time_varying; }) {
-        if constexpr (!Topology::time_varying) {
-          std::fill(may_pair_.begin(), may_pair_.end(), 0);
-          for (const int j : ctx.topology.neighbors(ctx.rank, std::int64_t{0})) may_pair_[static_cast<std::size_t>(j)] = 1;
-        }
-      }
+    if (!topology::is_time_varying(ctx.topology)) {
+      std::fill(may_pair_.begin(), may_pair_.end(), 0);
+      for (const int j : topology::neighbors_of(ctx.topology, ctx.rank, 0)) may_pair_[static_cast<std::size_t>(j)] = 1;
     }
   }
 
@@ -108,7 +104,7 @@ class low_rank {
   /// Orthonormalises this iteration's bases, forms the products for every edge in one pass over each matrix,
   /// and names the messages (vectors in the first round of a step, tag = tensor index).
   template <class Context>
-  void plan(const Context& ctx, std::span<const int> peers, mixing::exchange_plan<T>& plan) {
+  void plan(const Context& ctx, std::span<const int> peers, comm::exchange_plan<T>& plan) {
     for (const int peer : peers) edge(ctx.exec, peer);
     if (ctx.round == 0) {
       while (vector_inbox_.size() < peers.size()) vector_inbox_.push_back(ctx.exec.template allocate<T>(vector_numel_));
@@ -362,5 +358,7 @@ class low_rank {
   std::vector<buffer> vector_inbox_;                 ///< per neighbour slot: its vector tensors, packed
   std::vector<const T*> vector_inputs_;              ///< per neighbour slot: pointers into vector_inbox_
 };
+
+static_assert(edge_compressor<low_rank<exec::host, float>>);
 
 }  // namespace decent::compress

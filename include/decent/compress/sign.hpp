@@ -13,6 +13,7 @@
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 
 namespace decent::compress {
 
@@ -21,6 +22,7 @@ template <exec::executor Exec, class T>
 class sign {
  public:
   using compressor_concept = compressor_tag;
+  static constexpr bool stateless = true;
   using value_type = T;
   using executor_type = Exec;
   struct options {};
@@ -34,7 +36,7 @@ class sign {
   void encode(const Exec& ex, tensor_view<T> v, std::byte* message) const {
     const std::size_t n = v.numel();
     const double scale = n ? ex.sum(n, decent::detail::abs_term<T>{v.data}) / static_cast<double>(n) : 0.0;
-    ex.fill(reinterpret_cast<T*>(message), static_cast<T>(scale), 1);
+    exec::fill(ex, reinterpret_cast<T*>(message), static_cast<T>(scale), 1);
     ex.for_each(words(n), decent::detail::pack_signs_kernel<T>{v.data, n, bitmap(message)});
   }
 
@@ -48,5 +50,7 @@ class sign {
   static std::uint32_t* bitmap(std::byte* m) { return reinterpret_cast<std::uint32_t*>(m + sizeof(T)); }
   static const std::uint32_t* bitmap(const std::byte* m) { return reinterpret_cast<const std::uint32_t*>(m + sizeof(T)); }
 };
+
+static_assert(vector_compressor<sign<exec::host, float>>);
 
 }  // namespace decent::compress

@@ -21,6 +21,7 @@
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 
 namespace decent::compress {
 
@@ -36,6 +37,7 @@ template <exec::executor Exec, class T>
 class top_k {
  public:
   using compressor_concept = compressor_tag;
+  static constexpr bool stateless = true;
   using value_type = T;
   using executor_type = Exec;
   using options = top_k_options;
@@ -91,5 +93,7 @@ class top_k {
   mutable std::vector<std::uint32_t> order_;
   mutable std::vector<std::byte> packed_;
 };
+
+static_assert(vector_compressor<top_k<exec::host, float>>);
 
 }  // namespace decent::compress

@@ -136,14 +136,28 @@ class checkpoint_reader {
   std::size_t at_ = 0;
 };
 
-/// Saves a part of an algorithm (a rule, a compressor) that has state: `part.save(writer, ex)`; parts without
-/// state (identity, sign, top-k, averaging) declare nothing.
+/// A part of an algorithm (a rule, a compressor) says how it is checkpointed: it has state and implements both
+/// `save(writer, ex) const` and `load(reader, ex)`, or it declares `static constexpr bool stateless = true;`
+/// (identity, sign, top-k, averaging). Nothing optional is skipped silently: a part that does neither — or
+/// misspells one of the two — is not checkpointable, and the rule and compressor concepts say so.
 template <class Part, class Exec>
+concept checkpointable =
+    requires(const Part& part, Part& mutable_part, checkpoint_writer& w, checkpoint_reader& r, const Exec& ex) {
+      part.save(w, ex);
+      mutable_part.load(r, ex);
+    } || requires {
+      requires Part::stateless;
+    };
+
+/// Saves a part of an algorithm: its `save`, or nothing for a stateless part.
+template <class Part, class Exec>
+  requires checkpointable<Part, Exec>
 void save_part(const Part& part, checkpoint_writer& w, const Exec& ex) {
   if constexpr (requires { part.save(w, ex); }) part.save(w, ex);
 }
 /// Loads what `save_part` saved.
 template <class Part, class Exec>
+  requires checkpointable<Part, Exec>
 void load_part(Part& part, checkpoint_reader& r, const Exec& ex) {
   if constexpr (requires { part.load(r, ex); }) part.load(r, ex);
 }

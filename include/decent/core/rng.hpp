@@ -95,4 +95,16 @@ struct random_stream {
   }
 };
 
+/// A Poisson(mean) draw from `s`, using draws `next`, `next + 1`, ... (advanced past the ones used): Knuth's
+/// product of uniforms, as a sum of draws of mean at most 16 so that exp(−mean) stays far from underflow. Host
+/// only; `mean` must be finite (the cost grows with it: about mean + mean/16 uniforms).
+inline std::int64_t poisson(const random_stream& s, double mean, std::uint64_t& next) {
+  std::int64_t k = 0;
+  for (double left = mean; left > 0; left -= 16) {
+    const double limit = std::exp(-(left < 16.0 ? left : 16.0));
+    for (double p = s.uniform(next++); p > limit; p *= s.uniform(next++)) ++k;
+  }
+  return k;
+}
+
 }  // namespace decent

@@ -120,7 +120,7 @@ inline unsigned grid_for(std::size_t n, unsigned cap) {
 
 /// Runs kernels on a CUDA stream (default: the legacy default stream). Not thread-safe: the reductions reuse
 /// a scratch buffer, so give each thread its own executor (they may share a stream).
-class cuda : public executor_operations<cuda> {
+class cuda {
  public:
   using executor_concept = executor_tag;
   static constexpr memory_space space = memory_space::device;

@@ -36,7 +36,7 @@ class host_buffer {
 };
 
 /// Runs kernels on the calling thread, or on an OpenMP team of `threads` (0: OpenMP's default).
-class host : public executor_operations<host> {
+class host {
  public:
   using executor_concept = executor_tag;
   static constexpr memory_space space = memory_space::host;

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
-/// @brief A²CiD² (Nabli et al., 2023; docs/algorithms.md §1): one worker's continuous momentum for asynchronous
-/// pairwise gossip, and the asynchronous gossip baseline (the same events without x̃).
+/// @brief The pairwise rules of the asynchronous algorithms (docs/algorithms.md §1): A²CiD²'s continuous momentum
+/// (Nabli et al., 2023) and plain pairwise averaging (asynchronous gossip, the same events without x̃). Both model
+/// `mixing::pairwise_rule`; the threaded runtime (`async_mixer`) and the virtual-time event simulator drive them.
 ///
 /// The worker keeps x (its parameters, the user's memory) and x̃ (library memory, initialised to x), and the time
 /// of its last event. Between events (x, x̃) follow d/dt(x, x̃) = η(x̃ − x, x − x̃), solved in closed form:
@@ -22,8 +23,10 @@
 #include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
+#include <decent/compress/identity.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/mixing/pairwise_rule.hpp>
 #include <decent/topology/analysis.hpp>
 
 namespace decent {
@@ -34,14 +37,32 @@ enum class acid_send_order { mix_first, reference };
 
 namespace mixing {
 
-/// One worker's A²CiD² state (or, with `momentum_variable = false`, the asynchronous gossip baseline).
-template <exec::executor Exec, class T>
+/// One worker's pairwise rule: A²CiD² with the momentum variable x̃ (`MomentumVariable`), or plain pairwise
+/// averaging without it. `Compressor` is the edge compressor its exchanges go through (identity: whole models).
+template <exec::executor Exec, class T, bool MomentumVariable = true,
+          compress::edge_compressor Compressor = compress::identity<Exec, T>>
 class acid {
+  static_assert(Compressor::is_linear, "pairwise exchanges need a linear compressor (both ends apply opposite "
+                                       "updates); sign and top-k go with mixing::choco");
+
  public:
+  using pairwise_rule_concept = pairwise_rule_tag;
+  using executor_type = Exec;
+  using value_type = T;
+  using compressor_type = Compressor;
+  static constexpr bool momentum_variable = MomentumVariable;
+
+  /// η and α̃ of the graph at communication rate r (`topology::a2cid2_constants`); none without x̃ (asynchronous
+  /// gossip needs no spectral analysis, so it runs on graphs of any size).
+  [[nodiscard]] static topology::acid_constants constants_for(const topology::graph& g, double rate) {
+    if constexpr (MomentumVariable) return topology::a2cid2_constants(g, rate);
+    else return {};
+  }
+
   /// @param constants  η and α̃ (ignored without the momentum variable)
-  acid(const Exec& ex, const parameters<T>& params, topology::acid_constants constants, bool momentum_variable)
+  acid(const Exec& ex, const parameters<T>& params, topology::acid_constants constants)
       : segments_(params.segments()), eta_(constants.eta), alpha_tilde_(constants.alpha_tilde) {
-    if (!momentum_variable) return;
+    if constexpr (!MomentumVariable) return;
     x_tilde_ = ex.template allocate<T>(params.numel());
     for (const auto& [x, offset] : segments_) ex.copy(x_tilde_.data() + offset, x.data, x.numel());
   }
@@ -60,8 +81,8 @@ class acid {
     last_ = t;
   }
 
-  /// x mixed to time t, written to `out` (packed; the state is not changed).
-  void mixed(const Exec& ex, double t, T* out) const {
+  /// The snapshot an exchange at time t sends: x mixed to t, written to `out` (packed; the state is not changed).
+  void snapshot(const Exec& ex, double t, T* out) const {
     const double e = has_momentum_variable() && t > last_ ? decay(t - last_) : 1.0;
     for (const auto& [x, offset] : segments_)
       ex.for_each(x.numel(), decent::detail::acid_mixed_kernel<T>{out + offset, x.data, x_tilde() ? x_tilde() + offset : nullptr, e});
@@ -129,7 +150,7 @@ class acid {
     r.buffer(ex, x_tilde_.data(), x_tilde_.size());
   }
 
-  [[nodiscard]] bool has_momentum_variable() const { return x_tilde_.size() > 0; }
+  [[nodiscard]] bool has_momentum_variable() const { return MomentumVariable && x_tilde_.size() > 0; }
   /// x̃ (packed, executor memory); null for the baseline.
   [[nodiscard]] const T* x_tilde() const { return has_momentum_variable() ? x_tilde_.data() : nullptr; }
   /// Time of the last event.
@@ -146,6 +167,15 @@ class acid {
   typename Exec::template buffer<T> x_tilde_;
   double last_ = 0;
 };
+
+/// A²CiD²'s rule: pairwise averaging with the continuous momentum x̃.
+template <exec::executor Exec, class T, class Compressor = compress::identity<Exec, T>>
+using a2cid2_rule = acid<Exec, T, true, Compressor>;
+/// Plain pairwise averaging (asynchronous gossip): the same events without x̃.
+template <exec::executor Exec, class T, class Compressor = compress::identity<Exec, T>>
+using pairwise_average = acid<Exec, T, false, Compressor>;
+
+static_assert(pairwise_rule<a2cid2_rule<exec::host, float>> && pairwise_rule<pairwise_average<exec::host, double>>);
 
 }  // namespace mixing
 }  // namespace decent

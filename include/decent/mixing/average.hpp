@@ -10,6 +10,7 @@
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 #include <decent/mixing/mixing_rule.hpp>
 
 namespace decent::mixing {
@@ -22,6 +23,7 @@ class average {
   using executor_type = Exec;
   using value_type = T;
   struct options {};
+  static constexpr bool stateless = true;
 
   template <class Context>
   average(const Context&, const parameters<T>& params, options) : params_(params) {}
@@ -42,5 +44,7 @@ class average {
   parameters<T> params_;
   std::vector<typename parameters<T>::segment> segments_ = params_.segments();
 };
+
+static_assert(mixing_rule_for<average<exec::host, float>, no_topology>);
 
 }  // namespace decent::mixing

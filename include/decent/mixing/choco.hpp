@@ -16,13 +16,16 @@
 #include <vector>
 
 #include <decent/compress/compressor.hpp>
+#include <decent/compress/identity.hpp>
 #include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 #include <decent/mixing/gossip.hpp>
 #include <decent/mixing/mixing_rule.hpp>
+#include <decent/topology/topology.hpp>
 #include <decent/topology/weights.hpp>
 
 namespace decent::mixing {
@@ -41,11 +44,8 @@ class choco {
   choco(const Context& ctx, const parameters<T>& params, options o) : options_(o), compressor_(make(o.compression)) {
     expects(options_.gamma > 0 && options_.gamma <= 1, "choco_options::gamma (the consensus step size) must be in "
             "(0, 1], got ", options_.gamma);
-    if constexpr (requires { ctx.topology.is_time_varying(); })
-      expects(!ctx.topology.is_time_varying(), "choco needs a static topology; ", ctx.topology.name(), " changes every step");
-    else
-      static_assert(!std::remove_cvref_t<decltype(ctx.topology)>::time_varying, "choco needs a static topology");
-    const std::size_t degree = ctx.topology.neighbors(ctx.rank, 0).size();
+    topology::require_static(ctx.topology, "choco");
+    const std::size_t degree = topology::neighbors_of(ctx.topology, ctx.rank, 0).size();
     for (std::size_t k = 0; k < params.num_tensors(); ++k) {
       const tensor_view<T>& x = params[k];
       tensor state{x,
@@ -63,7 +63,7 @@ class choco {
   /// q = C(x − x̂) per tensor, sent to every neighbour (tag = tensor index).
   template <class Context>
   void plan(const Context& ctx, exchange_plan<T>& plan) {
-    const std::span<const int> peers = ctx.topology.neighbors(ctx.rank, ctx.step);
+    const std::span<const int> peers = topology::neighbors_of(ctx.topology, ctx.rank, ctx.step);
     for (std::size_t k = 0; k < tensors_.size(); ++k) {
       tensor& t = tensors_[k];
       ctx.exec.for_each(t.x.numel(), decent::detail::difference_kernel<T>{t.difference.data(), t.public_copy.data(),
@@ -79,13 +79,13 @@ class choco {
   /// x̂ += q; s += W_ii q + Σ_j W_ij q_j; x += γ(s − x̂).
   template <class Context>
   void apply(const Context& ctx) {
-    const std::span<const int> peers = ctx.topology.neighbors(ctx.rank, ctx.step);
+    const std::span<const int> peers = topology::neighbors_of(ctx.topology, ctx.rank, ctx.step);
     const auto degree = static_cast<int>(peers.size());
     double self = 1.0;
     weights_.resize(peers.size());
     for (std::size_t j = 0; j < peers.size(); ++j) {
       weights_[j] = topology::gossip_weight(options_.weights, degree,
-                                            static_cast<int>(ctx.topology.neighbors(peers[j], ctx.step).size()));
+                                            static_cast<int>(topology::neighbors_of(ctx.topology, peers[j], ctx.step).size()));
       self -= weights_[j];
     }
     for (tensor& t : tensors_) {
@@ -149,5 +149,7 @@ class choco {
   std::vector<tensor> tensors_;
   std::vector<double> weights_;
 };
+
+static_assert(mixing_rule_for<choco<exec::host, float, compress::identity<exec::host, float>>, topology::graph>);
 
 }  // namespace decent::mixing

@@ -20,7 +20,9 @@
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 #include <decent/mixing/mixing_rule.hpp>
+#include <decent/topology/topology.hpp>
 #include <decent/topology/weights.hpp>
 
 namespace decent {
@@ -75,17 +77,17 @@ class gossip {
 
   template <class Context>
   void plan(const Context& ctx, exchange_plan<T>& plan) {
-    compressor_.plan(ctx, ctx.topology.neighbors(ctx.rank, ctx.step), plan);
+    compressor_.plan(ctx, topology::neighbors_of(ctx.topology, ctx.rank, ctx.step), plan);
   }
 
   template <class Context>
   void apply(const Context& ctx) {
-    const std::span<const int> peers = ctx.topology.neighbors(ctx.rank, ctx.step);
+    const std::span<const int> peers = topology::neighbors_of(ctx.topology, ctx.rank, ctx.step);
     const auto degree = static_cast<int>(peers.size());
     weights_.resize(peers.size());
     for (std::size_t j = 0; j < peers.size(); ++j)
       weights_[j] = topology::gossip_weight(options_.weights, degree,
-                                            static_cast<int>(ctx.topology.neighbors(peers[j], ctx.step).size()));
+                                            static_cast<int>(topology::neighbors_of(ctx.topology, peers[j], ctx.step).size()));
     compressor_.combine(ctx, peers, weights_, options_.gamma);
   }
 
@@ -107,6 +109,8 @@ class gossip {
   Compressor compressor_;
   std::vector<double> weights_;
 };
+
+static_assert(mixing_rule_for<gossip<exec::host, float>, topology::graph>);
 
 }  // namespace mixing
 }  // namespace decent

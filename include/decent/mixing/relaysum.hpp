@@ -38,10 +38,10 @@
 #include <decent/core/tensor.hpp>
 #include <decent/detail/kernels.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/host.hpp>
 #include <decent/mixing/mixing_rule.hpp>
 #include <decent/topology/analysis.hpp>
-#include <decent/topology/any_topology.hpp>
-#include <decent/topology/topologies.hpp>
+#include <decent/topology/topology.hpp>
 
 namespace decent {
 
@@ -71,20 +71,6 @@ inline void add_to(fingerprint& f, const relaysum_options& o) {
 
 namespace mixing {
 
-/// The trees a topology relays over: the graph itself when it is a tree, both trees of a double binary tree.
-/// @throw topology_error naming the fix when the graph has a cycle, is disconnected or varies in time.
-inline std::vector<topology::graph> relay_trees(const topology::graph& g) {
-  topology::require_tree(g);
-  return {g};
-}
-inline std::vector<topology::graph> relay_trees(const topology::double_binary_tree& t) { return {t.tree(0), t.tree(1)}; }
-inline std::vector<topology::graph> relay_trees(const topology::any_topology& t) {
-  if (const auto* d = t.get_if<topology::double_binary_tree>()) return relay_trees(*d);
-  expects<topology_error>(!t.is_time_varying(), "relaysgd needs a static tree, but ", t.name(),
-                          " changes every step: use binary-tree:N, double-binary-tree:N, or bfs:0:<your spec>");
-  return relay_trees(t.graph_at(0));
-}
-
 /// RelaySum over one or more spanning trees.
 template <exec::executor Exec, class T>
 class relaysum {
@@ -96,7 +82,7 @@ class relaysum {
 
   template <class Context>
   relaysum(const Context& ctx, const parameters<T>& params, options o)
-      : options_(o), trees_(relay_trees(ctx.topology)), rank_(ctx.rank), size_(ctx.size) {
+      : options_(o), trees_(topology::spanning_trees(ctx.topology)), rank_(ctx.rank), size_(ctx.size) {
     expects(options_.drop_probability >= 0 && options_.drop_probability < 1,
             "relaysum drop probability must be in [0, 1), got ", options_.drop_probability);
     const auto tree_count = trees_.size();
@@ -139,7 +125,7 @@ class relaysum {
       slice& sl = slices_[s];
       const auto peers = neighbours(sl);
       for (std::size_t j = 0; j < peers.size(); ++j)
-        if (dropped(ctx.step, s, peers[j])) ctx.exec.fill(sl.relays[j].data(), T{0}, sl.length + 1);
+        if (dropped(ctx.step, s, peers[j])) exec::fill(ctx.exec, sl.relays[j].data(), T{0}, sl.length + 1);
       if (!options_.overlap) update(ctx.exec, sl);
     }
   }
@@ -250,6 +236,8 @@ class relaysum {
   int size_;
   std::vector<slice> slices_;
 };
+
+static_assert(mixing_rule_for<relaysum<exec::host, float>, topology::graph>);
 
 }  // namespace mixing
 }  // namespace decent

@@ -1,6 +1,7 @@
 #pragma once
 /// @file
-/// @brief The virtual-time event simulator of A²CiD² and asynchronous gossip (docs/algorithms.md §1.1, §4).
+/// @brief The virtual-time event simulator of A²CiD² and asynchronous gossip (docs/algorithms.md §1.1, §4): it
+/// drives the same pairwise rules (mixing/pairwise_rule.hpp) as the threaded runtime, on virtual-time events.
 ///
 /// Each worker computes gradients at the spikes of its own Poisson process of rate 1 (time is measured in
 /// gradients per worker); each edge (i, j) averages at the spikes of a Poisson process of rate
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,7 +25,9 @@
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/host.hpp>
+#include <decent/compress/identity.hpp>
 #include <decent/mixing/acid.hpp>
+#include <decent/mixing/pairwise_rule.hpp>
 #include <decent/sim/metrics.hpp>
 #include <decent/sim/problem.hpp>
 #include <decent/topology/analysis.hpp>
@@ -36,7 +40,6 @@ struct event_options {
   double rate = 1;          ///< r: pairwise exchanges per worker per gradient
   double time = 10;         ///< virtual time to simulate
   double every = 1;         ///< a row every `every` units of virtual time
-  bool momentum_variable = true;  ///< A²CiD² (true) or asynchronous gossip (false)
   acid_send_order order = acid_send_order::mix_first;
   double lr = 0.1;
   double momentum = 0;
@@ -45,8 +48,12 @@ struct event_options {
   std::function<bool(const row&)> until = {};
 };
 
-/// Workers, their A²CiD² states and the event schedule of one simulated run (host memory).
-template <class T>
+/// Workers, their pairwise rules' states and the event schedule of one simulated run (host memory).
+/// @tparam Rule a pairwise rule on the host executor: A²CiD² (the default) or `mixing::pairwise_average`
+///              (asynchronous gossip); uncompressed (every event sends the whole model both ways)
+template <class T, mixing::pairwise_rule Rule = mixing::a2cid2_rule<exec::host, T>>
+  requires std::same_as<typename Rule::executor_type, exec::host> && std::same_as<typename Rule::value_type, T> &&
+           std::same_as<typename Rule::compressor_type, compress::identity<exec::host, T>>
 class event_simulator {
  public:
   /// The most events (gradients and exchanges, expected) one run may simulate.
@@ -64,7 +71,7 @@ class event_simulator {
             " means about ", events, " events, more than the ", max_events, " a run may simulate");
     expects(o_.every > 0, "event_options::every must be > 0, got ", o_.every);
     // η and α̃ only matter with the momentum variable (asynchronous gossip runs on graphs of any size).
-    const auto constants = o_.momentum_variable ? topology::a2cid2_constants(g, o_.rate) : topology::acid_constants{};
+    const topology::acid_constants constants = Rule::constants_for(g, o_.rate);
     const std::size_t numel = task.layout().numel();
     for (int i = 0; i < g.size(); ++i) {
       worker w;
@@ -74,7 +81,7 @@ class event_simulator {
       workers_.push_back(std::move(w));
     }
     for (auto& w : workers_)
-      w.state.emplace(ex_, parameters<T>::packed(w.x.data(), task.layout()), constants, o_.momentum_variable);
+      w.state.emplace(ex_, parameters<T>::packed(w.x.data(), task.layout()), constants);
     // Event rates: one gradient process per worker, then one process per edge.
     double total = 0;
     if (task.has_gradient())
@@ -118,7 +125,7 @@ class event_simulator {
   }
 
   [[nodiscard]] const std::vector<T>& x(int i) const { return workers_.at(static_cast<std::size_t>(i)).x; }
-  [[nodiscard]] const mixing::acid<exec::host, T>& state(int i) const { return *workers_.at(static_cast<std::size_t>(i)).state; }
+  [[nodiscard]] const Rule& state(int i) const { return *workers_.at(static_cast<std::size_t>(i)).state; }
   [[nodiscard]] std::uint64_t gradient_events() const { return gradient_events_; }
   [[nodiscard]] std::uint64_t communication_events() const { return communication_events_; }
   /// The edges, in the order of `graph::edges()`, and how many exchanges each one made.
@@ -130,7 +137,7 @@ class event_simulator {
  private:
   struct worker {
     std::vector<T> x, m;
-    std::optional<mixing::acid<exec::host, T>> state;
+    std::optional<Rule> state;
     std::uint64_t gradients = 0;
   };
 
@@ -165,7 +172,7 @@ class event_simulator {
     std::vector<const T*> xs;
     for (std::size_t i = 0; i < workers_.size(); ++i) {
       T* out = mixed_.data() + i * numel;
-      workers_[i].state->mixed(ex_, t, out);
+      workers_[i].state->snapshot(ex_, t, out);
       xs.push_back(out);
     }
     return measure<T>(xs, numel, task_, static_cast<std::int64_t>(gradient_events_), t, bytes_, t == 0,

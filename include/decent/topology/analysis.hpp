@@ -25,37 +25,7 @@ namespace decent::detail {
 
 namespace decent::topology {
 
-/// True if every vertex can reach every other.
-[[nodiscard]] inline bool is_connected(const graph& g) {
-  return breadth_first_search(g, 0).order.size() == static_cast<std::size_t>(g.size());
-}
-
-/// True if `g` is connected and has n − 1 edges (a spanning tree, as RelaySum needs).
-[[nodiscard]] inline bool is_tree(const graph& g) { return g.num_edges() == g.size() - 1 && is_connected(g); }
-
-/// Throws unless `g` is connected.
-/// @throw topology_error naming an unreachable worker and the fix.
-inline void require_connected(const graph& g) {
-  const bfs_result search = breadth_first_search(g, 0);
-  if (search.order.size() == static_cast<std::size_t>(g.size())) return;
-  const auto unreachable = std::find(search.distance.begin(), search.distance.end(), -1) - search.distance.begin();
-  throw topology_error(detail::concat("topology ", g.name(), " is not connected: worker ", unreachable,
-                                      " cannot be reached from worker 0; use a topology in which every worker can "
-                                      "reach every other (add the missing edges)"));
-}
-
-/// Throws unless `g` is a tree.
-/// @throw topology_error saying why (disconnected, or how many edges too many) and naming the tree topologies to use.
-inline void require_tree(const graph& g) {
-  if (is_tree(g)) return;
-  const std::string why = is_connected(g) ? detail::concat("it has ", g.num_edges(), " edges, a tree on ", g.size(),
-                                                           " workers has ", g.size() - 1)
-                                          : std::string("it is not connected");
-  throw topology_error(detail::concat("topology ", g.name(), " is not a tree (", why,
-                                      "): relaysgd needs a tree: use binary-tree:N, double-binary-tree:N, or "
-                                      "bfs:0:<your spec> (here bfs:0:",
-                                      g.name(), "; in code: topology::bfs_spanning_tree(graph, 0))"));
-}
+// is_connected, is_tree, require_connected, require_tree: topology/topology.hpp (spanning_trees uses them).
 
 /// The largest cost n·(n + 2|E|) (vertices and edge ends visited by one breadth-first search per worker) that
 /// `diameter` takes: 2^32; ring:37000 is below it (3n²), torus:1024x1024 far above.

@@ -339,6 +339,9 @@ class double_binary_tree : public graph {
   /// @throw invalid_argument if n < 2.
   explicit double_binary_tree(int n) : double_binary_tree(binary_tree(n), binary_tree(n, true)) {}
 
+  /// Both trees, for RelaySum (`topology::spanning_trees`): coordinate k of the model travels on tree k mod 2.
+  [[nodiscard]] std::vector<graph> spanning_trees() const { return {tree(0), tree(1)}; }
+
   /// Tree 0 (binary_tree(n)) or tree 1 (its reversed copy).
   /// @throw invalid_argument unless index is 0 or 1.
   [[nodiscard]] const graph& tree(int index) const {

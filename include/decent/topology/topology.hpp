@@ -20,31 +20,65 @@
 
 namespace decent::topology {
 
-/// Opt-in tag: a type models `topology` only if it declares `using topology_concept = decent::topology::topology_tag;`.
+/// Optional tag of the topologies decent ships (a user's topology need not declare it).
 struct topology_tag {};
 
-/// A communication topology over ranks 0..size()−1.
+/// A communication topology over ranks 0..size()−1: `t.size()` and the ordered neighbours of a rank, either
+/// at a synchronous step (`t.neighbors(rank, step)`) or for every step (`t.neighbors(rank)`, a static topology).
 ///
-/// `t.neighbors(rank, step)` lists the ranks `rank` talks to at synchronous step `step` (static topologies ignore
-/// the step); `T::time_varying` says at compile time whether the answer may depend on the step.
+/// Everything else has a default, asked through the free functions below, which use a member when the type has
+/// one: `is_time_varying(t)` (member `is_time_varying()`, else a `static constexpr bool time_varying`, else
+/// false — a type with only `neighbors(rank, step)` that does vary must say so), `to_graph(t, step)` (member
+/// `graph_at(step)`, else built from the neighbour lists), `spanning_trees(t)` (member `spanning_trees()`, else
+/// the graph itself when it is a tree). Every rule reaches the topology through them, so a user's own type
+/// works with gossip, RelaySum (a tree), Choco and A²CiD² alike.
 template <class T>
-concept topology = std::same_as<typename T::topology_concept, topology_tag> &&
-                   std::same_as<std::remove_cv_t<decltype(T::time_varying)>, bool> &&
-                   requires(const T& t, int rank, std::int64_t step) {
-                     typename std::bool_constant<T::time_varying>;  // a constant expression
-                     { t.size() } -> std::convertible_to<int>;
-                     { t.neighbors(rank, step) } -> std::convertible_to<std::span<const int>>;
-                   };
+concept topology = requires(const T& t, int rank) {
+  { t.size() } -> std::convertible_to<int>;
+} && (requires(const T& t, int rank, std::int64_t step) {
+       { t.neighbors(rank, step) } -> std::convertible_to<std::span<const int>>;
+     } || requires(const T& t, int rank) {
+       { t.neighbors(rank) } -> std::convertible_to<std::span<const int>>;
+     });
+
+/// The ordered neighbours of `rank` at step `step` (the step is not passed to a static `neighbors(rank)`).
+template <topology T>
+[[nodiscard]] std::span<const int> neighbors_of(const T& t, int rank, std::int64_t step) {
+  if constexpr (requires { { t.neighbors(rank, step) } -> std::convertible_to<std::span<const int>>; })
+    return t.neighbors(rank, step);
+  else
+    return t.neighbors(rank);
+}
+
+/// Whether the neighbour lists may depend on the step: the member `is_time_varying()` (a value: `any_topology`
+/// knows only at run time), else the constant `T::time_varying`, else false.
+template <topology T>
+[[nodiscard]] bool is_time_varying(const T& t) {
+  if constexpr (requires { { t.is_time_varying() } -> std::convertible_to<bool>; })
+    return t.is_time_varying();
+  else if constexpr (requires { { T::time_varying } -> std::convertible_to<bool>; })
+    return T::time_varying;
+  else
+    return false;
+}
+
+/// The name of a topology in messages: its `name()` when it has one.
+template <topology T>
+[[nodiscard]] std::string name_of(const T& t) {
+  if constexpr (requires { { t.name() } -> std::convertible_to<std::string>; }) return std::string(t.name());
+  else return "a topology of " + std::to_string(static_cast<int>(t.size())) + " workers";
+}
 
 /// A fingerprint of a topology for agreement checks: its size and every neighbour list (of steps 0..15 when it
 /// varies in time).
 template <topology T>
 [[nodiscard]] std::uint64_t topology_fingerprint(const T& t) {
+  const bool varies = is_time_varying(t);
   fingerprint f;
-  f.add(static_cast<int>(t.size())).add(T::time_varying);
-  for (std::int64_t step = 0; step < (T::time_varying ? 16 : 1); ++step)
+  f.add(static_cast<int>(t.size())).add(varies);
+  for (std::int64_t step = 0; step < (varies ? 16 : 1); ++step)
     for (int i = 0; i < static_cast<int>(t.size()); ++i) {
-      const std::span<const int> peers = t.neighbors(i, step);
+      const std::span<const int> peers = neighbors_of(t, i, step);
       f.add(static_cast<std::uint64_t>(peers.size()));
       for (const int j : peers) f.add(j);
     }
@@ -199,6 +233,79 @@ struct bfs_result {
     }
   }
   return result;
+}
+
+/// True if every vertex can reach every other.
+[[nodiscard]] inline bool is_connected(const graph& g) {
+  return breadth_first_search(g, 0).order.size() == static_cast<std::size_t>(g.size());
+}
+
+/// True if `g` is connected and has n − 1 edges (a spanning tree, as RelaySum needs).
+[[nodiscard]] inline bool is_tree(const graph& g) { return g.num_edges() == g.size() - 1 && is_connected(g); }
+
+/// Throws unless `g` is connected.
+/// @throw topology_error naming an unreachable worker and the fix.
+inline void require_connected(const graph& g) {
+  const bfs_result search = breadth_first_search(g, 0);
+  if (search.order.size() == static_cast<std::size_t>(g.size())) return;
+  const auto unreachable = std::find(search.distance.begin(), search.distance.end(), -1) - search.distance.begin();
+  throw topology_error(detail::concat("topology ", g.name(), " is not connected: worker ", unreachable,
+                                      " cannot be reached from worker 0; use a topology in which every worker can "
+                                      "reach every other (add the missing edges)"));
+}
+
+/// Throws unless `g` is a tree.
+/// @throw topology_error saying why (disconnected, or how many edges too many) and naming the tree topologies to use.
+inline void require_tree(const graph& g) {
+  if (is_tree(g)) return;
+  const std::string why = is_connected(g) ? detail::concat("it has ", g.num_edges(), " edges, a tree on ", g.size(),
+                                                           " workers has ", g.size() - 1)
+                                          : std::string("it is not connected");
+  throw topology_error(detail::concat("topology ", g.name(), " is not a tree (", why,
+                                      "): relaysgd needs a tree: use binary-tree:N, double-binary-tree:N, or "
+                                      "bfs:0:<your spec> (here bfs:0:",
+                                      g.name(), "; in code: topology::bfs_spanning_tree(graph, 0))"));
+}
+
+/// The graph of step `step`: the member `graph_at(step)` when the type has one, the graph itself for a `graph`
+/// (or a type derived from it), else built from `neighbors_of` (and checked like any graph: undirected, no self
+/// loops or duplicates).
+template <topology T>
+[[nodiscard]] graph to_graph(const T& t, std::int64_t step) {
+  if constexpr (requires { { t.graph_at(step) } -> std::convertible_to<graph>; }) {
+    return t.graph_at(step);
+  } else if constexpr (std::derived_from<T, graph>) {
+    return static_cast<const graph&>(t);
+  } else {
+    std::vector<std::vector<int>> lists(static_cast<std::size_t>(t.size()));
+    for (int i = 0; i < static_cast<int>(t.size()); ++i) {
+      const std::span<const int> peers = neighbors_of(t, i, step);
+      lists[static_cast<std::size_t>(i)].assign(peers.begin(), peers.end());
+    }
+    return graph(static_cast<int>(t.size()), lists, name_of(t));
+  }
+}
+
+/// Throws unless `t` is static, for algorithms that fix their neighbours at construction (`who`: e.g. "choco").
+template <topology T>
+void require_static(const T& t, const char* who) {
+  expects<topology_error>(!is_time_varying(t), who, " needs a static topology; ", name_of(t), " changes every step");
+}
+
+/// The spanning trees RelaySum relays over: the member `spanning_trees()` when the type has one (both trees of a
+/// double binary tree), else the topology's graph, which must be a static tree.
+/// @throw topology_error naming the fix when the graph has a cycle, is disconnected or varies in time.
+template <topology T>
+[[nodiscard]] std::vector<graph> spanning_trees(const T& t) {
+  if constexpr (requires { { t.spanning_trees() } -> std::convertible_to<std::vector<graph>>; }) {
+    return t.spanning_trees();
+  } else {
+    expects<topology_error>(!is_time_varying(t), "relaysgd needs a static tree, but ", name_of(t),
+                            " changes every step: use binary-tree:N, double-binary-tree:N, or bfs:0:<your spec>");
+    graph g = to_graph(t, 0);
+    require_tree(g);
+    return {std::move(g)};
+  }
 }
 
 }  // namespace decent::topology

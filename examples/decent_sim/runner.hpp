@@ -1,8 +1,10 @@
 #pragma once
 /// @file
-/// @brief decent-sim's engine: a run described by flags (`run_spec`) → rows of metrics, and `--describe`.
+/// @brief decent-sim's engine: a run described by flags (`run_spec`) → rows of metrics.
 ///
-/// The flag grammar is the decent-sim contract of docs/architecture.md; `parse_arguments` turns argv into a `run_spec`
+/// Not part of the library (it is not installed and `decent.hpp` does not include it): it is the command line
+/// next to decent-sim, shared with the tests and benchmarks that drive whole runs. The flag grammar is the
+/// decent-sim contract of docs/architecture.md; `parse_arguments` turns argv into a `run_spec`
 /// (every malformed or inapplicable flag is an `invalid_argument` with one clear line), `run` dispatches
 /// the algorithm name to its compile-time composition and simulates it, `describe` prints the topology's
 /// JSON summary.
@@ -19,6 +21,8 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if __has_include(<unistd.h>)
@@ -40,6 +44,7 @@
 #include <decent/sim/simulation.hpp>
 #include <decent/topology/analysis.hpp>
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 #include <decent/topology/topologies.hpp>
 #include <decent/topology/weights.hpp>
 
@@ -332,14 +337,13 @@ run_summary run_events(const run_spec& s, const row_sink& sink, const std::funct
   o.rate = s.rate.value_or(1.0);
   o.time = s.time.value_or(10.0);
   o.every = static_cast<double>(s.every);
-  o.momentum_variable = s.algorithm == "a2cid2";
   o.lr = s.lr;
   o.momentum = s.momentum;
   o.seed = s.seed;
   o.until = until;
   const auto start = std::chrono::steady_clock::now();
-  event_simulator<T> simulator(g, *task, o);
-  const row last = simulator.run(sink);
+  const row last = s.algorithm == "a2cid2" ? event_simulator<T>(g, *task, o).run(sink)
+                                           : event_simulator<T, mixing::pairwise_average<exec::host, T>>(g, *task, o).run(sink);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   return run_summary{last, elapsed.count(), g.size()};
 }
@@ -362,19 +366,26 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   cluster workers(n, comm_options);
   const loop_options loop{s.steps, s.lr, s.momentum, s.every, until};
   const auto start = std::chrono::steady_clock::now();
+  // One composition per algorithm name, simulated the same way: every worker builds `Algorithm` with its
+  // communicator, its parameters, `options` and its executor (and the topology, unless it needs none).
+  const auto simulate = [&]<class Algorithm>(std::type_identity<Algorithm>, const typename Algorithm::options& options) {
+    return simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
+      if constexpr (std::same_as<std::remove_cvref_t<decltype(std::declval<Algorithm&>().topology())>, no_topology>)
+        return Algorithm(std::move(c), std::move(p), options, make_executor());
+      else
+        return Algorithm(topo, std::move(c), std::move(p), options, make_executor());
+    }, sink);
+  };
+  using topology::any_topology;
+  using comm::inprocess;
   row last;
   if (s.algorithm == "allreduce") {
-    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-      return allreduce<comm::inprocess, Exec, T>(std::move(c), std::move(p), {}, make_executor());
-    }, sink);
+    last = simulate(std::type_identity<allreduce<inprocess, Exec, T>>{}, {});
   } else if (s.algorithm == "relaysgd" || s.algorithm == "relaysgd-grad") {
-    (void)mixing::relay_trees(topo);  // a graph with cycles fails here, once, with the fix in the message
+    (void)topology::spanning_trees(topo);  // a graph with cycles fails here, once, with the fix in the message
     relaysum_options options;
     options.variant = s.algorithm == "relaysgd" ? relay_variant::model : relay_variant::grad;
-    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-      return relaysgd<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
-                                                                         make_executor());
-    }, sink);
+    last = simulate(std::type_identity<relaysgd<any_topology, inprocess, Exec, T>>{}, options);
   } else if (s.algorithm == "powergossip") {
     powergossip_options options;
     options.gamma = s.gamma;
@@ -382,33 +393,21 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
     options.compression.iterations = s.iterations.value_or(1);
     options.compression.warm_start = !s.no_warm_start;
     options.compression.seed = s.seed;
-    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-      return powergossip<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
-                                                                            make_executor());
-    }, sink);
+    last = simulate(std::type_identity<powergossip<any_topology, inprocess, Exec, T>>{}, options);
   } else if (s.algorithm == "choco") {
     if (const auto fraction = top_k_fraction(s.compressor.value_or("sign"))) {
       choco_options<compress::top_k_options> options;
       options.gamma = s.gamma;
       options.compression.fraction = *fraction;
-      last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-        return choco<topology::any_topology, comm::inprocess, compress::top_k<Exec, T>>(topo, std::move(c), std::move(p),
-                                                                                        options, make_executor());
-      }, sink);
+      last = simulate(std::type_identity<choco<any_topology, inprocess, compress::top_k<Exec, T>>>{}, options);
     } else {
       choco_options<typename compress::sign<Exec, T>::options> options;
       options.gamma = s.gamma;
-      last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-        return choco<topology::any_topology, comm::inprocess, compress::sign<Exec, T>>(topo, std::move(c), std::move(p),
-                                                                                       options, make_executor());
-      }, sink);
+      last = simulate(std::type_identity<choco<any_topology, inprocess, compress::sign<Exec, T>>>{}, options);
     }
   } else {
-    const gossip_options options{s.gamma, topology::weight_scheme::uniform};
-    last = simulate_on<T>(workers, *task, loop, make_executor, [&](comm::inprocess c, parameters<T> p) {
-      return gossip<topology::any_topology, comm::inprocess, Exec, T>(topo, std::move(c), std::move(p), options,
-                                                                       make_executor());
-    }, sink);
+    last = simulate(std::type_identity<gossip<any_topology, inprocess, Exec, T>>{},
+                    gossip_options{s.gamma, topology::weight_scheme::uniform});
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   return run_summary{last, elapsed.count(), n};
@@ -441,7 +440,7 @@ run_summary run_in_precision(const run_spec& s, const row_sink& sink, MakeExecut
 
 /// Simulates a parsed run on the host executor; rows go to `sink` in step order; the run ends early after the
 /// first row for which `until` (if given) returns true. Throws invalid_argument for impossible setups.
-/// `--backend cuda` runs come from `run_cuda` (decent/sim/cuda.cuh, nvcc builds).
+/// `--backend cuda` runs come from `run_cuda` (decent_sim/runner_cuda.cuh, nvcc builds).
 inline run_summary run(const run_spec& s, const row_sink& sink = {}, const std::function<bool(const row&)>& until = {}) {
   expects(s.backend == "host", "--backend cuda needs a decent-sim built with CUDA (configure with "
                                "-DDECENT_ENABLE_CUDA=ON)");

@@ -5,7 +5,7 @@
 /// with cudaMemcpy. Needs nvcc.
 
 #include <decent/exec/cuda.cuh>
-#include <decent/sim/runner.hpp>
+#include <decent_sim/runner.hpp>
 
 namespace decent::sim {
 

@@ -16,6 +16,7 @@
 
 #include <decent/topology/analysis.hpp>
 #include <decent/topology/any_topology.hpp>
+#include <decent/topology/spec.hpp>
 #include <decent/topology/weights.hpp>
 
 namespace decent::sim {
