@@ -66,7 +66,7 @@ template <topology T>
 template <topology T>
 [[nodiscard]] std::string name_of(const T& t) {
   if constexpr (requires { { t.name() } -> std::convertible_to<std::string>; }) return std::string(t.name());
-  else return "a topology of " + std::to_string(static_cast<int>(t.size())) + " workers";
+  else return detail::concat("a topology of ", static_cast<int>(t.size()), " workers");
 }
 
 /// A fingerprint of a topology for agreement checks: its size and every neighbour list (of steps 0..15 when it
