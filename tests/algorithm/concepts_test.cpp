@@ -71,29 +71,23 @@ struct half_checkpoint {
   void save(checkpoint_writer&, const exec::host&) const {}
 };
 
-// ---- Compressors.
-struct compressor_base {
+// ---- Compressors: the declared types, then what each broken one adds or leaves out.
+struct compressor_types {
   using compressor_concept = compress::compressor_tag;
   using value_type = float;
   using executor_type = exec::host;
   struct options {};
+};
+struct compressor_base : compressor_types {
   static constexpr bool is_linear = true;
   static constexpr bool stateless = true;
 };
 /// No `is_linear`.
-struct unlabelled {
-  using compressor_concept = compress::compressor_tag;
-  using value_type = float;
-  using executor_type = exec::host;
-  struct options {};
+struct unlabelled : compressor_types {
   static constexpr bool stateless = true;
 };
 /// State without a way to checkpoint it: neither save/load nor `stateless`.
-struct forgetful {
-  using compressor_concept = compress::compressor_tag;
-  using value_type = float;
-  using executor_type = exec::host;
-  struct options {};
+struct forgetful : compressor_types {
   static constexpr bool is_linear = true;
 };
 /// An edge compressor whose `combine` is misspelt.

@@ -386,8 +386,7 @@ class async_mixer {
 
   /// The graph of the (static) topology, refused with the fix when it varies in time.
   topology::graph static_graph() const {
-    expects<topology_error>(!topology::is_time_varying(topology_), "a2cid2 and async-gossip need a static topology; ",
-                            topology::name_of(topology_), " changes every step");
+    topology::require_static(topology_, "a2cid2 (and async-gossip)");
     return topology::to_graph(topology_, 0);
   }
 

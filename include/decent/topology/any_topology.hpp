@@ -73,9 +73,7 @@ class any_topology {
   /// @throw topology_error naming the fix otherwise.
   [[nodiscard]] std::vector<graph> spanning_trees() const {
     if (const auto* d = get_if<double_binary_tree>()) return d->spanning_trees();
-    expects<topology_error>(!is_time_varying(), "relaysgd needs a static tree, but ", name(),
-                            " changes every step: use binary-tree:N, double-binary-tree:N, or bfs:0:<your spec>");
-    return topology::spanning_trees(graph_at(0));
+    return single_spanning_tree(*this);
   }
 
   /// The topology's name (its spec).

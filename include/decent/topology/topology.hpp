@@ -292,20 +292,24 @@ void require_static(const T& t, const char* who) {
   expects<topology_error>(!is_time_varying(t), who, " needs a static topology; ", name_of(t), " changes every step");
 }
 
-/// The spanning trees RelaySum relays over: the member `spanning_trees()` when the type has one (both trees of a
-/// double binary tree), else the topology's graph, which must be a static tree.
+/// The one tree of a topology that is a static tree: its graph (the default of `spanning_trees`, which types with
+/// a `spanning_trees()` member may fall back to).
 /// @throw topology_error naming the fix when the graph has a cycle, is disconnected or varies in time.
 template <topology T>
+[[nodiscard]] std::vector<graph> single_spanning_tree(const T& t) {
+  expects<topology_error>(!is_time_varying(t), "relaysgd needs a static tree, but ", name_of(t),
+                          " changes every step: use binary-tree:N, double-binary-tree:N, or bfs:0:<your spec>");
+  graph g = to_graph(t, 0);
+  require_tree(g);
+  return {std::move(g)};
+}
+
+/// The spanning trees RelaySum relays over: the member `spanning_trees()` when the type has one (both trees of a
+/// double binary tree), else `single_spanning_tree`.
+template <topology T>
 [[nodiscard]] std::vector<graph> spanning_trees(const T& t) {
-  if constexpr (requires { { t.spanning_trees() } -> std::convertible_to<std::vector<graph>>; }) {
-    return t.spanning_trees();
-  } else {
-    expects<topology_error>(!is_time_varying(t), "relaysgd needs a static tree, but ", name_of(t),
-                            " changes every step: use binary-tree:N, double-binary-tree:N, or bfs:0:<your spec>");
-    graph g = to_graph(t, 0);
-    require_tree(g);
-    return {std::move(g)};
-  }
+  if constexpr (requires { { t.spanning_trees() } -> std::convertible_to<std::vector<graph>>; }) return t.spanning_trees();
+  else return single_spanning_tree(t);
 }
 
 }  // namespace decent::topology
