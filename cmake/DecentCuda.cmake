@@ -1,5 +1,5 @@
 # CUDA language setup for decent (only when DECENT_ENABLE_CUDA).
-# CMake 3.25 does not know nvcc's C++20 flag: the shim below was verified with nvcc 13 (see TOOLCHAIN.md).
+# CMake 3.25 does not know nvcc's C++20 flag: the shim below was verified with nvcc 13 on this project.
 # Architectures: CI builds one (80). Build for others with -DCMAKE_CUDA_ARCHITECTURES="80;90" (or all-major);
 # never "native" on a GPU-less machine (it fails at generate time).
 if(NOT DECENT_ENABLE_CUDA)

@@ -90,23 +90,33 @@ struct unlabelled : compressor_types {
 struct forgetful : compressor_types {
   static constexpr bool is_linear = true;
 };
-/// An edge compressor whose `combine` is misspelt.
+/// An edge compressor whose `decode` is misspelt.
 struct misspelt_edge : compressor_base {
   template <class Context>
   misspelt_edge(const Context&, const parameters<float>&, options) {}
   int rounds(std::int64_t) const { return 1; }
   template <class Context>
-  void plan(const Context&, std::span<const int>, comm::exchange_plan<float>&) {}
+  void encode(const Context&, std::span<const int>, comm::exchange_plan<float>&) {}
+  template <class Context, class Visit>
+  void decod(const Context&, std::span<const int>, Visit&&) {}
+};
+/// An edge compressor that still writes the parameters itself (the old `combine`) instead of decoding.
+struct combining_edge : compressor_base {
   template <class Context>
-  void combin(const Context&, std::span<const int>, std::span<const double>, double) {}
+  combining_edge(const Context&, const parameters<float>&, options) {}
+  int rounds(std::int64_t) const { return 1; }
+  template <class Context>
+  void encode(const Context&, std::span<const int>, comm::exchange_plan<float>&) {}
+  template <class Context>
+  void combine(const Context&, std::span<const int>, std::span<const double>, double) {}
 };
 /// An edge compressor that cannot be built from a round's context.
 struct unbuildable_edge : compressor_base {
   int rounds(std::int64_t) const { return 1; }
   template <class Context>
-  void plan(const Context&, std::span<const int>, comm::exchange_plan<float>&) {}
-  template <class Context>
-  void combine(const Context&, std::span<const int>, std::span<const double>, double) {}
+  void encode(const Context&, std::span<const int>, comm::exchange_plan<float>&) {}
+  template <class Context, class Visit>
+  void decode(const Context&, std::span<const int>, Visit&&) {}
 };
 /// A vector compressor without `decode_add`.
 struct encode_only : compressor_base {
@@ -179,6 +189,7 @@ static_assert(!compress::compressor<broken::unlabelled>);
 static_assert(!compress::compressor<broken::forgetful>);
 static_assert(compress::compressor<broken::misspelt_edge> && !compress::edge_compressor<broken::misspelt_edge>);
 static_assert(!compress::edge_compressor<broken::unbuildable_edge>);
+static_assert(compress::compressor<broken::combining_edge> && !compress::edge_compressor<broken::combining_edge>);
 static_assert(!compress::vector_compressor<broken::encode_only>);
 // Mixing rules.
 static_assert(mixing::mixing_rule_for<mixing::gossip<exec::host, float>, topology::graph>);

@@ -214,7 +214,7 @@ TEST_CASE("bytes per worker: 800 per step for rank 1 on the 8-ring with 100x100 
 
 namespace {
 
-/// A naive PowerGossip written from docs/algorithms.md §3.2 with one shared state per edge: the oracle of the
+/// A naive PowerGossip written from docs/algorithms.md §3 with one shared state per edge: the oracle of the
 /// replay test below. X[i][t] is worker i's tensor t as an a×b row-major matrix.
 struct naive_powergossip {
   struct dims {

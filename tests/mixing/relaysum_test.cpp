@@ -150,7 +150,7 @@ TEST_CASE("exactness on double binary trees: both trees' coordinates exact after
       CHECK(xs.back()[static_cast<std::size_t>(i)][k] == doctest::Approx(8.25 + static_cast<double>(k * k)).epsilon(1e-12));
 }
 
-TEST_CASE("delivery test of docs/algorithms.md §2.4: chain n=4, a kick of 1 on worker 0 at step 0") {
+TEST_CASE("delivery test of docs/algorithms.md §2.1: chain n=4, a kick of 1 on worker 0 at step 0") {
   const auto chain = topology::chain(4);
   auto kick = [](int t, int i, std::vector<double>& x) {
     if (t == 0 && i == 0) x[0] += 1.0;  // gradient -1, lr 1

@@ -112,6 +112,7 @@
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
+#include <decent/mixing/decoded.hpp>
 #include <decent/mixing/mixing_rule.hpp>
 #include <decent/mixing/pairwise_rule.hpp>
 #include <decent/topology/analysis.hpp>
@@ -532,21 +533,23 @@ class async_mixer {
       comm_.exchange(plan_.sends, plan_.recvs);
     } else {
       const int one_peer[] = {peer};
-      const double half[] = {0.5};
+      // The snapshot moves by the pair's weight of the decoded difference (the rule's exchange weight).
+      const double pair_weight[] = {Rule::pair_weight};
       // The compressor's per-edge state is shared by both ends; step 1 on every exchange (no first-step skip:
       // the two ends of an edge are at different steps of their own).
       auto ctx = context(1, 0);
       const int rounds = compressor_->rounds(1);
       for (ctx.round = 0; (ctx.round) < rounds; ++ctx.round) {
         plan_.clear();
-        compressor_->plan(ctx, one_peer, plan_);
+        compressor_->encode(ctx, one_peer, plan_);
         if (ctx.round == 0 && send_header) {
           plan_.sends.push_back(*send_header);
           plan_.recvs.push_back(*recv_header);
         }
         comm_exec_.synchronize();
         comm_.exchange(plan_.sends, plan_.recvs);
-        compressor_->combine(ctx, one_peer, half, 1.0);
+        update_.next_round();
+        compressor_->decode(ctx, one_peer, [&](const auto& part) { update_(comm_exec_, part, pair_weight, 1.0); });
       }
       comm_exec_.synchronize();
     }
@@ -618,6 +621,7 @@ class async_mixer {
   detail::async_clock clock_;
   std::optional<Rule> state_;
   std::optional<Compressor> compressor_;
+  mixing::decoded_update<Exec> update_;  // applies the compressor's decoded rounds to the snapshot
   mixing::exchange_plan<T> plan_;
   std::vector<T> staging_;
 

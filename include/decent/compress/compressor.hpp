@@ -4,13 +4,20 @@
 ///
 /// Every compressor declares its element type, executor and options, and whether it is linear
 /// (C(a) − C(b) = C(a − b)). Two capabilities say how a mixing rule can use it:
-/// - `edge_compressor` — used by the gossip rule: per round, the compressor names the messages a worker sends
-///   to and receives from each neighbour (`plan`), and after the exchange adds
-///   γ·Σ_j w_ij·(C_ij(x_j) − C_ij(x_i)) to the parameters (`combine`), with per-edge state shared by both
-///   endpoints (low rank: the power-iteration bases). Identity gives plain gossip, low rank gives PowerGossip.
+/// - `edge_compressor` — used by the gossip rule and the pairwise rules: per round, the compressor encodes what a
+///   worker sends to each neighbour and names where theirs lands (`encode`); after the exchange it decodes what
+///   arrived into the differences D̂_ij = C_ij(x_j) − C_ij(x_i) (`decode`), with per-edge state shared by both
+///   endpoints (low rank: the power-iteration bases). The *rule* applies them — gossip adds γ·Σ_j w_ij·D̂_ij to
+///   the parameters (mixing/decoded.hpp). Identity gives plain gossip, low rank gives PowerGossip.
 /// - `vector_compressor` — used by Choco-SGD: `encode` a worker's own vector into a byte message, and
 ///   `decode_add` any message into a buffer, scaled. Identity, sign-and-norm and top-k are vector compressors.
 /// Linear and non-linear compressors share the concept; the capabilities say where each one fits.
+///
+/// A decoded round is a sequence of parts, one per piece of the parameters, each in one of two forms:
+/// - `decoded_values`: the neighbours' values themselves (lossless: C(x_j) = x_j, C(x_i) = x_i), so the rule can
+///   form x ← (1 − Σ_j c_j)·x + Σ_j c_j·x_j in one pass;
+/// - `decoded_differences`: a functor `terms(j, e)` giving D̂_ij at element e (low rank: from the factors, never
+///   materialised), so the rule forms x ← x + Σ_j c_j·terms(j, e) in one pass.
 
 #include <concepts>
 #include <cstddef>
@@ -36,28 +43,56 @@ concept compressor = requires {
   { C::is_linear } -> std::convertible_to<bool>;
 } && checkpointable<C, typename C::executor_type>;
 
+/// The neighbours' values for `n` elements of the parameters at `x` (`decoded_values` form, see the file comment):
+/// `values[j]` (executor memory) is what neighbour `slots[j]` of the round (an index into its neighbour list)
+/// sent. `full_rate`: averaged at rate 1, without the rule's γ (PowerGossip's uncompressed vectors).
+template <class T>
+struct decoded_values {
+  T* x;
+  std::size_t n;
+  std::span<const int> slots;
+  std::span<const T* const> values;
+  bool full_rate = false;
+};
+
+/// The decoded differences for `n` elements at `x` (`decoded_differences` form): `terms(j, e)` is D̂ at element e
+/// for neighbour `slots[j]` of the round, evaluated in double by a trivially copyable `DECENT_HD` functor.
+template <class T, class Terms>
+struct decoded_differences {
+  T* x;
+  std::size_t n;
+  std::span<const int> slots;
+  Terms terms;
+};
+
 namespace detail {
 /// The smallest topology, for checking the calls of an edge compressor (the calls take any topology).
 struct probe_topology {
   [[nodiscard]] int size() const;
   [[nodiscard]] std::span<const int> neighbors(int rank) const;
 };
+/// A visitor of decoded parts, for checking `decode`.
+struct probe_visitor {
+  template <class Part>
+  void operator()(const Part&) const {}
+};
 }  // namespace detail
 
 /// A compressor a rule can run over edges, checked on its real calls with a probe round: constructed from the
-/// round's context, the worker's parameters and its options; per round it names the messages to each neighbour
-/// (`plan`) and, after the exchange, adds Σ_j γ·w_j·(C_ij(x_j) − C_ij(x_i)) to the parameters (`combine`).
+/// round's context, the worker's parameters and its options; per round it encodes the messages to each neighbour
+/// (`encode`) and, after the exchange, hands the decoded differences to the rule part by part
+/// (`decode(ctx, peers, visit)` calls `visit(part)`; it also advances its per-edge state, e.g. the bases).
 template <class C>
 concept edge_compressor =
     compressor<C> &&
     std::constructible_from<C, const comm::round_context<detail::probe_topology, typename C::executor_type>&,
                             const parameters<typename C::value_type>&, typename C::options> &&
     requires(C& c, const C& frozen, const comm::round_context<detail::probe_topology, typename C::executor_type>& ctx,
-             std::span<const int> peers, std::span<const double> weights, double gamma, std::int64_t step,
-             comm::exchange_plan<typename C::value_type>& plan) {
+             std::span<const int> peers, std::int64_t step, comm::exchange_plan<typename C::value_type>& plan,
+             const detail::probe_visitor& visit) {
       { frozen.rounds(step) } -> std::convertible_to<int>;
-      c.plan(ctx, peers, plan);
-      c.combine(ctx, peers, weights, gamma);
+      c.encode(ctx, peers, plan);
+      c.decode(ctx, peers, visit);
     };
 
 /// A compressor of a worker's own vectors into self-contained byte messages (Choco-SGD).

@@ -4,9 +4,9 @@
 /// (D-PSGD); with Choco-SGD it makes Choco exact gossip on the public copies.
 ///
 /// As an edge compressor it sends the parameters themselves (no copy: one message per segment, i.e. one per
-/// neighbour when the parameters are packed) and combines x ← (1 − γΣ_j w_ij)·x + γΣ_j w_ij·x_j in one fused
-/// pass per segment; neighbours are summed in order, in double, rounded once per pass of up to
-/// `detail::max_weighted_terms` (8) neighbours. As a vector compressor its message is the vector's bytes.
+/// neighbour when the parameters are packed) and decodes them as they are: one `decoded_values` part per segment,
+/// the neighbours' received values (the gossip rule then forms x ← (1 − γΣ_j w_ij)·x + γΣ_j w_ij·x_j in one
+/// pass). As a vector compressor its message is the vector's bytes.
 
 #include <cstddef>
 #include <span>
@@ -41,7 +41,7 @@ class identity {
 
   /// Sends every segment to every neighbour (tag = segment index) and receives theirs, packed, per neighbour.
   template <class Context>
-  void plan(const Context& ctx, std::span<const int> peers, comm::exchange_plan<T>& plan) {
+  void encode(const Context& ctx, std::span<const int> peers, comm::exchange_plan<T>& plan) {
     std::size_t total = 0;
     for (const auto& s : segments_) total = std::max(total, s.offset + s.view.numel());
     while (received_.size() < peers.size()) received_.push_back(ctx.exec.template allocate<T>(total));
@@ -53,20 +53,15 @@ class identity {
       }
   }
 
-  /// x ← (1 − γΣ_j w_j)·x + γΣ_j w_j·x_j.
-  template <class Context>
-  void combine(const Context& ctx, std::span<const int> peers, std::span<const double> weights, double gamma) {
-    coef_.resize(peers.size());
+  /// One part per segment: the neighbours' values as they arrived.
+  template <class Context, class Visit>
+  void decode(const Context&, std::span<const int> peers, Visit&& visit) {
+    slots_.resize(peers.size());
     inputs_.resize(peers.size());
-    double self = 1.0;
-    for (std::size_t j = 0; j < peers.size(); ++j) {
-      coef_[j] = gamma * weights[j];
-      self -= coef_[j];
-    }
+    for (std::size_t j = 0; j < peers.size(); ++j) slots_[j] = static_cast<int>(j);
     for (const auto& [x, offset] : segments_) {
       for (std::size_t j = 0; j < peers.size(); ++j) inputs_[j] = received_[j].data() + offset;
-      decent::detail::weighted_sum(ctx.exec, x.numel(), x.data, self, inputs_.data(), coef_.data(),
-                                   static_cast<int>(peers.size()));
+      visit(decoded_values<T>{x.data, x.numel(), slots_, inputs_});
     }
   }
 
@@ -82,7 +77,7 @@ class identity {
  private:
   std::vector<typename parameters<T>::segment> segments_;
   std::vector<typename Exec::template buffer<T>> received_;  // received_[j]: neighbour j's parameters, packed
-  std::vector<double> coef_;
+  std::vector<int> slots_;           // 0, 1, …: every neighbour of the round, in order
   std::vector<const T*> inputs_;
 };
 

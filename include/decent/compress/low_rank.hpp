@@ -19,7 +19,11 @@
 /// Tensors of one dimension or less travel uncompressed and are gossiped at rate 1 (γ does not apply), once
 /// per step. Payload per iteration and neighbour: Σ a·r (odd) or Σ b·r (even) values, plus the full vectors in
 /// the first round of a step.
-/// Kernels: per matrix, one pass over X forms the products for all edges, one pass applies all edges' updates.
+/// Encoding orthonormalises the bases and forms the products; decoding hands the rule, per matrix and side, the
+/// differences D̂_ij = (X_j − X_i)·Q̂Q̂ᵀ (or P̂P̂ᵀ(X_j − X_i)) in factored form (`low_rank_terms`: evaluated per
+/// element, never stored), the vectors as `decoded_values` marked full-rate, and then moves the bases on. The
+/// gossip rule adds γ·w_ij·D̂_ij (mixing/decoded.hpp). Kernels: per matrix, one pass over X forms the products
+/// for all edges, and the rule's one pass applies all edges' differences.
 
 #include <algorithm>
 #include <cmath>
@@ -104,7 +108,7 @@ class low_rank {
   /// Orthonormalises this iteration's bases, forms the products for every edge in one pass over each matrix,
   /// and names the messages (vectors in the first round of a step, tag = tensor index).
   template <class Context>
-  void plan(const Context& ctx, std::span<const int> peers, comm::exchange_plan<T>& plan) {
+  void encode(const Context& ctx, std::span<const int> peers, comm::exchange_plan<T>& plan) {
     for (const int peer : peers) edge(ctx.exec, peer);
     if (ctx.round == 0) {
       while (vector_inbox_.size() < peers.size()) vector_inbox_.push_back(ctx.exec.template allocate<T>(vector_numel_));
@@ -150,18 +154,18 @@ class low_rank {
     }
   }
 
-  /// Applies every edge's low-rank move (and, in the first round, the vectors' plain gossip at rate 1), then
-  /// stores the power iteration's new P or Q.
-  template <class Context>
-  void combine(const Context& ctx, std::span<const int> peers, std::span<const double> weights, double gamma) {
+  /// Hands the rule what arrived: in the first round the vectors (`decoded_values`, full rate), then per matrix
+  /// and side of the power iteration the factored differences of its edges (`decoded_differences` with
+  /// `low_rank_terms`); then stores the power iteration's new P or Q and counts the iteration.
+  template <class Context, class Visit>
+  void decode(const Context& ctx, std::span<const int> peers, Visit&& visit) {
     if (ctx.round == 0 && !vectors_.empty()) {
+      vector_slots_.resize(peers.size());
       vector_inputs_.resize(peers.size());
-      double self = 1.0;
-      for (const double w : weights) self -= w;
+      for (std::size_t j = 0; j < peers.size(); ++j) vector_slots_[j] = static_cast<int>(j);
       for (const auto& [v, offset, index] : vectors_) {
         for (std::size_t j = 0; j < peers.size(); ++j) vector_inputs_[j] = vector_inbox_[j].data() + offset;
-        decent::detail::weighted_sum(ctx.exec, v.numel(), v.data, self, vector_inputs_.data(), weights.data(),
-                                     static_cast<int>(peers.size()));
+        visit(decoded_values<T>{v.data, v.numel(), vector_slots_, vector_inputs_, true});
       }
     }
     if (ctx.step == 0) return;
@@ -171,17 +175,15 @@ class low_rank {
         group& g = m.groups[side];
         if (g.peers.empty()) continue;
         g.peer.clear();
-        g.coef.clear();
+        g.slots.clear();
         for (const int peer : g.peers) {
-          const auto j = static_cast<std::size_t>(std::find(peers.begin(), peers.end(), peer) - peers.begin());
+          g.slots.push_back(static_cast<int>(std::find(peers.begin(), peers.end(), peer) - peers.begin()));
           g.peer.push_back(edge(ctx.exec, peer).peer[m.index].data());
-          g.coef.push_back(gamma * weights[j]);
         }
         ctx.exec.upload(g.peer_table.data(), g.peer.data(), g.peer.size());
-        ctx.exec.upload(g.coef_table.data(), g.coef.data(), g.coef.size());
-        ctx.exec.for_each(m.a * m.b, decent::detail::low_rank_update_kernel<T>{
-                                         m.x, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(),
-                                         g.peer_table.data(), g.coef_table.data(), static_cast<int>(g.peers.size())});
+        visit(decoded_differences<T, decent::detail::low_rank_terms<T>>{
+            m.x, m.a * m.b, g.slots,
+            {m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), g.peer_table.data()}});
         const std::size_t message_elements = (by_rows ? m.a : m.b) * m.r;
         for (const int peer : g.peers) {
           edge_state& e = edge(ctx.exec, peer);
@@ -274,11 +276,10 @@ class low_rank {
     std::vector<const T*> basis{};
     std::vector<T*> own{};
     std::vector<const T*> peer{};
-    std::vector<double> coef{};
+    std::vector<int> slots{};  ///< index of each edge's peer in the round's neighbour list
     typename Exec::template buffer<const T*> basis_table{};
     typename Exec::template buffer<T*> own_table{};
     typename Exec::template buffer<const T*> peer_table{};
-    typename Exec::template buffer<double> coef_table{};
     std::size_t capacity = 0;
 
     void tables(const Exec& ex, std::size_t edges) {
@@ -286,7 +287,6 @@ class low_rank {
       basis_table = ex.template allocate<const T*>(edges);
       own_table = ex.template allocate<T*>(edges);
       peer_table = ex.template allocate<const T*>(edges);
-      coef_table = ex.template allocate<double>(edges);
       capacity = edges;
     }
   };
@@ -357,6 +357,7 @@ class low_rank {
   std::vector<char> may_pair_;                       ///< by peer rank: whether an edge to it may exist
   std::vector<buffer> vector_inbox_;                 ///< per neighbour slot: its vector tensors, packed
   std::vector<const T*> vector_inputs_;              ///< per neighbour slot: pointers into vector_inbox_
+  std::vector<int> vector_slots_;                    ///< 0, 1, …: every neighbour of the round
 };
 
 static_assert(edge_compressor<low_rank<exec::host, float>>);

@@ -328,34 +328,41 @@ struct low_rank_project_kernel {
   }
 };
 
-/// PowerGossip's update of one matrix from all its edges, one pass over X (item = element (i, k)):
-/// X += Σ_j coef[j]·(peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
-/// X += Σ_j coef[j]·basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r).
+/// PowerGossip's decoded differences of one matrix X (a×b) for all its edges of one side, in factored form
+/// (item e = element (i, k) of X): D̂_j = (peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
+/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the column sum in double, in order.
 template <class T>
-struct low_rank_update_kernel {
-  T* x;
+struct low_rank_terms {
   std::size_t b, r;
   bool by_rows;
   const T* const* basis;
   const T* const* own;
   const T* const* peer;
-  const double* coef;
-  int edges;
-  DECENT_HD void operator()(std::size_t e) const {
+  DECENT_HD double operator()(int j, std::size_t e) const {
     const std::size_t i = e / b, k = e % b;
     const std::size_t message_row = by_rows ? i : k, basis_row = by_rows ? k : i;
-    double acc = 0;
-    for (int j = 0; j < edges; ++j) {
-      double s = 0;
-      for (std::size_t c = 0; c < r; ++c)
-        s += (static_cast<double>(peer[j][message_row * r + c]) - static_cast<double>(own[j][message_row * r + c])) *
-             static_cast<double>(basis[j][basis_row * r + c]);
-      acc += coef[j] * s;
-    }
-    x[e] = static_cast<T>(static_cast<double>(x[e]) + acc);
+    double s = 0;
+    for (std::size_t c = 0; c < r; ++c)
+      s += (static_cast<double>(peer[j][message_row * r + c]) - static_cast<double>(own[j][message_row * r + c])) *
+           static_cast<double>(basis[j][basis_row * r + c]);
+    return s;
   }
 };
 
+/// x[e] ← x[e] + Σ_j coef[j]·terms(j, e): a rule's update from decoded differences, edges summed in order in
+/// double and rounded once.
+template <class T, class Terms>
+struct add_differences_kernel {
+  T* x;
+  Terms terms;
+  const double* coef;
+  int edges;
+  DECENT_HD void operator()(std::size_t e) const {
+    double acc = 0;
+    for (int j = 0; j < edges; ++j) acc += coef[j] * terms(j, e);
+    x[e] = static_cast<T>(static_cast<double>(x[e]) + acc);
+  }
+};
 
 /// Whether block b (`width` elements) of v[0, n) holds a NaN or an infinity: 1 or 0, so that a sum over the blocks
 /// is 0 iff every value is finite. A value is non-finite iff its exponent bits are all set; the test is an integer

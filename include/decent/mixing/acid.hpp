@@ -51,6 +51,9 @@ class acid {
   using value_type = T;
   using compressor_type = Compressor;
   static constexpr bool momentum_variable = MomentumVariable;
+  /// The weight of the peer in an exchange: x moves by ½(x_j − x) (through a compressor: by ½ of the decoded
+  /// difference, applied to the snapshot, then to x with `apply_change`).
+  static constexpr double pair_weight = 0.5;
 
   /// η and α̃ of the graph at communication rate r (`topology::a2cid2_constants`); none without x̃ (asynchronous
   /// gossip needs no spectral analysis, so it runs on graphs of any size).

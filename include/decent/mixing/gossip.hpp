@@ -3,8 +3,9 @@
 /// @brief The gossip mixing rule: x_i ← x_i + γ Σ_{j∈N(i)} w_ij (C_ij(x_j) − C_ij(x_i)), with C an edge
 /// compressor (decent/compress/): identity gives D-PSGD (docs/algorithms.md §2.6), low rank gives PowerGossip (§3).
 ///
-/// The rule owns the part common to all of them — the neighbours of the round (time-varying topologies
-/// allowed) and their weights — and delegates what travels and how it is combined to the compressor.
+/// The rule owns the update — the neighbours of the round (time-varying topologies allowed), their weights and
+/// x ← x + γ Σ_j w_ij·D̂_ij (mixing/decoded.hpp) — and the compressor what travels: it encodes the messages and
+/// decodes what arrived into the differences D̂_ij = C_ij(x_j) − C_ij(x_i).
 /// Weights: `topology::gossip_weight` (uniform 1/(max(deg_i,deg_j)+1) by default, or Metropolis–Hastings);
 /// with γ = 1 and no compression a round is x ← W x for the gossip matrix W of the topology.
 
@@ -21,6 +22,7 @@
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
+#include <decent/mixing/decoded.hpp>
 #include <decent/mixing/mixing_rule.hpp>
 #include <decent/topology/topology.hpp>
 #include <decent/topology/weights.hpp>
@@ -77,7 +79,7 @@ class gossip {
 
   template <class Context>
   void plan(const Context& ctx, exchange_plan<T>& plan) {
-    compressor_.plan(ctx, topology::neighbors_of(ctx.topology, ctx.rank, ctx.step), plan);
+    compressor_.encode(ctx, topology::neighbors_of(ctx.topology, ctx.rank, ctx.step), plan);
   }
 
   template <class Context>
@@ -88,7 +90,8 @@ class gossip {
     for (std::size_t j = 0; j < peers.size(); ++j)
       weights_[j] = topology::gossip_weight(options_.weights, degree,
                                             static_cast<int>(topology::neighbors_of(ctx.topology, peers[j], ctx.step).size()));
-    compressor_.combine(ctx, peers, weights_, options_.gamma);
+    update_.next_round();
+    compressor_.decode(ctx, peers, [&](const auto& part) { update_(ctx.exec, part, weights_, options_.gamma); });
   }
 
   /// Checkpoint: the compressor's state (PowerGossip's bases and iteration counters; nothing for identity).
@@ -108,6 +111,7 @@ class gossip {
   options options_;
   Compressor compressor_;
   std::vector<double> weights_;
+  decoded_update<Exec> update_;
 };
 
 static_assert(mixing_rule_for<gossip<exec::host, float>, topology::graph>);

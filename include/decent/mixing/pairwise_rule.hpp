@@ -11,6 +11,7 @@
 ///     rule.snapshot(exec, t, s);           // exchange at t: what travels (state unchanged)
 ///     rule.exchange(exec, r, t, s);        //   ... and the received snapshot r applied against the sent s
 ///     rule.apply_change(exec, t, s2, s);   //   ... or, through a compressor, the snapshot's change s → s2
+///                                          //   (s2 = s + R::pair_weight · the decoded difference)
 ///     rule.sgd(exec, t, g, m, lr, mu);     // gradient event with the library's SGD
 ///     rule.apply_update(exec, t, delta);   // gradient event with the user's own update
 ///     rule.mix_to(exec, t);                // bring the state to time t (e.g. before it is read)
@@ -41,6 +42,7 @@ concept pairwise_rule =
              typename R::value_type* out, const typename R::value_type* in, checkpoint_writer& w,
              checkpoint_reader& r) {
       { R::constants_for(g, t) } -> std::same_as<topology::acid_constants>;
+      { R::pair_weight } -> std::convertible_to<double>;
       frozen.snapshot(ex, t, out);
       rule.exchange(ex, in, t, in);
       rule.apply_change(ex, t, in, in);

@@ -8,7 +8,7 @@
 /// `topology::acid_edge_rate` (= r/deg on regular graphs: r exchanges per worker per unit of time), the rates
 /// under which `topology::a2cid2_constants` derives η and α̃. The superposed process is drawn from one
 /// counter-based stream, so a run is a pure function of its seed (rows do not change the state). Pure consensus
-/// problems have no gradient events. As in docs/algorithms.md §4 (and the reference), a gradient is taken at the
+/// problems have no gradient events. As in docs/algorithms.md §1.5 (and the reference), a gradient is taken at the
 /// worker's x as it stands, before mixing to the event time. Rows come at virtual times 0, Δ, 2Δ, ..., measured on
 /// every worker's x mixed to that time. Payload: each event sends the whole model both ways (x̃ never travels).
 /// The graph and the problem must outlive the simulator; `run` is called once.

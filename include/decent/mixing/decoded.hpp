@@ -1,0 +1,75 @@
+#pragma once
+/// @file
+/// @brief The update a rule makes from a decoded round of an edge compressor: x ← x + Σ_j c_j·D̂_j, with
+/// D̂_j = C_j(x_j) − C_j(x) what the compressor decoded for neighbour j (decent/compress/compressor.hpp) and
+/// c_j the rule's coefficient for that neighbour (gossip: γ·w_ij; a pairwise exchange: ½).
+///
+/// One pass over the part per call:
+/// - `decoded_values` (lossless): x ← (1 − Σ_j c_j)·x + Σ_j c_j·x_j, neighbours summed in order in double and
+///   rounded once per pass of up to `detail::max_weighted_terms` (8) neighbours (`weighted_sum`); a part marked
+///   `full_rate` takes c_j = w_j (rate 1, the rule's γ not applied).
+/// - `decoded_differences`: x ← x + Σ_j c_j·terms(j, e), edges summed in order in double, rounded once.
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include <decent/compress/compressor.hpp>
+#include <decent/detail/kernels.hpp>
+#include <decent/exec/executor.hpp>
+
+namespace decent::mixing {
+
+/// Applies decoded parts with the rule's coefficients. Keeps the coefficient tables of a round (host copies
+/// and executor-memory twins, kept until the same part of the next round, as asynchronous uploads may still
+/// read them); call `next_round()` before the first part of every round.
+template <exec::executor Exec>
+class decoded_update {
+ public:
+  void next_round() { part_ = 0; }
+
+  /// x ← x + Σ_j rate·weights[slot_j]·D̂_j for one part (rate = γ, or 1 for a full-rate part).
+  template <class T>
+  void operator()(const Exec& ex, const compress::decoded_values<T>& part, std::span<const double> weights,
+                  double rate) {
+    std::vector<double>& coef = host_table(part.slots.size());
+    const double c = part.full_rate ? 1.0 : rate;
+    double self = 1.0;
+    for (std::size_t j = 0; j < part.slots.size(); ++j) {
+      coef[j] = part.full_rate ? weights[static_cast<std::size_t>(part.slots[j])]
+                               : c * weights[static_cast<std::size_t>(part.slots[j])];
+      self -= coef[j];
+    }
+    decent::detail::weighted_sum(ex, part.n, part.x, self, part.values.data(), coef.data(),
+                                 static_cast<int>(part.slots.size()));
+    ++part_;
+  }
+
+  template <class T, class Terms>
+  void operator()(const Exec& ex, const compress::decoded_differences<T, Terms>& part,
+                  std::span<const double> weights, double rate) {
+    const std::size_t edges = part.slots.size();
+    std::vector<double>& coef = host_table(edges);
+    for (std::size_t j = 0; j < edges; ++j) coef[j] = rate * weights[static_cast<std::size_t>(part.slots[j])];
+    if (device_.size() <= part_) device_.resize(part_ + 1);
+    auto& table = device_[part_];
+    if (table.size() < edges) table = ex.template allocate<double>(edges);
+    ex.upload(table.data(), coef.data(), edges);
+    ex.for_each(part.n, decent::detail::add_differences_kernel<T, Terms>{part.x, part.terms, table.data(),
+                                                                         static_cast<int>(edges)});
+    ++part_;
+  }
+
+ private:
+  std::vector<double>& host_table(std::size_t n) {
+    if (host_.size() <= part_) host_.resize(part_ + 1);
+    host_[part_].resize(n);
+    return host_[part_];
+  }
+
+  std::size_t part_ = 0;
+  std::vector<std::vector<double>> host_;
+  std::vector<typename Exec::template buffer<double>> device_;
+};
+
+}  // namespace decent::mixing
