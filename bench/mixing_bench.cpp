@@ -14,7 +14,8 @@
 #include <vector>
 
 #include <decent/core/finite.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/exec/operations.hpp>
 #include <decent/exec/host.hpp>
 
 namespace {

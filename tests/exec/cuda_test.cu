@@ -2,6 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -17,7 +18,8 @@ struct checks::transfer<decent::exec::cuda> {
   template <class T>
   static decent::exec::device_buffer<T> upload(const decent::exec::cuda& ex, const std::vector<T>& v) {
     auto b = ex.allocate<T>(v.size());
-    if (!v.empty()) DECENT_CUDA_TRY(cudaMemcpy(b.data(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    ex.upload(b.data(), v.data(), v.size());  // ordered after the buffer's zero fill on the same stream
+    ex.synchronize();
     return b;
   }
   template <class T>
@@ -51,6 +53,58 @@ TEST_CASE("cuda executor on its own stream") {
   DECENT_CUDA_TRY(cudaStreamCreate(&stream));
   checks::check_all(decent::exec::cuda{stream});
   DECENT_CUDA_TRY(cudaStreamDestroy(stream));
+}
+
+/// Counts what goes through it, and on which stream, then hands the work to the stream-ordered resource.
+class counting_resource final : public decent::exec::memory_resource {
+ public:
+  int allocations = 0, deallocations = 0;
+  std::size_t live_bytes = 0;
+  cudaStream_t last_stream = nullptr;
+
+ private:
+  void* do_allocate(std::size_t bytes, cuda::stream_ref stream) override {
+    ++allocations;
+    live_bytes += bytes;
+    last_stream = stream.get();
+    return decent::exec::default_memory_resource().allocate(bytes, stream);
+  }
+  void do_deallocate(void* p, std::size_t bytes, cuda::stream_ref stream) noexcept override {
+    ++deallocations;
+    live_bytes -= bytes;
+    last_stream = stream.get();
+    decent::exec::default_memory_resource().deallocate(p, bytes, stream);
+  }
+};
+
+TEST_CASE("cuda executor: buffers come from its memory resource, zeroed and released on its stream") {
+  cudaStream_t stream{};
+  DECENT_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  counting_resource counting;
+  {
+    const decent::exec::cuda ex{stream, counting};
+    {
+      auto b = ex.allocate<float>(1000);
+      CHECK(counting.allocations == 1);
+      CHECK(counting.live_bytes == 1000 * sizeof(float));
+      CHECK(counting.last_stream == stream);
+      CHECK(b.stream() == decent::exec::cuda{stream}.stream());
+      std::vector<float> host(1000, 1.0f);
+      ex.download(host.data(), b.data(), host.size());
+      CHECK(std::count(host.begin(), host.end(), 0.0f) == 1000);  // zeroed on the stream before the download
+      checks::check_all(ex);
+    }
+    CHECK(counting.deallocations >= 1);
+  }
+  CHECK(counting.allocations == counting.deallocations);  // the reduction scratch went back too
+  CHECK(counting.live_bytes == 0);
+  DECENT_CUDA_TRY(cudaStreamSynchronize(stream));
+  DECENT_CUDA_TRY(cudaStreamDestroy(stream));
+}
+
+TEST_CASE("cuda executor with synchronous allocation (cudaMalloc) passes the same checks") {
+  decent::exec::synchronous_memory_resource plain;
+  checks::check_all(decent::exec::cuda{cuda::stream_ref{}, plain});
 }
 
 TEST_CASE("cuda and host executors agree on the same inputs") {

@@ -9,7 +9,8 @@
 #include <vector>
 
 #include <decent/core/rng.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/exec/operations.hpp>
 
 namespace checks {
 

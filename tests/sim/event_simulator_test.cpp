@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <decent/exec/host.hpp>
+#include <decent/mixing/acid_kernels.hpp>
 #include <decent/mixing/acid.hpp>
 #include <decent/sim/event_simulator.hpp>
 #include <decent/sim/problems.hpp>

@@ -111,6 +111,8 @@
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/executor.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/exec/operations.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/mixing/decoded.hpp>
 #include <decent/mixing/mixing_rule.hpp>
@@ -217,6 +219,10 @@ class async_mixer {
       compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
                           o_.compression);
     exchanges_with_.assign(static_cast<std::size_t>(comm_.size()), 0);
+    // Buffers are ordered on the executors' streams (CUDA: stream-ordered allocation); the communication
+    // thread's executor uses the main one's, so they are ready for it before anything else runs.
+    exec_.synchronize();
+    comm_exec_.synchronize();
   }
 
   async_mixer(const async_mixer&) = delete;

@@ -14,7 +14,7 @@
 
 #include <decent/compress/compressor.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/comm/exchange.hpp>

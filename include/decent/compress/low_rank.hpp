@@ -39,7 +39,8 @@
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/compress/low_rank_kernels.hpp>
+#include <decent/exec/kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/topology/topology.hpp>

@@ -11,7 +11,8 @@
 
 #include <decent/compress/compressor.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/compress/sign_top_k_kernels.hpp>
+#include <decent/exec/operations.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 

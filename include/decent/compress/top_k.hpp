@@ -19,7 +19,7 @@
 #include <decent/core/error.hpp>
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/compress/sign_top_k_kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 

@@ -10,14 +10,42 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <decent/core/config.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+
+namespace decent::detail {
+
+/// Whether block b (`width` elements) of v[0, n) holds a NaN or an infinity: 1 or 0, so that a sum over the blocks
+/// is 0 iff every value is finite. A value is non-finite iff its exponent bits are all set; the test is an integer
+/// OR over the block (no floating-point dependency chain), so a check runs at memory bandwidth.
+template <class T>
+struct finiteness_term {
+  static constexpr std::size_t width = 256;
+  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  static constexpr bits exponent = sizeof(T) == 8 ? bits(0x7ff0000000000000ull) : bits(0x7f800000u);
+  const T* v;
+  std::size_t n;
+  [[nodiscard]] static constexpr std::size_t blocks(std::size_t count) { return (count + width - 1) / width; }
+  DECENT_HD double operator()(std::size_t b) const {
+    const std::size_t begin = b * width, end = begin + width < n ? begin + width : n;
+    bits any = 0;
+    for (std::size_t k = begin; k < end; ++k) {
+      bits x;
+      memcpy(&x, v + k, sizeof x);
+      any |= static_cast<bits>((x & exponent) == exponent);
+    }
+    return static_cast<double>(any);
+  }
+};
+
+}  // namespace decent::detail
 
 namespace decent {
 

@@ -6,12 +6,15 @@
 /// `squared_norm`), which return a host value and therefore synchronize the stream.
 /// Determinism: reductions use a fixed grid and a fixed tree order, so repeated runs on the same device give
 /// bit-identical results; they are not bit-identical to the host executor (different summation order).
+/// Memory: buffers come from a `memory_resource` (default: stream-ordered `cudaMallocAsync` on the executor's
+/// stream) and are zeroed on that stream — no device-wide synchronization per buffer.
 /// Constructing an executor makes no CUDA call: a GPU-less machine can build and pass it around.
 
 #if !defined(__CUDACC__)
 #error "decent/exec/cuda.cuh needs nvcc; host code uses decent/exec/host.hpp"
 #endif
 
+#include <cuda/stream_ref>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -19,35 +22,93 @@
 #include <utility>
 
 #include <decent/detail/cuda_check.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/exec/operations.hpp>
 #include <decent/exec/executor.hpp>
 
 #define DECENT_KERNEL __global__ __attribute__((visibility("hidden")))
 
 namespace decent::exec {
 
-/// An owning buffer of device memory (cudaMalloc, zero-filled), move-only; freeing never throws.
+/// Where device buffers come from: memory ordered on a stream (allocation, use and release happen in the
+/// stream's order, so no call has to wait for the whole device). An abstract class, as RMM's, so that an
+/// executor can hold any resource without becoming a template; the resource must outlive its buffers.
+class memory_resource {
+ public:
+  virtual ~memory_resource() = default;
+  /// `bytes` of device memory, usable by work enqueued on `stream` after this call.
+  [[nodiscard]] void* allocate(std::size_t bytes, ::cuda::stream_ref stream) { return do_allocate(bytes, stream); }
+  /// Returns memory once the work enqueued on `stream` before this call is done with it; never throws.
+  void deallocate(void* p, std::size_t bytes, ::cuda::stream_ref stream) noexcept { do_deallocate(p, bytes, stream); }
+
+ private:
+  virtual void* do_allocate(std::size_t bytes, ::cuda::stream_ref stream) = 0;
+  virtual void do_deallocate(void* p, std::size_t bytes, ::cuda::stream_ref stream) noexcept = 0;
+};
+
+/// Stream-ordered allocation from the device's default memory pool (cudaMallocAsync / cudaFreeAsync): the
+/// default. Needs a device with memory pools (every GPU of compute capability ≥ 6.0 on a recent driver).
+class async_memory_resource final : public memory_resource {
+  void* do_allocate(std::size_t bytes, ::cuda::stream_ref stream) override {
+    void* p = nullptr;
+    DECENT_CUDA_TRY(cudaMallocAsync(&p, bytes, stream.get()));
+    return p;
+  }
+  void do_deallocate(void* p, std::size_t, ::cuda::stream_ref stream) noexcept override {
+    DECENT_CUDA_TRY_NO_THROW(cudaFreeAsync(p, stream.get()));
+  }
+};
+
+/// cudaMalloc / cudaFree: memory usable by every stream at once, at the price of the implicit device-wide
+/// synchronization of cudaFree. For memory shared with code that does not follow the executor's stream.
+class synchronous_memory_resource final : public memory_resource {
+  void* do_allocate(std::size_t bytes, ::cuda::stream_ref) override {
+    void* p = nullptr;
+    DECENT_CUDA_TRY(cudaMalloc(&p, bytes));
+    return p;
+  }
+  void do_deallocate(void* p, std::size_t, ::cuda::stream_ref) noexcept override {
+    DECENT_CUDA_TRY_NO_THROW(cudaFree(p));
+  }
+};
+
+/// The resource of executors built without one: stream-ordered (`async_memory_resource`).
+inline memory_resource& default_memory_resource() {
+  static async_memory_resource resource;
+  return resource;
+}
+
+/// An owning buffer of device memory from a `memory_resource`, zero-filled, ordered on one stream: it is
+/// allocated and zeroed on the stream (asynchronously) and released on it, so work on another stream that
+/// uses it must be ordered after the stream (e.g. by synchronizing it once after setting up). Move-only;
+/// freeing never throws.
 template <class T>
 class device_buffer {
  public:
   device_buffer() = default;
-  explicit device_buffer(std::size_t n) : size_(n) {
+  /// n zeros on `stream` (default: the legacy default stream) from `resource`.
+  explicit device_buffer(std::size_t n, ::cuda::stream_ref stream = ::cuda::stream_ref{},
+                         memory_resource& resource = default_memory_resource())
+      : size_(n), stream_(stream), resource_(&resource) {
     if (n == 0) return;
-    DECENT_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+    data_ = static_cast<T*>(resource_->allocate(n * sizeof(T), stream_));
     try {
-      DECENT_CUDA_TRY(cudaMemset(data_, 0, n * sizeof(T)));
-      DECENT_CUDA_TRY(cudaDeviceSynchronize());  // zero before any stream, blocking or not, uses it
+      DECENT_CUDA_TRY(cudaMemsetAsync(data_, 0, n * sizeof(T), stream_.get()));
     } catch (...) {
       reset();
       throw;
     }
   }
-  device_buffer(device_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  device_buffer(device_buffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), stream_(o.stream_),
+        resource_(o.resource_) {}
   device_buffer& operator=(device_buffer&& o) noexcept {
     if (this != &o) {
       reset();
       data_ = std::exchange(o.data_, nullptr);
       size_ = std::exchange(o.size_, 0);
+      stream_ = o.stream_;
+      resource_ = o.resource_;
     }
     return *this;
   }
@@ -58,14 +119,18 @@ class device_buffer {
   [[nodiscard]] T* data() { return data_; }
   [[nodiscard]] const T* data() const { return data_; }
   [[nodiscard]] std::size_t size() const { return size_; }
+  /// The stream the buffer is ordered on.
+  [[nodiscard]] ::cuda::stream_ref stream() const { return stream_; }
 
  private:
   void reset() noexcept {
-    if (data_) DECENT_CUDA_TRY_NO_THROW(cudaFree(data_));
+    if (data_) resource_->deallocate(data_, size_ * sizeof(T), stream_);
     data_ = nullptr;
   }
   T* data_ = nullptr;
   std::size_t size_ = 0;
+  ::cuda::stream_ref stream_{};
+  memory_resource* resource_ = &default_memory_resource();
 };
 
 namespace detail {
@@ -118,8 +183,11 @@ inline unsigned grid_for(std::size_t n, unsigned cap) {
 
 }  // namespace detail
 
-/// Runs kernels on a CUDA stream (default: the legacy default stream). Not thread-safe: the reductions reuse
-/// a scratch buffer, so give each thread its own executor (they may share a stream).
+/// Runs kernels on a CUDA stream (`cuda::stream_ref`; default: the legacy default stream) and allocates its
+/// buffers from a `memory_resource` (default: stream-ordered, `cudaMallocAsync` on the executor's stream), so
+/// that setting up an algorithm never waits for the whole device. Not thread-safe: the reductions reuse a
+/// scratch buffer, so give each thread its own executor (they may share a stream). The stream and the resource
+/// must outlive the executor and its buffers.
 class cuda {
  public:
   using executor_concept = executor_tag;
@@ -127,15 +195,17 @@ class cuda {
   template <class T>
   using buffer = device_buffer<T>;
 
-  explicit cuda(cudaStream_t stream = nullptr) : stream_(stream) {}
+  explicit cuda(::cuda::stream_ref stream = ::cuda::stream_ref{}, memory_resource& resource = default_memory_resource())
+      : stream_(stream), resource_(&resource) {}
 
-  [[nodiscard]] cudaStream_t stream() const { return stream_; }
+  [[nodiscard]] ::cuda::stream_ref stream() const { return stream_; }
+  [[nodiscard]] memory_resource& resource() const { return *resource_; }
 
   /// Launches f(i) for every i in [0, n) (grid-stride kernel); asynchronous.
   template <class F>
   void for_each(std::size_t n, F f) const {
     if (n == 0) return;
-    detail::for_each_kernel<<<detail::grid_for(n, detail::max_grid), detail::block_threads, 0, stream_>>>(n, f);
+    detail::for_each_kernel<<<detail::grid_for(n, detail::max_grid), detail::block_threads, 0, stream_.get()>>>(n, f);
     DECENT_CUDA_TRY(cudaGetLastError());
   }
 
@@ -143,46 +213,47 @@ class cuda {
   template <class F>
   [[nodiscard]] double sum(std::size_t n, F term) const {
     if (n == 0) return 0;
-    if (scratch_.size() == 0) scratch_ = device_buffer<double>(detail::reduction_grid + 1);
+    if (scratch_.size() == 0) scratch_ = allocate<double>(detail::reduction_grid + 1);
     const unsigned grid = detail::grid_for(n, detail::reduction_grid);
-    detail::reduce_partials_kernel<<<grid, detail::block_threads, 0, stream_>>>(n, term, scratch_.data());
+    detail::reduce_partials_kernel<<<grid, detail::block_threads, 0, stream_.get()>>>(n, term, scratch_.data());
     DECENT_CUDA_TRY(cudaGetLastError());
-    detail::reduce_final_kernel<<<1, detail::block_threads, 0, stream_>>>(grid, scratch_.data(),
+    detail::reduce_final_kernel<<<1, detail::block_threads, 0, stream_.get()>>>(grid, scratch_.data(),
                                                                            scratch_.data() + detail::reduction_grid);
     DECENT_CUDA_TRY(cudaGetLastError());
     double result = 0;
     DECENT_CUDA_TRY(cudaMemcpyAsync(&result, scratch_.data() + detail::reduction_grid, sizeof(double),
-                                    cudaMemcpyDeviceToHost, stream_));
-    DECENT_CUDA_TRY(cudaStreamSynchronize(stream_));
+                                    cudaMemcpyDeviceToHost, stream_.get()));
+    DECENT_CUDA_TRY(cudaStreamSynchronize(stream_.get()));
     return result;
   }
 
   template <class T>
   void copy(T* dst, const T* src, std::size_t n) const {
     if (n == 0) return;
-    DECENT_CUDA_TRY(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, stream_));
+    DECENT_CUDA_TRY(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, stream_.get()));
   }
   /// Host → device copy on the stream (asynchronous; the host buffer must stay valid until it completes).
   template <class T>
   void upload(T* dst, const T* host_src, std::size_t n) const {
     if (n == 0) return;
-    DECENT_CUDA_TRY(cudaMemcpyAsync(dst, host_src, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
+    DECENT_CUDA_TRY(cudaMemcpyAsync(dst, host_src, n * sizeof(T), cudaMemcpyHostToDevice, stream_.get()));
   }
   /// Device → host copy; synchronizes the stream so the host data is ready on return.
   template <class T>
   void download(T* host_dst, const T* src, std::size_t n) const {
     if (n == 0) return;
-    DECENT_CUDA_TRY(cudaMemcpyAsync(host_dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, stream_));
+    DECENT_CUDA_TRY(cudaMemcpyAsync(host_dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, stream_.get()));
     synchronize();
   }
   template <class T>
   [[nodiscard]] buffer<T> allocate(std::size_t n) const {
-    return buffer<T>(n);
+    return buffer<T>(n, stream_, *resource_);
   }
-  void synchronize() const { DECENT_CUDA_TRY(cudaStreamSynchronize(stream_)); }
+  void synchronize() const { DECENT_CUDA_TRY(cudaStreamSynchronize(stream_.get())); }
 
  private:
-  cudaStream_t stream_;
+  ::cuda::stream_ref stream_;
+  memory_resource* resource_;
   mutable device_buffer<double> scratch_;
 };
 

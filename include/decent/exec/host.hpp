@@ -11,7 +11,8 @@
 #include <vector>
 
 #include <decent/core/config.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/exec/operations.hpp>
 #include <decent/exec/executor.hpp>
 
 #if DECENT_HAS_OPENMP

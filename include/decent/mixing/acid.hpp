@@ -24,7 +24,8 @@
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/compress/identity.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/mixing/acid_kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/mixing/pairwise_rule.hpp>
 #include <decent/topology/analysis.hpp>

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/mixing/mixing_rule.hpp>

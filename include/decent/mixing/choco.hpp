@@ -20,7 +20,7 @@
 #include <decent/core/checkpoint.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/mixing/gossip.hpp>

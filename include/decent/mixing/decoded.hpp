@@ -15,8 +15,28 @@
 #include <vector>
 
 #include <decent/compress/compressor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/core/config.hpp>
+#include <decent/exec/kernels.hpp>
 #include <decent/exec/executor.hpp>
+
+namespace decent::detail {
+
+/// x[e] ← x[e] + Σ_j coef[j]·terms(j, e): a rule's update from decoded differences, edges summed in order in
+/// double and rounded once.
+template <class T, class Terms>
+struct add_differences_kernel {
+  T* x;
+  Terms terms;
+  const double* coef;
+  int edges;
+  DECENT_HD void operator()(std::size_t e) const {
+    double acc = 0;
+    for (int j = 0; j < edges; ++j) acc += coef[j] * terms(j, e);
+    x[e] = static_cast<T>(static_cast<double>(x[e]) + acc);
+  }
+};
+
+}  // namespace decent::detail
 
 namespace decent::mixing {
 

@@ -36,7 +36,9 @@
 #include <decent/core/fingerprint.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
+#include <decent/exec/operations.hpp>
+#include <decent/mixing/relaysum_kernels.hpp>
 #include <decent/exec/executor.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/mixing/mixing_rule.hpp>

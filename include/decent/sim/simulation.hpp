@@ -15,7 +15,7 @@
 
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
-#include <decent/detail/kernels.hpp>
+#include <decent/exec/kernels.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/sim/cluster.hpp>
 #include <decent/sim/metrics.hpp>

@@ -1,0 +1,92 @@
+#pragma once
+/// @file
+/// @brief PowerGossip's kernels (compress/low_rank.hpp): the products of a matrix with its edges' bases, the
+/// factored decoded differences, and Gram–Schmidt on a basis.
+///
+/// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
+/// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
+
+#include <cstddef>
+
+#include <decent/core/config.hpp>
+#include <decent/exec/kernels.hpp>
+
+namespace decent::detail {
+
+/// Σ_i m[i·ld + c1]·m[i·ld + c2]: the dot product of two columns of a row-major matrix with ld columns.
+template <class T>
+struct column_dot_term {
+  const T* m;
+  std::size_t ld, c1, c2;
+  DECENT_HD double operator()(std::size_t i) const {
+    return static_cast<double>(m[i * ld + c1]) * static_cast<double>(m[i * ld + c2]);
+  }
+};
+
+/// m[i·ld + dst] ← f·m[i·ld + dst] + a·m[i·ld + src] (column operations of Gram–Schmidt).
+template <class T>
+struct column_update_kernel {
+  T* m;
+  std::size_t ld, dst, src;
+  double f, a;
+  DECENT_HD void operator()(std::size_t i) const {
+    m[i * ld + dst] = static_cast<T>(f * static_cast<double>(m[i * ld + dst]) + a * static_cast<double>(m[i * ld + src]));
+  }
+};
+
+/// Modified Gram–Schmidt on the `cols` columns of a row-major rows×cols matrix, in place, as PowerGossip's
+/// reference does it: column c ← c/(‖c‖₂ + ε), then its projection is removed from every later column.
+/// A zero column stays zero (thanks to ε), never NaN.
+template <class Exec, class T>
+void orthonormalize_columns(const Exec& ex, T* m, std::size_t rows, std::size_t cols, double epsilon) {
+  for (std::size_t c = 0; c < cols; ++c) {
+    const double norm = sqrt(ex.sum(rows, column_dot_term<T>{m, cols, c, c}));
+    ex.for_each(rows, column_update_kernel<T>{m, cols, c, c, 1.0 / (norm + epsilon), 0.0});
+    for (std::size_t later = c + 1; later < cols; ++later) {
+      const double projection = ex.sum(rows, column_dot_term<T>{m, cols, c, later});
+      ex.for_each(rows, column_update_kernel<T>{m, cols, later, c, 1.0, -projection});
+    }
+  }
+}
+
+/// PowerGossip's products of one matrix X (a×b) with the bases of all its edges, one pass over X: by rows,
+/// out[j] = X·basis[j] (basis b×r, item = a row of X); by columns, out[j] = Xᵀ·basis[j] (basis a×r, item = a
+/// column of X).
+template <class T>
+struct low_rank_project_kernel {
+  const T* x;
+  std::size_t a, b, r;
+  bool by_rows;
+  const T* const* basis;
+  T* const* out;
+  int edges;
+  DECENT_HD void operator()(std::size_t item) const {
+    for (int j = 0; j < edges; ++j) {
+      if (by_rows) times_basis_row(x, b, basis[j], r, item, out[j]);
+      else transposed_times_basis_row(x, a, b, basis[j], r, item, out[j]);
+    }
+  }
+};
+
+/// PowerGossip's decoded differences of one matrix X (a×b) for all its edges of one side, in factored form
+/// (item e = element (i, k) of X): D̂_j = (peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
+/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the column sum in double, in order.
+template <class T>
+struct low_rank_terms {
+  std::size_t b, r;
+  bool by_rows;
+  const T* const* basis;
+  const T* const* own;
+  const T* const* peer;
+  DECENT_HD double operator()(int j, std::size_t e) const {
+    const std::size_t i = e / b, k = e % b;
+    const std::size_t message_row = by_rows ? i : k, basis_row = by_rows ? k : i;
+    double s = 0;
+    for (std::size_t c = 0; c < r; ++c)
+      s += (static_cast<double>(peer[j][message_row * r + c]) - static_cast<double>(own[j][message_row * r + c])) *
+           static_cast<double>(basis[j][basis_row * r + c]);
+    return s;
+  }
+};
+
+}  // namespace decent::detail

@@ -1,0 +1,205 @@
+#pragma once
+/// @file
+/// @brief The element-wise and reduction functors every part of the library shares: copies, fills, scaled sums,
+/// dot products, small dense products, the SGD step, normal draws.
+///
+/// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
+/// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
+/// The kernels of one algorithm or compressor live next to it (mixing/relaysum_kernels.hpp,
+/// mixing/acid_kernels.hpp, compress/low_rank_kernels.hpp, compress/sign_top_k_kernels.hpp); this header is
+/// included by the executors and by exec/operations.hpp, not by the Executor concept.
+
+#include <cstddef>
+#include <cstdint>
+
+#include <decent/core/config.hpp>
+#include <decent/core/rng.hpp>
+
+namespace decent::detail {
+
+/// dst[i] = src[i].
+template <class T>
+struct copy_kernel {
+  T* dst;
+  const T* src;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = src[i]; }
+};
+
+/// dst[i] = value.
+template <class T>
+struct fill_kernel {
+  T* dst;
+  T value;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = value; }
+};
+
+/// Term i of a dot product, accumulated in double.
+template <class T>
+struct dot_term {
+  const T* a;
+  const T* b;
+  DECENT_HD double operator()(std::size_t i) const { return static_cast<double>(a[i]) * static_cast<double>(b[i]); }
+};
+
+/// Term i of a squared Euclidean distance ‖a − b‖², accumulated in double.
+template <class T>
+struct squared_distance_term {
+  const T* a;
+  const T* b;
+  DECENT_HD double operator()(std::size_t i) const {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    return d * d;
+  }
+};
+
+/// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small).
+template <class T>
+DECENT_HD void times_basis_row(const T* x, std::size_t b, const T* q, std::size_t r, std::size_t i, T* p) {
+  for (std::size_t c = 0; c < r; ++c) {
+    double acc = 0;
+    for (std::size_t k = 0; k < b; ++k) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(q[k * r + c]);
+    p[i * r + c] = static_cast<T>(acc);
+  }
+}
+
+/// Row k of Q = Xᵀ·P: q[k·r + c] = Σ_i x[i·b + k]·p[i·r + c] (X row-major a×b, P a×r).
+template <class T>
+DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r,
+                                          std::size_t k, T* q) {
+  for (std::size_t c = 0; c < r; ++c) {
+    double acc = 0;
+    for (std::size_t i = 0; i < a; ++i) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(p[i * r + c]);
+    q[k * r + c] = static_cast<T>(acc);
+  }
+}
+
+/// Row i of P = X·Q.
+template <class T>
+struct matmul_row {
+  const T* x;
+  const T* q;
+  T* p;
+  std::size_t b, r;
+  DECENT_HD void operator()(std::size_t i) const { times_basis_row(x, b, q, r, i, p); }
+};
+
+/// Row k of Q = Xᵀ·P.
+template <class T>
+struct matmul_transposed_row {
+  const T* x;
+  const T* p;
+  T* q;
+  std::size_t a, b, r;
+  DECENT_HD void operator()(std::size_t k) const { transposed_times_basis_row(x, a, b, p, r, k, q); }
+};
+
+/// x[i] ← s·x[i]  (scales in double, rounds once).
+template <class T>
+struct scale_kernel {
+  T* x;
+  double factor;
+  DECENT_HD void operator()(std::size_t i) const { x[i] = static_cast<T>(factor * static_cast<double>(x[i])); }
+};
+
+/// x[i] ← self·x[i] + Σ_{j<Terms} coef[j]·r[j][i], summed in j order in double and rounded once.
+/// `Terms` is a compile-time constant so that the loop over j unrolls and the loop over i vectorises;
+/// `weighted_sum` below splits any number of inputs into passes of at most `max_weighted_terms`.
+template <class T, int Terms>
+struct weighted_sum_kernel {
+  T* x;
+  double self;
+  const T* r[static_cast<std::size_t>(Terms)];
+  double coef[static_cast<std::size_t>(Terms)];
+  DECENT_HD void operator()(std::size_t i) const {
+    double acc = self * static_cast<double>(x[i]);
+    for (int j = 0; j < Terms; ++j) acc += coef[j] * static_cast<double>(r[j][i]);
+    x[i] = static_cast<T>(acc);
+  }
+};
+
+inline constexpr int max_weighted_terms = 8;
+
+/// Calls pass.template operator()<K>() with K = min(k, max_weighted_terms) as a compile-time constant.
+template <int K = 1, class Pass>
+void with_term_count(int k, Pass& pass) {
+  if constexpr (K < max_weighted_terms) {
+    if (k > K) return with_term_count<K + 1>(k, pass);
+  }
+  pass.template operator()<K>();
+}
+
+/// x ← self·x + Σ_j coef[j]·r[j] over n elements, on `ex`: one pass over x per `max_weighted_terms` inputs
+/// (later passes use self = 1). Gossip applies x_i + γΣ_j w_ij(x_j − x_i) with self = 1 − γΣ_j w_ij.
+template <class Exec, class T>
+void weighted_sum(const Exec& ex, std::size_t n, T* x, double self, const T* const* r, const double* coef, int count) {
+  if (count == 0) {
+    if (self != 1.0) ex.for_each(n, scale_kernel<T>{x, self});
+    return;
+  }
+  for (int first = 0; first < count; first += max_weighted_terms, self = 1.0) {
+    auto pass = [&]<int K>() {
+      weighted_sum_kernel<T, K> kernel{x, self, {}, {}};
+      for (int j = 0; j < K; ++j) {
+        kernel.r[j] = r[first + j];
+        kernel.coef[j] = coef[first + j];
+      }
+      ex.for_each(n, kernel);
+    };
+    with_term_count(count - first, pass);
+  }
+}
+
+/// Heavy-ball SGD step (PyTorch convention, dampening 0): m ← μ·m + g; x ← x − lr·m, and the same move on
+/// `also` when it is set (A²CiD²'s x̃, docs/algorithms.md §1.5).
+template <class T>
+struct sgd_momentum_kernel {
+  T* x;
+  T* m;
+  const T* g;
+  double lr;
+  double momentum;
+  T* also = nullptr;
+  DECENT_HD void operator()(std::size_t i) const {
+    const double v = momentum * static_cast<double>(m[i]) + static_cast<double>(g[i]);
+    m[i] = static_cast<T>(v);
+    x[i] = static_cast<T>(static_cast<double>(x[i]) - lr * v);
+    if (also) also[i] = static_cast<T>(static_cast<double>(also[i]) - lr * v);
+  }
+};
+
+/// y[i] += a·x[i] (in double, rounded once), and the same for `also` when given (one read of x for both).
+template <class T>
+struct axpy_kernel {
+  T* y;
+  const T* x;
+  double a;
+  T* also = nullptr;
+  DECENT_HD void operator()(std::size_t i) const {
+    const double step = a * static_cast<double>(x[i]);
+    y[i] = static_cast<T>(static_cast<double>(y[i]) + step);
+    if (also) also[i] = static_cast<T>(static_cast<double>(also[i]) + step);
+  }
+};
+
+/// dst[i] = N(0,1) draw (offset + i) of a random stream.
+template <class T>
+struct normal_fill_kernel {
+  T* dst;
+  random_stream stream;
+  std::uint64_t offset;
+  DECENT_HD void operator()(std::size_t i) const { dst[i] = static_cast<T>(stream.normal(offset + i)); }
+};
+
+/// dst[i] = sign·(peer[i] − own[i]).
+template <class T>
+struct difference_kernel {
+  T* dst;
+  const T* own;
+  const T* peer;
+  double sign;
+  DECENT_HD void operator()(std::size_t i) const {
+    dst[i] = static_cast<T>(sign * (static_cast<double>(peer[i]) - static_cast<double>(own[i])));
+  }
+};
+
+}  // namespace decent::detail
