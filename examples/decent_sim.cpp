@@ -18,7 +18,8 @@
 namespace {
 
 constexpr const char* usage = R"(usage: decent-sim [flags]
-  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2   (default gossip)
+  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2|a2cid2-low-rank
+              (default gossip; --rank, --iterations, --no-warm-start for powergossip and a2cid2-low-rank)
   --topology  ring:N|chain:N|star:N|complete:N|torus:RxC|hypercube:N|exponential:N|one-peer-exponential:N|
               binary-tree:N|double-binary-tree:N|random-regular:N:D[:SEED]|edges:FILE|bfs:ROOT:SPEC  (default ring:16)
   --problem   consensus|quadratic|logistic                                         (default consensus)

@@ -58,6 +58,7 @@ struct algorithm_info {
 inline constexpr algorithm_info algorithms[] = {
     {"allreduce", false},   {"gossip", false}, {"relaysgd", false},     {"relaysgd-grad", false},
     {"powergossip", false}, {"choco", false},  {"async-gossip", true}, {"a2cid2", true},
+    {"a2cid2-low-rank", true},
 };
 
 /// A decent-sim run, as given by its flags. Optional fields are those that only some algorithms or problems
@@ -74,10 +75,10 @@ struct run_spec {
   double lr = 0.1;
   double momentum = 0;
   double gamma = 1;
-  std::optional<int> rank;            ///< --rank (powergossip)
+  std::optional<int> rank;            ///< --rank (powergossip, a2cid2-low-rank)
   std::optional<int> iterations;      ///< --iterations (powergossip)
   bool no_warm_start = false;         ///< --no-warm-start (powergossip)
-  std::optional<double> rate;         ///< --rate (a2cid2, async-gossip; --describe)
+  std::optional<double> rate;         ///< --rate (a2cid2, a2cid2-low-rank, async-gossip; --describe)
   std::optional<std::string> compressor;  ///< --compressor (choco)
   double heterogeneity = 1;
   double noise = 0;
@@ -236,17 +237,18 @@ inline run_spec parse_arguments(const std::vector<std::string>& args) {
     expects(!steps_set, "--algorithm ", s.algorithm, " is asynchronous: give --time T (virtual time), not --steps");
     expects(!s.time || *s.time >= 0, "--time must be >= 0, got ", s.time.value_or(0));
   } else {
-    expects(!s.time, "--time applies to the asynchronous algorithms (async-gossip, a2cid2); ", s.algorithm,
+    expects(!s.time, "--time applies to the asynchronous algorithms (async-gossip, a2cid2, a2cid2-low-rank); ", s.algorithm,
             " runs --steps");
   }
-  const bool is_powergossip = s.algorithm == "powergossip";
-  expects(!(s.rank || s.iterations || s.no_warm_start) || is_powergossip,
-          "--rank, --iterations and --no-warm-start apply to --algorithm powergossip only");
+  const bool low_rank = s.algorithm == "powergossip" || s.algorithm == "a2cid2-low-rank";
+  expects(!(s.rank || s.iterations || s.no_warm_start) || low_rank,
+          "--rank, --iterations and --no-warm-start apply to --algorithm powergossip and a2cid2-low-rank only");
   expects(!s.compressor || s.algorithm == "choco", "--compressor applies to --algorithm choco only");
   if (s.compressor) (void)detail::top_k_fraction(*s.compressor);  // validates the spec
   expects(!s.rank || *s.rank >= 1, "--rank must be >= 1, got ", s.rank.value_or(0));
   expects(!s.iterations || *s.iterations >= 1, "--iterations must be >= 1, got ", s.iterations.value_or(0));
-  expects(!s.rate || algo.asynchronous, "--rate applies to async-gossip and a2cid2 (and --describe) only");
+  expects(!s.rate || algo.asynchronous,
+          "--rate applies to async-gossip, a2cid2 and a2cid2-low-rank (and --describe) only");
   return s;
 }
 
@@ -287,6 +289,7 @@ inline double physical_memory() {
   else if (a == "relaysgd" || a == "relaysgd-grad") per_worker += 2, per_neighbour = 2;
   else if (a == "choco") per_worker += 3;
   else if (a == "async-gossip" || a == "a2cid2") per_worker += 2;
+  else if (a == "a2cid2-low-rank") per_worker += 4, per_neighbour = 0;  // + the snapshot and its copy; bases are small
   else per_worker += 1, per_neighbour = 1;  // gossip, powergossip: a received copy per neighbour
   return problem + numel * element * (n * per_worker + edge_ends * per_neighbour);
 }
@@ -324,7 +327,17 @@ std::unique_ptr<problem<T>> make_problem(const run_spec& s, int workers) {
   return std::make_unique<logistic_problem<T>>(workers, o);
 }
 
-/// Simulates an asynchronous run (a2cid2, async-gossip) in virtual time, on the host.
+/// The low-rank compressor's options from the flags (powergossip, a2cid2-low-rank).
+inline compress::low_rank_options low_rank_flags(const run_spec& s) {
+  compress::low_rank_options o;
+  o.rank = s.rank.value_or(1);
+  o.iterations = s.iterations.value_or(1);
+  o.warm_start = !s.no_warm_start;
+  o.seed = s.seed;
+  return o;
+}
+
+/// Simulates an asynchronous run (a2cid2, a2cid2-low-rank, async-gossip) in virtual time, on the host.
 template <class T>
 run_summary run_events(const run_spec& s, const row_sink& sink, const std::function<bool(const row&)>& until) {
   const topology::any_topology topo = topology::parse(s.topology);
@@ -342,8 +355,15 @@ run_summary run_events(const run_spec& s, const row_sink& sink, const std::funct
   o.seed = s.seed;
   o.until = until;
   const auto start = std::chrono::steady_clock::now();
-  const row last = s.algorithm == "a2cid2" ? event_simulator<T>(g, *task, o).run(sink)
-                                           : event_simulator<T, mixing::pairwise_average<exec::host, T>>(g, *task, o).run(sink);
+  row last;
+  if (s.algorithm == "a2cid2") {
+    last = event_simulator<T>(g, *task, o).run(sink);
+  } else if (s.algorithm == "a2cid2-low-rank") {
+    using rule = mixing::a2cid2_rule<exec::host, T, compress::low_rank<exec::host, T>>;
+    last = event_simulator<T, rule>(g, *task, o, low_rank_flags(s)).run(sink);
+  } else {
+    last = event_simulator<T, mixing::pairwise_average<exec::host, T>>(g, *task, o).run(sink);
+  }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   return run_summary{last, elapsed.count(), g.size()};
 }
@@ -389,10 +409,7 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   } else if (s.algorithm == "powergossip") {
     powergossip_options options;
     options.gamma = s.gamma;
-    options.compression.rank = s.rank.value_or(1);
-    options.compression.iterations = s.iterations.value_or(1);
-    options.compression.warm_start = !s.no_warm_start;
-    options.compression.seed = s.seed;
+    options.compression = low_rank_flags(s);
     last = simulate(std::type_identity<powergossip<any_topology, inprocess, Exec, T>>{}, options);
   } else if (s.algorithm == "choco") {
     if (const auto fraction = top_k_fraction(s.compressor.value_or("sign"))) {

@@ -11,22 +11,30 @@
 /// problems have no gradient events. As in docs/algorithms.md §1.5 (and the reference), a gradient is taken at the
 /// worker's x as it stands, before mixing to the event time. Rows come at virtual times 0, Δ, 2Δ, ..., measured on
 /// every worker's x mixed to that time. Payload: each event sends the whole model both ways (x̃ never travels).
+/// Through an edge compressor (the rule's `compressor_type`, e.g. `compress::low_rank`: A²CiD² low rank), an
+/// event runs as in the threaded runtime: each endpoint snapshots x at t, the compressor's rounds move both
+/// snapshots by `Rule::pair_weight` of the decoded difference (messages delivered in memory, matched by peer
+/// and tag), and each endpoint applies its snapshot's change (`apply_change`); the payload is what the
+/// compressor sends. Compressed runs take the mix-first order.
 /// The graph and the problem must outlive the simulator; `run` is called once.
 
 #include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <vector>
 
+#include <decent/comm/exchange.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/rng.hpp>
 #include <decent/core/tensor.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/compress/identity.hpp>
 #include <decent/mixing/acid.hpp>
+#include <decent/mixing/decoded.hpp>
 #include <decent/mixing/pairwise_rule.hpp>
 #include <decent/sim/metrics.hpp>
 #include <decent/sim/problem.hpp>
@@ -50,17 +58,22 @@ struct event_options {
 
 /// Workers, their pairwise rules' states and the event schedule of one simulated run (host memory).
 /// @tparam Rule a pairwise rule on the host executor: A²CiD² (the default) or `mixing::pairwise_average`
-///              (asynchronous gossip); uncompressed (every event sends the whole model both ways)
+///              (asynchronous gossip), with its edge compressor (identity: every event sends the whole model
+///              both ways)
 template <class T, mixing::pairwise_rule Rule = mixing::a2cid2_rule<exec::host, T>>
-  requires std::same_as<typename Rule::executor_type, exec::host> && std::same_as<typename Rule::value_type, T> &&
-           std::same_as<typename Rule::compressor_type, compress::identity<exec::host, T>>
+  requires std::same_as<typename Rule::executor_type, exec::host> && std::same_as<typename Rule::value_type, T>
 class event_simulator {
+  using Compressor = typename Rule::compressor_type;
+  static constexpr bool uncompressed = std::same_as<Compressor, compress::identity<exec::host, T>>;
+
  public:
   /// The most events (gradients and exchanges, expected) one run may simulate.
   static constexpr double max_events = 1e9;
 
-  event_simulator(const topology::graph& g, const problem<T>& task, event_options o)
-      : task_(task), o_(std::move(o)), ex_(1) {
+  /// @param compression the edge compressor's options (e.g. `compress::low_rank_options`; none for identity)
+  event_simulator(const topology::graph& g, const problem<T>& task, event_options o,
+                  typename Compressor::options compression = {})
+      : graph_(g), task_(task), o_(std::move(o)), ex_(1) {
     expects(task.workers() == g.size(), "the problem was built for ", task.workers(), " workers but ", g.name(),
             " has ", g.size());
     expects(o_.rate > 0, "event_options::rate must be > 0, got ", o_.rate);
@@ -82,6 +95,16 @@ class event_simulator {
     }
     for (auto& w : workers_)
       w.state.emplace(ex_, parameters<T>::packed(w.x.data(), task.layout()), constants);
+    if constexpr (!uncompressed) {
+      expects(o_.order == acid_send_order::mix_first, "event_options::order: a compressed exchange sends a snapshot "
+              "of x mixed to the event time (acid_send_order::mix_first); the reference order needs identity");
+      for (int i = 0; i < g.size(); ++i) {
+        worker& w = workers_[static_cast<std::size_t>(i)];
+        w.sent.resize(numel);
+        w.before.resize(numel);
+        w.compressor.emplace(context(i), parameters<T>::packed(w.sent.data(), task.layout()), compression);
+      }
+    }
     // Event rates: one gradient process per worker, then one process per edge.
     double total = 0;
     if (task.has_gradient())
@@ -139,7 +162,16 @@ class event_simulator {
     std::vector<T> x, m;
     std::optional<Rule> state;
     std::uint64_t gradients = 0;
+    // Compressed exchanges only: the snapshot that the compressor moves, its value before, the compressor.
+    std::vector<T> sent{}, before{};
+    std::optional<Compressor> compressor{};
+    comm::exchange_plan<T> plan{};
   };
+
+  /// Worker i's round context; step 1 on every exchange, as in the threaded runtime (no first-step skip).
+  [[nodiscard]] comm::round_context<topology::graph, exec::host> context(int i, int round = 0) const {
+    return {graph_, ex_, i, graph_.size(), 1, round};
+  }
 
   void gradient(int i, double t) {
     worker& w = workers_[static_cast<std::size_t>(i)];
@@ -158,11 +190,57 @@ class event_simulator {
       a.state->mix_to(ex_, t);
       b.state->mix_to(ex_, t);
     }
-    std::copy(a.x.begin(), a.x.end(), scratch_.begin());  // what a sends (a's exchange changes a.x, not b.x)
-    a.state->exchange(ex_, b.x.data(), t);
-    b.state->exchange(ex_, scratch_.data(), t);
+    if constexpr (uncompressed) {
+      std::copy(a.x.begin(), a.x.end(), scratch_.begin());  // what a sends (a's exchange changes a.x, not b.x)
+      a.state->exchange(ex_, b.x.data(), t);
+      b.state->exchange(ex_, scratch_.data(), t);
+      bytes_ += 2.0 * static_cast<double>(a.x.size() * sizeof(T));
+    } else {
+      compressed_exchange(first, second, t);
+    }
     ++communication_events_;
-    bytes_ += 2.0 * static_cast<double>(a.x.size() * sizeof(T));
+  }
+
+  /// The compressor's rounds between a and b on their snapshots at t, then each applies its snapshot's change.
+  void compressed_exchange(int first, int second, double t) {
+    worker& a = workers_[static_cast<std::size_t>(first)];
+    worker& b = workers_[static_cast<std::size_t>(second)];
+    for (worker* w : {&a, &b}) {
+      w->state->snapshot(ex_, t, w->sent.data());
+      std::copy(w->sent.begin(), w->sent.end(), w->before.begin());
+    }
+    const int peer_of_a[] = {second}, peer_of_b[] = {first};
+    const double pair_weight[] = {Rule::pair_weight};
+    const int rounds = a.compressor->rounds(1);
+    for (int round = 0; round < rounds; ++round) {
+      const auto ca = context(first, round), cb = context(second, round);
+      a.plan.clear();
+      b.plan.clear();
+      a.compressor->encode(ca, peer_of_a, a.plan);
+      b.compressor->encode(cb, peer_of_b, b.plan);
+      deliver(first, a.plan, second, b.plan);
+      deliver(second, b.plan, first, a.plan);
+      update_.next_round();
+      a.compressor->decode(ca, peer_of_a, [&](const auto& part) { update_(ex_, part, pair_weight, 1.0); });
+      update_.next_round();
+      b.compressor->decode(cb, peer_of_b, [&](const auto& part) { update_(ex_, part, pair_weight, 1.0); });
+    }
+    a.state->apply_change(ex_, t, a.sent.data(), a.before.data());
+    b.state->apply_change(ex_, t, b.sent.data(), b.before.data());
+  }
+
+  /// Copies every message `from` sends to `to` into the receive `to` posted for it (same peer and tag).
+  void deliver(int from, const comm::exchange_plan<T>& sender, int to, comm::exchange_plan<T>& receiver) {
+    for (const comm::send_op& send : sender.sends) {
+      expects(send.peer == to, "a compressed exchange between ", from, " and ", to, " sends to ", send.peer);
+      const auto match = std::find_if(receiver.recvs.begin(), receiver.recvs.end(), [&](const comm::recv_op& r) {
+        return r.peer == from && r.tag == send.tag;
+      });
+      expects(match != receiver.recvs.end() && match->bytes == send.bytes, "worker ", to,
+              " posted no receive of ", send.bytes, " bytes with tag ", send.tag, " from worker ", from);
+      if (send.bytes > 0) std::memcpy(match->data, send.data, send.bytes);
+      bytes_ += static_cast<double>(send.bytes);
+    }
   }
 
   /// The metrics of every worker's x mixed to time t, computed on copies (the state is left as it is).
@@ -179,9 +257,11 @@ class event_simulator {
                       initial_deviation_);
   }
 
+  const topology::graph& graph_;
   const problem<T>& task_;
   event_options o_;
   exec::host ex_;
+  mixing::decoded_update<exec::host> update_;
   std::vector<worker> workers_;
   std::vector<double> cumulative_;
   std::vector<std::pair<int, int>> edges_;
