@@ -2,7 +2,9 @@
 // gossip, RelaySGD (it is a tree) and A²CiD² exactly as the built-in graph with the same neighbour lists does.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -124,4 +126,58 @@ TEST_CASE("a user's topology type: a2cid2 and async gossip on it equal the runs 
   const auto gossip_mine = test::run_threads<async_gossip<my_topology, comm::inprocess, exec::host, double>>(copy_of(ring), o, s);
   const auto gossip_theirs = test::run_threads<async_gossip<topology::graph, comm::inprocess, exec::host, double>>(ring, o, s);
   for (std::size_t i = 0; i < gossip_mine.size(); ++i) CHECK(gossip_mine[i].x == gossip_theirs[i].x);
+}
+
+namespace {
+
+/// A user's time-varying topology: on 8 workers, neighbours i ± 1 at even steps and i ± 2 at odd ones.
+class my_alternating_ring {
+ public:
+  my_alternating_ring() {
+    for (int parity = 0; parity < 2; ++parity)
+      for (int i = 0; i < 8; ++i)
+        lists_[static_cast<std::size_t>(parity)][static_cast<std::size_t>(i)] = {(i + 8 - 1 - parity) % 8,
+                                                                                 (i + 1 + parity) % 8};
+  }
+  int size() const { return 8; }
+  std::span<const int> neighbors(int rank, std::int64_t step) const {
+    return lists_[static_cast<std::size_t>(step % 2)][static_cast<std::size_t>(rank)];
+  }
+  static constexpr bool time_varying = true;
+
+ private:
+  std::array<std::array<std::vector<int>, 8>, 2> lists_{};  // [step parity][rank]
+};
+static_assert(topology::topology<my_alternating_ring>);
+
+}  // namespace
+
+TEST_CASE("a user's time-varying topology: gossip follows it step by step; a2cid2 and relaysgd refuse it") {
+  const my_alternating_ring topo;
+  const std::size_t d = 37;
+  const auto start = run_sync<gossip<my_alternating_ring, comm::inprocess, exec::host, double>>(topo, 0, 0);
+  const auto mixed = run_sync<gossip<my_alternating_ring, comm::inprocess, exec::host, double>>(topo, 2, 0);
+  // Independently: every degree is 2, so w = 1/3; step 0 averages with i ± 1, step 1 with i ± 2.
+  auto round = [](const std::vector<std::vector<double>>& x, int hop) {
+    auto y = x;
+    for (int i = 0; i < 8; ++i)
+      for (std::size_t k = 0; k < x.front().size(); ++k)
+        y[static_cast<std::size_t>(i)][k] = (x[static_cast<std::size_t>(i)][k] + x[static_cast<std::size_t>((i + 8 - hop) % 8)][k] +
+                                             x[static_cast<std::size_t>((i + hop) % 8)][k]) / 3.0;
+    return y;
+  };
+  const auto expected = round(round(start, 1), 2);
+  for (int i = 0; i < 8; ++i)
+    for (std::size_t k = 0; k < d; ++k)
+      CHECK(mixed[static_cast<std::size_t>(i)][k] == doctest::Approx(expected[static_cast<std::size_t>(i)][k]).epsilon(1e-14));
+  // A²CiD² needs a static graph (its constants come from one Laplacian): refused at construction, with the reason.
+  sim::cluster workers(8);
+  std::vector<double> x(8 * d, 1.0);
+  CHECK_THROWS_WITH_AS(workers.run([&](comm::inprocess c) {
+                         double* mine = x.data() + static_cast<std::size_t>(c.rank()) * d;
+                         a2cid2<my_alternating_ring, comm::inprocess, exec::host, double> algo(
+                             topo, std::move(c), parameters<double>::packed(mine, parameter_layout{{d}}));
+                       }),
+                       doctest::Contains("needs a static topology"), topology_error);
+  CHECK_THROWS_AS((void)topology::spanning_trees(topo), topology_error);
 }
