@@ -63,9 +63,11 @@
 /// with the clock its mixing follows the timing. A positive patience gives up this determinism for pace.
 ///
 /// **Compression.** With an edge compressor other than identity (e.g. `compress::low_rank`, see
-/// `a2cid2_low_rank`), the exchange runs the compressor on the snapshot s (weight ½ towards the peer, the
-/// compressor's rounds per exchange, e.g. power iterations) and applies the change s' − s to x and 2α̃(s' − s) to
-/// x̃; linear compressors give opposite updates on both ends, so the invariant holds.
+/// `a2cid2_low_rank`), the exchange runs the compressor's rounds on the snapshot s (e.g. its power iterations):
+/// each round encodes s, exchanges, and moves s by `Rule::pair_weight` (½) of the decoded difference
+/// (`mixing::decoded_update`); the rule then applies the change s' − s to x and 2α̃(s' − s) to x̃
+/// (`apply_change`). Linear compressors give opposite updates on both ends, so the invariant holds. The event
+/// simulator runs compressed exchanges the same way.
 ///
 /// **Requirements.** The communicator belongs to the runtime from `start` to `stop` (two threads use it, one at
 /// a time: the user's thread for the averages, the communication thread between them; MPI needs

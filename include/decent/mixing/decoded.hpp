@@ -53,11 +53,10 @@ class decoded_update {
   void operator()(const Exec& ex, const compress::decoded_values<T>& part, std::span<const double> weights,
                   double rate) {
     std::vector<double>& coef = host_table(part.slots.size());
-    const double c = part.full_rate ? 1.0 : rate;
+    const double c = part.full_rate ? 1.0 : rate;  // 1·w = w exactly
     double self = 1.0;
     for (std::size_t j = 0; j < part.slots.size(); ++j) {
-      coef[j] = part.full_rate ? weights[static_cast<std::size_t>(part.slots[j])]
-                               : c * weights[static_cast<std::size_t>(part.slots[j])];
+      coef[j] = c * weights[static_cast<std::size_t>(part.slots[j])];
       self -= coef[j];
     }
     decent::detail::weighted_sum(ex, part.n, part.x, self, part.values.data(), coef.data(),
