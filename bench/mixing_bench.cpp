@@ -17,6 +17,7 @@
 #include <decent/exec/kernels.hpp>
 #include <decent/exec/operations.hpp>
 #include <decent/exec/host.hpp>
+#include <decent/mixing/relaysum_kernels.hpp>
 
 namespace {
 
@@ -93,6 +94,95 @@ void bm_mix(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(static_cast<std::size_t>(k + 2) * elements * sizeof(T)));
 }
 
+/// RelaySum's kernels on one slice of `elements` coordinates (mixing/relaysum_kernels.hpp), model variant, with
+/// range(0) tree neighbours and the coordinates at stride range(1) in x (1: one tree; 2: a double binary tree,
+/// one of its two slices). Bytes counted: messages read x and the relays, write the messages ((1 + 2·deg)
+/// values per coordinate); the update reads x, x⁰ and the relays and writes x ((3 + deg) values). The x buffer
+/// spans stride·elements values; only the slice's coordinates are counted.
+template <class T>
+struct relay_buffers {
+  explicit relay_buffers(int degree, std::size_t stride) {
+    const decent::exec::host ex;
+    x = ex.allocate<T>(elements * stride);
+    decent::exec::fill(ex, x.data(), T(0.25), elements * stride);
+    reference = make_buffers<T>(1);
+    for (int k = 0; k < degree; ++k) {
+      relays.push_back(ex.allocate<T>(elements + 1));
+      messages.push_back(ex.allocate<T>(elements + 1));
+      decent::exec::fill(ex, relays.back().data(), T(0.5) / T(k + 1), elements + 1);
+      decent::exec::fill(ex, messages.back().data(), T(0), elements + 1);
+      relay_table.push_back(relays.back().data());
+      message_table.push_back(messages.back().data());
+    }
+  }
+  decent::exec::host_buffer<T> x;
+  std::vector<decent::exec::host_buffer<T>> reference, relays, messages;
+  std::vector<const T*> relay_table;
+  std::vector<T*> message_table;
+};
+
+/// The kernels' pointers, by value for a compile-time degree (as mixing::relaysum passes them).
+template <class T, int Degree>
+decent::detail::relay_pointers<T, Degree> relay_pointers_of(relay_buffers<T>& b,
+                                                            decent::exec::host_buffer<const T*>& relay_table,
+                                                            decent::exec::host_buffer<T*>& message_table) {
+  decent::detail::relay_pointers<T, Degree> p{};
+  if constexpr (Degree == 0) {
+    std::copy(b.relay_table.begin(), b.relay_table.end(), relay_table.data());
+    std::copy(b.message_table.begin(), b.message_table.end(), message_table.data());
+    p.relay = relay_table.data();
+    p.message = message_table.data();
+  } else {
+    for (int k = 0; k < Degree; ++k) {
+      p.relay[k] = b.relay_table[static_cast<std::size_t>(k)];
+      p.message[k] = b.message_table[static_cast<std::size_t>(k)];
+    }
+  }
+  return p;
+}
+
+template <class T>
+void bm_relay_messages(benchmark::State& state) {
+  const decent::exec::host ex;
+  const auto degree = static_cast<int>(state.range(0));
+  const auto stride = static_cast<std::size_t>(state.range(1));
+  relay_buffers<T> b(degree, stride);
+  auto relay_table = ex.allocate<const T*>(static_cast<std::size_t>(degree));
+  auto message_table = ex.allocate<T*>(static_cast<std::size_t>(degree));
+  for (auto _ : state) {
+    decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
+      ex.for_each(elements, decent::detail::relay_messages_kernel<T, Degree, Stride>{
+                                b.x.data(), stride, nullptr, relay_pointers_of<T, Degree>(b, relay_table, message_table),
+                                degree});
+    });
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<std::int64_t>(static_cast<std::size_t>(1 + 2 * degree) * elements * sizeof(T)));
+}
+
+template <class T>
+void bm_relay_update(benchmark::State& state) {
+  const decent::exec::host ex;
+  const auto degree = static_cast<int>(state.range(0));
+  const auto stride = static_cast<std::size_t>(state.range(1));
+  relay_buffers<T> b(degree, stride);
+  auto relay_table = ex.allocate<const T*>(static_cast<std::size_t>(degree));
+  auto message_table = ex.allocate<T*>(static_cast<std::size_t>(degree));
+  const double reached = 5;
+  for (auto _ : state) {
+    decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
+      ex.for_each(elements, decent::detail::relay_update_kernel<T, Degree, Stride>{
+                                b.x.data(), stride, nullptr, b.reference[0].data(),
+                                relay_pointers_of<T, Degree>(b, relay_table, message_table), degree, &reached, 16.0,
+                                false});
+    });
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<std::int64_t>(static_cast<std::size_t>(3 + degree) * elements * sizeof(T)));
+}
+
 /// The opt-in finiteness check (`check_finite(true)`): one reduction over the model, read once.
 template <class T>
 void bm_check_finite(benchmark::State& state) {
@@ -127,6 +217,8 @@ BENCHMARK(bm_mix<float>)->Arg(1)->Arg(2)->Arg(4)->UseRealTime();
 BENCHMARK(bm_mix<double>)->Arg(2)->UseRealTime();
 BENCHMARK(bm_copy<double>)->UseRealTime();
 BENCHMARK(bm_check_finite<float>)->UseRealTime();
+BENCHMARK(bm_relay_messages<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
+BENCHMARK(bm_relay_update<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
 
 int main(int argc, char** argv) {
   std::vector<char*> rest;
@@ -160,6 +252,12 @@ int main(int argc, char** argv) {
   if (check > 0 && ring > 0)
     std::printf("%-28s %.2f GB/s; two checks per ring mix cost %.2f x the mix kernel's time\n",
                 "bm_check_finite<float>", check / 1e9, (2.0 / check) / (4.0 / ring));
+  for (const char* kernel : {"bm_relay_messages<float>", "bm_relay_update<float>"})
+    for (const char* args : {"1/1", "2/1", "3/1", "3/2", "4/1"}) {
+      const std::string name = std::string(kernel) + "/" + args + "/real_time";
+      if (bw(name) > 0 && triad > 0)
+        std::printf("%-40s %.2f GB/s = %.3f x triad\n", name.c_str(), bw(name) / 1e9, bw(name) / triad);
+    }
   benchmark::Shutdown();
   return 0;
 }

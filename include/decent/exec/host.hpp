@@ -103,17 +103,25 @@ class host {
  private:
   static constexpr std::size_t parallel_threshold = 1u << 14;
 
-  /// Calls f(i) for i in [0, n), on the OpenMP team when n ≥ min_parallel.
+  /// Calls f(i) for i in [0, n), on the OpenMP team when n ≥ min_parallel. Each thread loops over its own copy
+  /// of f: the copy's fields (pointers, sizes, coefficients) then live in registers, since no store through a
+  /// kernel's pointers can change a local object whose address never escapes — with `f` read through a
+  /// reference, the compiler must reload every field after every store, which keeps loops scalar.
   template <class F>
   void parallel_for(std::size_t n, const F& f, std::size_t min_parallel) const {
     const auto count = static_cast<std::ptrdiff_t>(n);
 #if DECENT_HAS_OPENMP
     const int t = threads();
-#pragma omp parallel for schedule(static) num_threads(t) if (t > 1 && n >= min_parallel)
-    for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+#pragma omp parallel num_threads(t) if (t > 1 && n >= min_parallel)
+    {
+      const F local = f;
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
+    }
 #else
     (void)min_parallel;
-    for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+    const F local = f;
+    for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
 #endif
   }
 

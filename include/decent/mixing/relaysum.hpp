@@ -19,7 +19,9 @@
 /// - Overlap: the update uses the messages of the previous round (one more round of delay). This reproduces
 ///   the semantics of the reference's overlapped communication; with the synchronous communicators of this
 ///   version the exchange itself still completes inside `mix()`.
-/// Messages are formed in one pass per slice, straight into the send buffers. The count travels as one extra
+/// Messages are formed in one pass per slice, straight into the send buffers, by kernels specialised for tree
+/// degrees up to 3 and strides 1 and 2 (the pointers in registers, the neighbour loops unrolled; larger degrees
+/// take the same sums through pointer tables). The count travels as one extra
 /// element at the end of each message and is relayed like a coordinate whose input is 1 (exact in f32 up to
 /// 2^24 workers), so counts never leave the executor's memory. Payload per round and slice:
 /// deg_tree(i) · (slice length + 1) · sizeof(T). Memory per slice coordinate: 2·deg + 1 values (relays,
@@ -107,9 +109,12 @@ class relaysum {
       slice& sl = slices_[s];
       const auto peers = neighbours(sl);
       const int degree = static_cast<int>(peers.size());
-      ctx.exec.for_each(sl.length + 1, decent::detail::relay_messages_kernel<T>{
-                                           sl.base, sl.stride, sl.length, previous_of(sl), sl.relay_table.data(),
-                                           sl.message_table.data(), degree});
+      ctx.exec.for_each(1, decent::detail::relay_counts_kernel<T>{sl.relay_table.data(), sl.message_table.data(),
+                                                                   sl.reached.data(), sl.length, degree});
+      decent::detail::with_relay_shape(degree, sl.stride, [&]<int Degree, int Stride>() {
+        ctx.exec.for_each(sl.length, decent::detail::relay_messages_kernel<T, Degree, Stride>{
+                                         sl.base, sl.stride, previous_of(sl), pointers<Degree>(sl), degree});
+      });
       if (options_.overlap) update(ctx.exec, sl);
       const std::size_t bytes = (sl.length + 1) * sizeof(T);
       for (int j = 0; j < degree; ++j) {
@@ -190,6 +195,9 @@ class relaysum {
     std::vector<buffer> messages; ///< messages[j]: next message to tree neighbour j, count at [length]
     typename Exec::template buffer<const T*> relay_table;
     typename Exec::template buffer<T*> message_table;
+    std::vector<const T*> relay_pointers{};  ///< the tables' host copies, for kernels that take them by value
+    std::vector<T*> message_pointers{};
+    typename Exec::template buffer<double> reached{};  ///< C = 1 + the counts held, for the update
   };
 
   slice make_slice(const Exec& ex, T* base, std::size_t stride, std::size_t length, std::size_t tree) const {
@@ -197,18 +205,34 @@ class relaysum {
     slice sl{base, stride, length, tree, ex.template allocate<T>(length), {}, {},
              ex.template allocate<const T*>(degree), ex.template allocate<T*>(degree)};
     ex.for_each(length, decent::detail::gather_kernel<T>{sl.state.data(), base, stride});
-    std::vector<const T*> relay_pointers;
-    std::vector<T*> message_pointers;
     for (std::size_t k = 0; k < degree; ++k) {
       sl.relays.push_back(ex.template allocate<T>(length + 1));
       sl.messages.push_back(ex.template allocate<T>(length + 1));
-      relay_pointers.push_back(sl.relays.back().data());
-      message_pointers.push_back(sl.messages.back().data());
+      sl.relay_pointers.push_back(sl.relays.back().data());
+      sl.message_pointers.push_back(sl.messages.back().data());
     }
-    ex.upload(sl.relay_table.data(), relay_pointers.data(), degree);
-    ex.upload(sl.message_table.data(), message_pointers.data(), degree);
+    sl.reached = ex.template allocate<double>(1);
+    ex.upload(sl.relay_table.data(), sl.relay_pointers.data(), degree);
+    ex.upload(sl.message_table.data(), sl.message_pointers.data(), degree);
     ex.synchronize();
     return sl;
+  }
+
+  /// The relay and message pointers of a slice as its kernels take them: by value for a compile-time degree,
+  /// the executor-memory tables otherwise (Degree = 0).
+  template <int Degree>
+  [[nodiscard]] static decent::detail::relay_pointers<T, Degree> pointers(const slice& sl) {
+    decent::detail::relay_pointers<T, Degree> p{};
+    if constexpr (Degree == 0) {
+      p.relay = sl.relay_table.data();
+      p.message = sl.message_table.data();
+    } else {
+      for (std::size_t k = 0; k < static_cast<std::size_t>(Degree); ++k) {
+        p.relay[k] = sl.relay_pointers[k];
+        p.message[k] = sl.message_pointers[k];
+      }
+    }
+    return p;
   }
 
   [[nodiscard]] std::span<const int> neighbours(const slice& sl) const { return trees_[sl.tree].neighbors(rank_); }
@@ -217,10 +241,15 @@ class relaysum {
   }
   /// x ← the normalised relay sum (see the file comment), from the relays and counts held now.
   void update(const Exec& ex, slice& sl) {
-    ex.for_each(sl.length, decent::detail::relay_update_kernel<T>{
-                               sl.base, sl.stride, sl.length, previous_of(sl), sl.state.data(), sl.relay_table.data(),
-                               static_cast<int>(sl.relays.size()), static_cast<double>(size_),
-                               options_.normalization == relay_normalization::counts});
+    const int degree = static_cast<int>(sl.relays.size());
+    ex.for_each(1, decent::detail::relay_counts_kernel<T>{sl.relay_table.data(), nullptr, sl.reached.data(),
+                                                          sl.length, degree});
+    decent::detail::with_relay_shape(degree, sl.stride, [&]<int Degree, int Stride>() {
+      ex.for_each(sl.length, decent::detail::relay_update_kernel<T, Degree, Stride>{
+                                 sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
+                                 sl.reached.data(), static_cast<double>(size_),
+                                 options_.normalization == relay_normalization::counts});
+    });
   }
 
   /// Whether the simulated network lost the message `from` sent this worker for slice s in round `step`.

@@ -21,63 +21,130 @@ struct gather_kernel {
   DECENT_HD void operator()(std::size_t i) const { dst[i] = src[stride * i]; }
 };
 
-/// RelaySum's outgoing messages of one slice, all neighbours in one pass (docs/algorithms.md §2.1), over
-/// length + 1 items: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double. Items i < length are
-/// coordinates, with u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update
-/// the worker applied); item `length` is the count, with u = 1, so counts are relayed exactly like values.
+/// The largest tree degree with kernels specialised at compile time (binary trees, chains, double binary trees:
+/// at most 3); higher degrees (stars, BFS trees) use the runtime-degree kernels, with the same sums in the same order.
+inline constexpr int max_fixed_relay_degree = 3;
+
+/// Where a slice's coordinate i lives in x: x[Stride·i] for a compile-time Stride (1: one tree; 2: one of a double
+/// binary tree's two slices), x[stride·i] for Stride = 0.
+template <int Stride>
+DECENT_HD inline std::size_t relay_coordinate(std::size_t i, std::size_t stride) {
+  if constexpr (Stride == 0) return stride * i;
+  else return static_cast<std::size_t>(Stride) * i;
+}
+
+/// The pointers of a slice's relays and messages: by value for a compile-time degree (they stay in registers and
+/// every loop over neighbours unrolls), as executor-memory tables for a runtime degree (Degree = 0).
+template <class T, int Degree>
+struct relay_pointers {
+  const T* relay[static_cast<std::size_t>(Degree)];
+  T* message[static_cast<std::size_t>(Degree)];
+  DECENT_HD static constexpr int degree(int) { return Degree; }
+};
 template <class T>
+struct relay_pointers<T, 0> {
+  const T* const* relay;
+  T* const* message;
+  DECENT_HD static constexpr int degree(int runtime) { return runtime; }
+};
+
+/// RelaySum's outgoing messages of one slice, all neighbours in one pass (docs/algorithms.md §2.1), over the
+/// slice's `length` coordinates: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double, with
+/// u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update the worker applied).
+/// The counts (item `length` of every message) are `relay_counts_kernel`'s.
+template <class T, int Degree, int Stride>
 struct relay_messages_kernel {
   const T* x;
   std::size_t stride;
-  std::size_t length;
-  const T* previous;       ///< null: model variant
-  const T* const* relay;   ///< relay[k]: last message received from neighbour k (count at [length])
-  T* const* message;       ///< message[j]: the message to neighbour j
-  int degree;
+  const T* previous;  ///< null: model variant
+  relay_pointers<T, Degree> p;
+  int runtime_degree;  ///< the degree when Degree = 0
   DECENT_HD void operator()(std::size_t i) const {
-    const double u = i == length ? 1.0
-                                 : static_cast<double>(x[stride * i]) - (previous ? static_cast<double>(previous[i]) : 0.0);
+    const int degree = p.degree(runtime_degree);
+    const double u = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]) -
+                     (previous ? static_cast<double>(previous[i]) : 0.0);
     for (int j = 0; j < degree; ++j) {
       double m = u;
       for (int k = 0; k < degree; ++k)
-        if (k != j) m += static_cast<double>(relay[k][i]);
-      message[j][i] = static_cast<T>(m);
+        if (k != j) m += static_cast<double>(p.relay[k][i]);
+      p.message[j][i] = static_cast<T>(m);
     }
   }
 };
 
-/// RelaySum's update of one slice from S = u + Σ_k r_k[i] and C = 1 + Σ_k r_k[length] (the counts), both in
-/// neighbour order in double. Model variant (previous null): x ← (S + (n − C)·reference)/n for world_size
-/// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x.
+/// The counts of a slice's messages and its reach, one item: message j's count m_j[length] = 1 + Σ_{k≠j} r_k[length]
+/// (relayed like a coordinate whose input is 1), and reached[0] = C = 1 + Σ_k r_k[length] for the update — both in
+/// neighbour order in double.
 template <class T>
-struct relay_update_kernel {
-  T* x;
-  std::size_t stride;
-  std::size_t length;
-  T* previous;              ///< grad variant: the parameters after the last round; null for the model variant
-  const T* reference;       ///< model variant: x⁽⁰⁾ on these coordinates
+struct relay_counts_kernel {
   const T* const* relay;
+  T* const* message;  ///< null: only `reached`
+  double* reached;
+  std::size_t length;
   int degree;
-  double workers;           ///< n
-  bool by_counts;           ///< counts normalisation instead of world_size
-  DECENT_HD void operator()(std::size_t i) const {
-    const double xi = static_cast<double>(x[stride * i]);
-    double s = previous ? xi - static_cast<double>(previous[i]) : xi;
-    double reached = 1.0;
-    for (int k = 0; k < degree; ++k) {
-      s += static_cast<double>(relay[k][i]);
-      reached += static_cast<double>(relay[k][length]);
-    }
-    const double divisor = by_counts ? reached : workers;
-    if (previous) {
-      const T updated = static_cast<T>(static_cast<double>(previous[i]) + s / divisor);
-      x[stride * i] = updated;
-      previous[i] = updated;
-    } else {
-      const double fill = by_counts || reached >= workers ? 0.0 : (workers - reached) * static_cast<double>(reference[i]);
-      x[stride * i] = static_cast<T>((s + fill) / divisor);
+  DECENT_HD void operator()(std::size_t) const {
+    double c = 1.0;
+    for (int k = 0; k < degree; ++k) c += static_cast<double>(relay[k][length]);
+    *reached = c;
+    if (!message) return;
+    for (int j = 0; j < degree; ++j) {
+      double m = 1.0;
+      for (int k = 0; k < degree; ++k)
+        if (k != j) m += static_cast<double>(relay[k][length]);
+      message[j][length] = static_cast<T>(m);
     }
   }
 };
+
+/// RelaySum's update of one slice from S = u + Σ_k r_k[i] (in neighbour order, in double) and C = `*reached`
+/// (`relay_counts_kernel`). Model variant (previous null): x ← (S + (n − C)·reference)/n for world_size
+/// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x.
+template <class T, int Degree, int Stride>
+struct relay_update_kernel {
+  T* x;
+  std::size_t stride;
+  T* previous;         ///< grad variant: the parameters after the last round; null for the model variant
+  const T* reference;  ///< model variant: x⁽⁰⁾ on these coordinates
+  relay_pointers<T, Degree> p;
+  int runtime_degree;
+  const double* reached;  ///< C, in executor memory
+  double workers;         ///< n
+  bool by_counts;         ///< counts normalisation instead of world_size
+  DECENT_HD void operator()(std::size_t i) const {
+    const int degree = p.degree(runtime_degree);
+    const std::size_t at = relay_coordinate<Stride>(i, stride);
+    const double xi = static_cast<double>(x[at]);
+    double s = previous ? xi - static_cast<double>(previous[i]) : xi;
+    for (int k = 0; k < degree; ++k) s += static_cast<double>(p.relay[k][i]);
+    const double c = *reached;
+    const double divisor = by_counts ? c : workers;
+    if (previous) {
+      const T updated = static_cast<T>(static_cast<double>(previous[i]) + s / divisor);
+      x[at] = updated;
+      previous[i] = updated;
+    } else {
+      const double fill = by_counts || c >= workers ? 0.0 : (workers - c) * static_cast<double>(reference[i]);
+      x[at] = static_cast<T>((s + fill) / divisor);
+    }
+  }
+};
+
+/// Calls f.template operator()<Degree, Stride>() with the compile-time degree (1 … max_fixed_relay_degree, else 0:
+/// runtime) and stride (1, 2, else 0: runtime) of a slice.
+template <class F>
+void with_relay_shape(int degree, std::size_t stride, F&& f) {
+  static_assert(max_fixed_relay_degree == 3, "with_relay_shape's cases must list every fixed degree");
+  auto by_stride = [&]<int Degree>() {
+    if (stride == 1) f.template operator()<Degree, 1>();
+    else if (stride == 2) f.template operator()<Degree, 2>();
+    else f.template operator()<Degree, 0>();
+  };
+  switch (degree) {
+    case 1: by_stride.template operator()<1>(); break;
+    case 2: by_stride.template operator()<2>(); break;
+    case 3: by_stride.template operator()<3>(); break;
+    default: by_stride.template operator()<0>(); break;
+  }
+}
 
 }  // namespace decent::detail
