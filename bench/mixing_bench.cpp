@@ -1,8 +1,11 @@
-// Bandwidth of the element-wise gossip mixing kernel on the host executor, as a ratio to plain copies and a
-// STREAM triad measured in the same run (docs/architecture.md target: >= 80% of copy bandwidth).
+// Bandwidth of the host executor's kernels as a ratio to plain copies and a STREAM triad measured in the same run
+// (docs/architecture.md target: >= 80% of triad): the gossip mixing kernel, RelaySum's message and update kernels
+// by tree degree and stride, PowerGossip's projection and update on a 1000x1000 matrix, A2CiD2's fused exchange,
+// and the finiteness check. Results on this machine: bench/results/kernels.txt.
 //
 // Bytes counted per element: copy 2 (read + write), triad 3, mixing with k neighbours k + 2 (read x and the
-// k received vectors, write x). Usage: mixing_bench [--elements N] [google-benchmark flags].
+// k received vectors, write x); the others say theirs above their benchmark. Usage:
+// mixing_bench [--elements N] [google-benchmark flags] (N: elements per buffer; 2^24 by default, out of cache).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -17,6 +20,9 @@
 #include <decent/exec/kernels.hpp>
 #include <decent/exec/operations.hpp>
 #include <decent/exec/host.hpp>
+#include <decent/compress/low_rank_kernels.hpp>
+#include <decent/mixing/acid_kernels.hpp>
+#include <decent/mixing/decoded.hpp>
 #include <decent/mixing/relaysum_kernels.hpp>
 
 namespace {
@@ -183,6 +189,79 @@ void bm_relay_update(benchmark::State& state) {
                           static_cast<std::int64_t>(static_cast<std::size_t>(3 + degree) * elements * sizeof(T)));
 }
 
+/// PowerGossip's kernels on a 1000×1000 matrix (the size; `elements` does not apply), rank range(1), two
+/// edges: the products X·Q̂ (range(0) = 1, by rows) or Xᵀ·P̂ (range(0) = 0, by columns) for both edges in one pass,
+/// and the gossip rule's update from the factored differences. Bytes counted: the projection reads X once and
+/// writes the products; the update reads and writes X and reads the factors.
+constexpr std::size_t low_rank_side = 1000;
+
+template <class T>
+struct low_rank_buffers {
+  explicit low_rank_buffers(std::size_t r) : rank(r) {
+    const decent::exec::host ex;
+    x = ex.allocate<T>(low_rank_side * low_rank_side);
+    decent::exec::fill(ex, x.data(), T(0.5), x.size());
+    for (int j = 0; j < 2; ++j) {
+      for (auto* list : {&basis, &own, &peer}) {
+        list->push_back(ex.allocate<T>(low_rank_side * r));
+        decent::exec::fill(ex, list->back().data(), T(0.01) * T(j + 1), low_rank_side * r);
+      }
+      basis_table.push_back(basis.back().data());
+      own_table.push_back(own.back().data());
+      peer_table.push_back(peer.back().data());
+    }
+  }
+  std::size_t rank;
+  decent::exec::host_buffer<T> x;
+  std::vector<decent::exec::host_buffer<T>> basis, own, peer;
+  std::vector<const T*> basis_table, peer_table;
+  std::vector<T*> own_table;
+  std::vector<const T*> own_const() const { return {own_table.begin(), own_table.end()}; }
+};
+
+template <class T>
+void bm_low_rank_project(benchmark::State& state) {
+  const decent::exec::host ex;
+  const bool by_rows = state.range(0) == 1;
+  low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)));
+  const std::size_t n = low_rank_side;
+  for (auto _ : state) {
+    ex.for_each(n, decent::detail::low_rank_project_kernel<T>{b.x.data(), n, n, b.rank, by_rows,
+                                                              b.basis_table.data(), b.own_table.data(), 2});
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>((n * n + 2 * 2 * n * b.rank) * sizeof(T)));
+}
+
+template <class T>
+void bm_low_rank_update(benchmark::State& state) {
+  const decent::exec::host ex;
+  const bool by_rows = state.range(0) == 1;
+  low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)));
+  const std::size_t n = low_rank_side;
+  const auto own = b.own_const();
+  const double coef[] = {0.3, 0.3};
+  for (auto _ : state) {
+    ex.for_each(n * n, decent::detail::add_differences_kernel<T, decent::detail::low_rank_terms<T>>{
+                           b.x.data(), {n, b.rank, by_rows, b.basis_table.data(), own.data(), b.peer_table.data()},
+                           coef, 2});
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>((2 * n * n + 2 * 3 * n * b.rank) * sizeof(T)));
+}
+
+/// A²CiD²'s fused exchange on `elements` coordinates: reads x, x̃ and the peer's x, writes x and x̃ (5 values).
+template <class T>
+void bm_acid_exchange(benchmark::State& state) {
+  const decent::exec::host ex;
+  auto buf = make_buffers<T>(3);
+  for (auto _ : state) {
+    ex.for_each(elements, decent::detail::acid_exchange_kernel<T>{buf[0].data(), buf[1].data(), buf[2].data(), 0.9, 0.3});
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(5 * elements * sizeof(T)));
+}
+
 /// The opt-in finiteness check (`check_finite(true)`): one reduction over the model, read once.
 template <class T>
 void bm_check_finite(benchmark::State& state) {
@@ -217,6 +296,9 @@ BENCHMARK(bm_mix<float>)->Arg(1)->Arg(2)->Arg(4)->UseRealTime();
 BENCHMARK(bm_mix<double>)->Arg(2)->UseRealTime();
 BENCHMARK(bm_copy<double>)->UseRealTime();
 BENCHMARK(bm_check_finite<float>)->UseRealTime();
+BENCHMARK(bm_low_rank_project<float>)->Args({1, 1})->Args({0, 1})->Args({1, 2})->UseRealTime();
+BENCHMARK(bm_low_rank_update<float>)->Args({1, 1})->Args({0, 1})->Args({1, 2})->UseRealTime();
+BENCHMARK(bm_acid_exchange<float>)->UseRealTime();
 BENCHMARK(bm_relay_messages<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
 BENCHMARK(bm_relay_update<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
 
@@ -258,6 +340,12 @@ int main(int argc, char** argv) {
       if (bw(name) > 0 && triad > 0)
         std::printf("%-40s %.2f GB/s = %.3f x triad\n", name.c_str(), bw(name) / 1e9, bw(name) / triad);
     }
+  for (const char* name : {"bm_low_rank_project<float>/1/1/real_time", "bm_low_rank_project<float>/0/1/real_time",
+                           "bm_low_rank_project<float>/1/2/real_time", "bm_low_rank_update<float>/1/1/real_time",
+                           "bm_low_rank_update<float>/0/1/real_time", "bm_low_rank_update<float>/1/2/real_time",
+                           "bm_acid_exchange<float>/real_time"})
+    if (bw(name) > 0 && triad > 0)
+      std::printf("%-40s %.2f GB/s = %.3f x triad\n", name, bw(name) / 1e9, bw(name) / triad);
   benchmark::Shutdown();
   return 0;
 }

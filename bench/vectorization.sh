@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Which host kernels the compiler vectorises: compiles one small translation unit per kernel (the kernel run by
+# exec::host::for_each, as the library runs it) with the Release flags (-O3, OpenMP, no -march) and GCC's
+# vectorisation report, and prints one line per kernel: "vectorised (N-byte vectors)" or "scalar". The report
+# speaks of the element loop; a kernel with inner loops of run-time length (runtime degree, low rank) may be
+# vectorised across elements yet far from bandwidth — bench/mixing_bench measures what each one achieves.
+#   bench/vectorization.sh [CXX]        (default g++)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cxx=${1:-g++}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# name | headers | the statement inside run(ex, n, x, y, z, p) (float* x, y, z; const float* const* p)
+kernels=(
+  "copy|exec/kernels.hpp|ex.for_each(n, decent::detail::copy_kernel<float>{x, y});"
+  "axpy|exec/kernels.hpp|ex.for_each(n, decent::detail::axpy_kernel<float>{x, y, 0.5});"
+  "weighted_sum (gossip, 2 neighbours)|exec/kernels.hpp|ex.for_each(n, decent::detail::weighted_sum_kernel<float, 2>{x, 0.5, {y, z}, {0.25, 0.25}});"
+  "sgd_momentum|exec/kernels.hpp|ex.for_each(n, decent::detail::sgd_momentum_kernel<float>{x, y, z, 0.1, 0.9, nullptr});"
+  "relay_messages (degree 1, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_messages_kernel<float, 1, 1>{x, 1, nullptr, {{y}, {z}}, 1});"
+  "relay_messages (degree 2, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_messages_kernel<float, 2, 1>{x, 1, nullptr, {{y, z}, {w, v}}, 2});"
+  "relay_messages (degree 3, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_messages_kernel<float, 3, 1>{x, 1, nullptr, {{y, z, u}, {w, v, t}}, 3});"
+  "relay_messages (degree 3, stride 2)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_messages_kernel<float, 3, 2>{x, 2, nullptr, {{y, z, u}, {w, v, t}}, 3});"
+  "relay_messages (runtime degree)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_messages_kernel<float, 0, 1>{x, 1, nullptr, {p, q}, 4});"
+  "relay_update (degree 3, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 3, 1>{x, 1, nullptr, w, {{y, z, u}, {}}, 3, c, 16.0, false});"
+  "relay_update (runtime degree)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 0, 1>{x, 1, nullptr, w, {p, q}, 4, c, 16.0, false});"
+  "low_rank_project (by rows, X·Q)|compress/low_rank_kernels.hpp|ex.for_each(n, decent::detail::low_rank_project_kernel<float>{x, 1000, 1000, 1, true, p, q, 2});"
+  "low_rank decoded differences (gossip update)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_kernel<float, decent::detail::low_rank_terms<float>>{x, {1000, 1, true, p, p, p}, c, 2});"
+  "acid_exchange (A2CiD2 exchange)|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_exchange_kernel<float>{x, y, z, 0.9, 0.3});"
+  "acid_mix|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_mix_kernel<float>{x, y, 0.9});"
+  "pack_signs (sign compressor)|compress/sign_top_k_kernels.hpp|ex.for_each(n, decent::detail::pack_signs_kernel<float>{y, n * 32, reinterpret_cast<std::uint32_t*>(x)});"
+)
+printf '%-48s %s\n' kernel "host loop"
+for entry in "${kernels[@]}"; do
+  IFS='|' read -r name headers statement <<<"$entry"
+  {
+    echo '#include <cstdint>'
+    echo '#include <decent/exec/host.hpp>'
+    for h in $headers; do echo "#include <decent/$h>"; done
+    echo 'void run(const decent::exec::host& ex, std::size_t n, float* x, float* y, float* z, float* u, float* w,'
+    echo '         float* v, float* t, const float* const* p, float* const* q, const double* c) {'
+    echo "  $statement"
+    echo '}'
+  } >"$work/k.cpp"
+  if ! "$cxx" -std=c++20 -O3 -fopenmp -Iinclude -c "$work/k.cpp" -o "$work/k.o" -fopt-info-vec-optimized="$work/k.txt" 2>"$work/err"; then
+    printf '%-48s %s\n' "$name" "does not compile here: $(head -1 "$work/err")"
+    continue
+  fi
+  # The loop of exec::host::parallel_for is the kernel's loop (the only loop in the unit outside the kernel).
+  bytes=$(grep -E 'exec/host.hpp:[0-9]+:[0-9]+: optimized: loop vectorized using [0-9]+ byte vectors' "$work/k.txt" |
+          sed -E 's/.*using ([0-9]+) byte.*/\1/' | sort -n | tail -1 || true)
+  versioned=""
+  grep -qE 'exec/host.hpp:[0-9]+:[0-9]+: optimized: +loop versioned for vectorization because of possible aliasing' \
+    "$work/k.txt" && versioned=", versioned: a scalar copy runs when the run-time alias check fails"
+  if [ -n "$bytes" ]; then printf '%-48s %s\n' "$name" "vectorised ($bytes-byte vectors$versioned)"
+  else printf '%-48s %s\n' "$name" "scalar"; fi
+done
