@@ -241,10 +241,16 @@ void bm_low_rank_update(benchmark::State& state) {
   const std::size_t n = low_rank_side;
   const auto own = b.own_const();
   const double coef[] = {0.3, 0.3};
+  // As mixing::decoded_update runs it on the host: a row per item, the rank a compile-time constant.
   for (auto _ : state) {
-    ex.for_each(n * n, decent::detail::add_differences_kernel<T, decent::detail::low_rank_terms<T>>{
-                           b.x.data(), {n, b.rank, by_rows, b.basis_table.data(), own.data(), b.peer_table.data()},
-                           coef, 2});
+    decent::detail::with_rank(b.rank, [&]<int Rank>() {
+      using terms = decent::detail::low_rank_terms<T, Rank>;
+      const terms t{n, b.rank, by_rows, b.basis_table.data(), own.data(), b.peer_table.data()};
+      if constexpr (Rank > 0)
+        ex.for_each(n, decent::detail::add_differences_rows_kernel<T, terms>{b.x.data(), t, coef, 2, n});
+      else
+        ex.for_each(n * n, decent::detail::add_differences_kernel<T, terms>{b.x.data(), t, coef, 2});
+    });
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>((2 * n * n + 2 * 3 * n * b.rank) * sizeof(T)));

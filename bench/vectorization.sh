@@ -11,7 +11,8 @@ cxx=${1:-g++}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# name | headers | the statement inside run(ex, n, x, y, z, p) (float* x, y, z; const float* const* p)
+# name | headers | the statement inside run(...) (see the signature below) | [where the element loop is: the
+# header of a kernel that loops over a row itself; default exec/host.hpp, the executor's loop]
 kernels=(
   "copy|exec/kernels.hpp|ex.for_each(n, decent::detail::copy_kernel<float>{x, y});"
   "axpy|exec/kernels.hpp|ex.for_each(n, decent::detail::axpy_kernel<float>{x, y, 0.5});"
@@ -25,14 +26,16 @@ kernels=(
   "relay_update (degree 3, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 3, 1>{x, 1, nullptr, w, {{y, z, u}, {}}, 3, c, 16.0, false});"
   "relay_update (runtime degree)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 0, 1>{x, 1, nullptr, w, {p, q}, 4, c, 16.0, false});"
   "low_rank_project (by rows, X·Q)|compress/low_rank_kernels.hpp|ex.for_each(n, decent::detail::low_rank_project_kernel<float>{x, 1000, 1000, 1, true, p, q, 2});"
-  "low_rank decoded differences (gossip update)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_kernel<float, decent::detail::low_rank_terms<float>>{x, {1000, 1, true, p, p, p}, c, 2});"
+  "low_rank update, element form (devices, rank > 4)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_kernel<float, decent::detail::low_rank_terms<float>>{x, {1000, 1, true, p, p, p}, c, 2});"
+  "low_rank update, row form (host, rank 1)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_rows_kernel<float, decent::detail::low_rank_terms<float, 1>>{x, {1000, 1, true, p, p, p}, c, 2, 1000});|mixing/decoded.hpp"
   "acid_exchange (A2CiD2 exchange)|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_exchange_kernel<float>{x, y, z, 0.9, 0.3});"
   "acid_mix|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_mix_kernel<float>{x, y, 0.9});"
   "pack_signs (sign compressor)|compress/sign_top_k_kernels.hpp|ex.for_each(n, decent::detail::pack_signs_kernel<float>{y, n * 32, reinterpret_cast<std::uint32_t*>(x)});"
 )
-printf '%-48s %s\n' kernel "host loop"
+printf '%-52s %s\n' kernel "host loop"
 for entry in "${kernels[@]}"; do
-  IFS='|' read -r name headers statement <<<"$entry"
+  IFS='|' read -r name headers statement loop <<<"$entry"
+  loop=${loop:-exec/host.hpp}
   {
     echo '#include <cstdint>'
     echo '#include <decent/exec/host.hpp>'
@@ -43,15 +46,15 @@ for entry in "${kernels[@]}"; do
     echo '}'
   } >"$work/k.cpp"
   if ! "$cxx" -std=c++20 -O3 -fopenmp -Iinclude -c "$work/k.cpp" -o "$work/k.o" -fopt-info-vec-optimized="$work/k.txt" 2>"$work/err"; then
-    printf '%-48s %s\n' "$name" "does not compile here: $(head -1 "$work/err")"
+    printf '%-52s %s\n' "$name" "does not compile here: $(head -1 "$work/err")"
     continue
   fi
-  # The loop of exec::host::parallel_for is the kernel's loop (the only loop in the unit outside the kernel).
-  bytes=$(grep -E 'exec/host.hpp:[0-9]+:[0-9]+: optimized: loop vectorized using [0-9]+ byte vectors' "$work/k.txt" |
+  # The loop of exec::host::parallel_for is the kernel's element loop (row kernels: the loops of their header).
+  bytes=$(grep -E "$loop:[0-9]+:[0-9]+: optimized: loop vectorized using [0-9]+ byte vectors" "$work/k.txt" |
           sed -E 's/.*using ([0-9]+) byte.*/\1/' | sort -n | tail -1 || true)
   versioned=""
-  grep -qE 'exec/host.hpp:[0-9]+:[0-9]+: optimized: +loop versioned for vectorization because of possible aliasing' \
+  grep -qE "$loop:[0-9]+:[0-9]+: optimized: +loop versioned for vectorization because of possible aliasing" \
     "$work/k.txt" && versioned=", versioned: a scalar copy runs when the run-time alias check fails"
-  if [ -n "$bytes" ]; then printf '%-48s %s\n' "$name" "vectorised ($bytes-byte vectors$versioned)"
-  else printf '%-48s %s\n' "$name" "scalar"; fi
+  if [ -n "$bytes" ]; then printf '%-52s %s\n' "$name" "vectorised ($bytes-byte vectors$versioned)"
+  else printf '%-52s %s\n' "$name" "scalar"; fi
 done

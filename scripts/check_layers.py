@@ -2,7 +2,7 @@
 """The include graph of include/decent has no arrow from a lower layer to a higher one (docs/architecture.md).
 
 Layers, lowest first; a header may include headers of its own directory, of a lower layer, and nothing else:
-  0 core/, detail/      (detail/ holds core's private helpers and the kernels; they may include each other)
+  0 core/, detail/      (detail/ holds core's private helpers: dense linear algebra, CUDA checks; they may include each other)
   1 exec/
   2 topology/, comm/    (independent of each other)
   3 compress/

@@ -12,6 +12,7 @@
 
 #include <decent/core/config.hpp>
 #include <decent/core/shape.hpp>
+#include <decent/exec/operations.hpp>
 
 #include "fashion_mnist.hpp"
 

@@ -221,8 +221,10 @@ class async_mixer {
       compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
                           o_.compression);
     exchanges_with_.assign(static_cast<std::size_t>(comm_.size()), 0);
-    // Buffers are ordered on the executors' streams (CUDA: stream-ordered allocation); the communication
-    // thread's executor uses the main one's, so they are ready for it before anything else runs.
+    // live_, sent_ and received_ are ordered on exec_'s stream (CUDA: stream-ordered allocation and zero fill)
+    // but used on comm_exec_'s, usually another stream: both are synchronized here, before the communication
+    // thread exists. They are released on exec_'s stream too, which is safe because the communication thread
+    // synchronizes comm_exec_ after each use and is joined before the buffers die.
     exec_.synchronize();
     comm_exec_.synchronize();
   }

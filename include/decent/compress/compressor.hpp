@@ -17,7 +17,11 @@
 /// - `decoded_values`: the neighbours' values themselves (lossless: C(x_j) = x_j, C(x_i) = x_i), so the rule can
 ///   form x ← (1 − Σ_j c_j)·x + Σ_j c_j·x_j in one pass;
 /// - `decoded_differences`: a functor `terms(j, e)` giving D̂_ij at element e (low rank: from the factors, never
-///   materialised), so the rule forms x ← x + Σ_j c_j·terms(j, e) in one pass.
+///   materialised), so the rule forms x ← x + Σ_j c_j·terms(j, e) in one pass. Terms may also have a row form —
+///   `cols()` and `along_row(j, i, f)`, calling f with a functor of the column k that gives D̂_ij(i, k), the same
+///   values — which the host executor's update uses (low rank with rank ≤ 4).
+/// A part, and the buffers it points to, are valid only during the `visit` call: the rule enqueues its update
+/// before returning (the compressor moves its bases right after, and the next `encode` overwrites messages).
 
 #include <concepts>
 #include <cstddef>

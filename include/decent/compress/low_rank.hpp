@@ -182,9 +182,11 @@ class low_rank {
           g.peer.push_back(edge(ctx.exec, peer).peer[m.index].data());
         }
         ctx.exec.upload(g.peer_table.data(), g.peer.data(), g.peer.size());
-        visit(decoded_differences<T, decent::detail::low_rank_terms<T>>{
-            m.x, m.a * m.b, g.slots,
-            {m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), g.peer_table.data()}});
+        decent::detail::with_rank(m.r, [&]<int Rank>() {
+          visit(decoded_differences<T, decent::detail::low_rank_terms<T, Rank>>{
+              m.x, m.a * m.b, g.slots,
+              {m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), g.peer_table.data()}});
+        });
         const std::size_t message_elements = (by_rows ? m.a : m.b) * m.r;
         for (const int peer : g.peers) {
           edge_state& e = edge(ctx.exec, peer);

@@ -6,6 +6,7 @@
 /// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
 /// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
 
+#include <cmath>
 #include <cstddef>
 
 #include <decent/core/config.hpp>
@@ -70,14 +71,17 @@ struct low_rank_project_kernel {
 
 /// PowerGossip's decoded differences of one matrix X (a×b) for all its edges of one side, in factored form
 /// (item e = element (i, k) of X): D̂_j = (peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
-/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the column sum in double, in order.
-template <class T>
+/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the sum over the rank in double, in order.
+/// With a compile-time `Rank` (1 … max_fixed_rank) the terms also have a row form, `along_row`, which the rule's
+/// update uses on the host: the same values, with what depends only on the row computed once per row.
+template <class T, int Rank = 0>
 struct low_rank_terms {
   std::size_t b, r;
   bool by_rows;
   const T* const* basis;
   const T* const* own;
   const T* const* peer;
+
   DECENT_HD double operator()(int j, std::size_t e) const {
     const std::size_t i = e / b, k = e % b;
     const std::size_t message_row = by_rows ? i : k, basis_row = by_rows ? k : i;
@@ -87,6 +91,68 @@ struct low_rank_terms {
            static_cast<double>(basis[j][basis_row * r + c]);
     return s;
   }
+
+  /// By rows, along row i: D̂_j(i, k) = Σ_c d[c]·basis[k·R + c] with d = peer_j − own_j of row i.
+  struct rows_side {
+    double d[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
+    const T* basis;
+    DECENT_HD double operator()(std::size_t k) const {
+      double s = 0;
+      for (int c = 0; c < Rank; ++c) s += d[c] * static_cast<double>(basis[k * Rank + static_cast<std::size_t>(c)]);
+      return s;
+    }
+  };
+  /// By columns, along row i: D̂_j(i, k) = Σ_c (peer_j[k·R + c] − own_j[k·R + c])·q[c] with q = basis_j's row i.
+  struct cols_side {
+    double q[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
+    const T* own;
+    const T* peer;
+    DECENT_HD double operator()(std::size_t k) const {
+      double s = 0;
+      for (int c = 0; c < Rank; ++c) {
+        const std::size_t at = k * Rank + static_cast<std::size_t>(c);
+        s += (static_cast<double>(peer[at]) - static_cast<double>(own[at])) * q[c];
+      }
+      return s;
+    }
+  };
+
+  /// Columns of X (the length of a row).
+  [[nodiscard]] std::size_t cols() const { return b; }
+  /// Calls along(f) with f(k) = D̂_j(i, k), the same values as operator()(j, i·b + k).
+  template <class Along>
+  void along_row(int j, std::size_t i, Along&& along) const
+    requires(Rank > 0)
+  {
+    if (by_rows) {
+      rows_side side{{}, basis[j]};
+      for (int c = 0; c < Rank; ++c) {
+        const std::size_t at = i * Rank + static_cast<std::size_t>(c);
+        side.d[c] = static_cast<double>(peer[j][at]) - static_cast<double>(own[j][at]);
+      }
+      along(side);
+    } else {
+      cols_side side{{}, own[j], peer[j]};
+      for (int c = 0; c < Rank; ++c) side.q[c] = static_cast<double>(basis[j][i * Rank + static_cast<std::size_t>(c)]);
+      along(side);
+    }
+  }
 };
+
+/// The largest rank with compile-time row terms; larger ranks use the element form only.
+inline constexpr int max_fixed_rank = 4;
+
+/// Calls f.template operator()<R>() with R = r for r ≤ max_fixed_rank, else R = 0.
+template <class F>
+void with_rank(std::size_t r, F&& f) {
+  static_assert(max_fixed_rank == 4, "with_rank's cases must list every fixed rank");
+  switch (r) {
+    case 1: f.template operator()<1>(); break;
+    case 2: f.template operator()<2>(); break;
+    case 3: f.template operator()<3>(); break;
+    case 4: f.template operator()<4>(); break;
+    default: f.template operator()<0>(); break;
+  }
+}
 
 }  // namespace decent::detail

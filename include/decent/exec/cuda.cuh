@@ -40,6 +40,8 @@ class memory_resource {
   [[nodiscard]] void* allocate(std::size_t bytes, ::cuda::stream_ref stream) { return do_allocate(bytes, stream); }
   /// Returns memory once the work enqueued on `stream` before this call is done with it; never throws.
   void deallocate(void* p, std::size_t bytes, ::cuda::stream_ref stream) noexcept { do_deallocate(p, bytes, stream); }
+  /// Whether memory is ordered on the stream it was allocated for (true), or usable by every stream at once.
+  [[nodiscard]] virtual bool stream_ordered() const noexcept { return true; }
 
  private:
   virtual void* do_allocate(std::size_t bytes, ::cuda::stream_ref stream) = 0;
@@ -47,9 +49,16 @@ class memory_resource {
 };
 
 /// Stream-ordered allocation from the device's default memory pool (cudaMallocAsync / cudaFreeAsync): the
-/// default. Needs a device with memory pools (every GPU of compute capability ≥ 6.0 on a recent driver).
+/// default. Needs a device with memory pools (every GPU of compute capability ≥ 6.0 on a recent driver); on one
+/// without, allocating throws `cuda_error` naming the fix (`synchronous_memory_resource`).
 class async_memory_resource final : public memory_resource {
   void* do_allocate(std::size_t bytes, ::cuda::stream_ref stream) override {
+    int device = 0, pools = 0;
+    DECENT_CUDA_TRY(cudaGetDevice(&device));
+    DECENT_CUDA_TRY(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
+    if (pools == 0)
+      throw cuda_error(decent::detail::concat("CUDA device ", device, " has no memory pools (cudaMallocAsync): ",
+                                              "give exec::cuda a decent::exec::synchronous_memory_resource"));
     void* p = nullptr;
     DECENT_CUDA_TRY(cudaMallocAsync(&p, bytes, stream.get()));
     return p;
@@ -62,6 +71,10 @@ class async_memory_resource final : public memory_resource {
 /// cudaMalloc / cudaFree: memory usable by every stream at once, at the price of the implicit device-wide
 /// synchronization of cudaFree. For memory shared with code that does not follow the executor's stream.
 class synchronous_memory_resource final : public memory_resource {
+ public:
+  [[nodiscard]] bool stream_ordered() const noexcept override { return false; }
+
+ private:
   void* do_allocate(std::size_t bytes, ::cuda::stream_ref) override {
     void* p = nullptr;
     DECENT_CUDA_TRY(cudaMalloc(&p, bytes));
@@ -80,20 +93,23 @@ inline memory_resource& default_memory_resource() {
 
 /// An owning buffer of device memory from a `memory_resource`, zero-filled, ordered on one stream: it is
 /// allocated and zeroed on the stream (asynchronously) and released on it, so work on another stream that
-/// uses it must be ordered after the stream (e.g. by synchronizing it once after setting up). Move-only;
-/// freeing never throws.
+/// uses it must be ordered after the stream (e.g. by synchronizing it once after setting up), and must be done
+/// with it before it is released. From a resource that is not stream-ordered (`synchronous_memory_resource`)
+/// the zero fill completes before the constructor returns, so every stream may use the buffer at once.
+/// Move-only; freeing never throws.
 template <class T>
 class device_buffer {
  public:
   device_buffer() = default;
   /// n zeros on `stream` (default: the legacy default stream) from `resource`.
-  explicit device_buffer(std::size_t n, ::cuda::stream_ref stream = ::cuda::stream_ref{},
+  explicit device_buffer(std::size_t n, ::cuda::stream_ref stream = ::cuda::stream_ref{cudaStream_t{}},
                          memory_resource& resource = default_memory_resource())
       : size_(n), stream_(stream), resource_(&resource) {
     if (n == 0) return;
     data_ = static_cast<T*>(resource_->allocate(n * sizeof(T), stream_));
     try {
       DECENT_CUDA_TRY(cudaMemsetAsync(data_, 0, n * sizeof(T), stream_.get()));
+      if (!resource_->stream_ordered()) DECENT_CUDA_TRY(cudaStreamSynchronize(stream_.get()));
     } catch (...) {
       reset();
       throw;
@@ -129,7 +145,7 @@ class device_buffer {
   }
   T* data_ = nullptr;
   std::size_t size_ = 0;
-  ::cuda::stream_ref stream_{};
+  ::cuda::stream_ref stream_{cudaStream_t{}};
   memory_resource* resource_ = &default_memory_resource();
 };
 
@@ -195,7 +211,10 @@ class cuda {
   template <class T>
   using buffer = device_buffer<T>;
 
-  explicit cuda(::cuda::stream_ref stream = ::cuda::stream_ref{}, memory_resource& resource = default_memory_resource())
+  /// (`exec::cuda(nullptr)` does not compile: `cuda::stream_ref` refuses a null pointer literal; the default is
+  /// the legacy default stream, and a `cudaStream_t` converts.)
+  explicit cuda(::cuda::stream_ref stream = ::cuda::stream_ref{cudaStream_t{}},
+                memory_resource& resource = default_memory_resource())
       : stream_(stream), resource_(&resource) {}
 
   [[nodiscard]] ::cuda::stream_ref stream() const { return stream_; }

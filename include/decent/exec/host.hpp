@@ -6,6 +6,7 @@
 /// and then the block partials in order, so the result is bit-identical for any number of threads.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -61,7 +62,13 @@ class host {
   /// Calls f(i) for every i in [0, n); iterations must be independent.
   template <class F>
   void for_each(std::size_t n, F f) const {
-    parallel_for(n, f, parallel_threshold);
+    // A functor whose items are long (rows) may say how many elements one touches (`work_per_item()`).
+    if constexpr (requires { { f.work_per_item() } -> std::convertible_to<std::size_t>; }) {
+      const std::size_t work = f.work_per_item();
+      parallel_for(n, f, work > 1 ? (parallel_threshold + work - 1) / work : parallel_threshold);
+    } else {
+      parallel_for(n, f, parallel_threshold);
+    }
   }
 
   /// Σ_{i<n} term(i) in double, in a fixed order (see file comment).

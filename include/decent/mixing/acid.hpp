@@ -55,6 +55,8 @@ class acid {
   /// The weight of the peer in an exchange: x moves by ½(x_j − x) (through a compressor: by ½ of the decoded
   /// difference, applied to the snapshot, then to x with `apply_change`).
   static constexpr double pair_weight = 0.5;
+  static_assert(pair_weight == decent::detail::acid_exchange_kernel<T>{}.step,
+                "the exchange kernel's default step is the pair weight");
 
   /// η and α̃ of the graph at communication rate r (`topology::a2cid2_constants`); none without x̃ (asynchronous
   /// gossip needs no spectral analysis, so it runs on graphs of any size).

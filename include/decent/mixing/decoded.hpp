@@ -8,8 +8,12 @@
 /// - `decoded_values` (lossless): x ← (1 − Σ_j c_j)·x + Σ_j c_j·x_j, neighbours summed in order in double and
 ///   rounded once per pass of up to `detail::max_weighted_terms` (8) neighbours (`weighted_sum`); a part marked
 ///   `full_rate` takes c_j = w_j (rate 1, the rule's γ not applied).
-/// - `decoded_differences`: x ← x + Σ_j c_j·terms(j, e), edges summed in order in double, rounded once.
+/// - `decoded_differences`: x ← x + Σ_j c_j·terms(j, e), edges summed in order in double, rounded once; on the
+///   host, terms with a row form (`cols()`, `along_row`: low rank up to rank 4) run a row per item, with the
+///   same arithmetic (the same operations in the same order; bit-identical where the compiler contracts neither
+///   form into fused multiply-adds, as GCC does not for x86-64 without -march).
 
+#include <concepts>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -34,6 +38,48 @@ struct add_differences_kernel {
     for (int j = 0; j < edges; ++j) acc += coef[j] * terms(j, e);
     x[e] = static_cast<T>(static_cast<double>(x[e]) + acc);
   }
+};
+
+/// The same update a row at a time, on the host (item = row i of a rows × cols part): for every column k,
+/// x ← x + Σ_j coef[j]·D̂_j(i, k) with D̂_j along the row from `terms.along_row` — the same sums in the same order as
+/// `add_differences_kernel` (acc = 0, then + coef_j·D̂_j for j in order, then x + acc, rounded once), in chunks of
+/// columns so that each loop over k runs over contiguous memory with its per-row factors in registers.
+template <class T, class Terms>
+struct add_differences_rows_kernel {
+  T* x;
+  Terms terms;
+  const double* coef;
+  int edges;
+  std::size_t cols;
+  /// Elements one item touches, so that the host executor parallelises a part of few long rows.
+  [[nodiscard]] std::size_t work_per_item() const { return cols; }
+  void operator()(std::size_t i) const {
+    constexpr std::size_t chunk = 512;
+    double acc[chunk];
+    T* row = x + i * cols;
+    for (std::size_t k0 = 0; k0 < cols; k0 += chunk) {
+      const std::size_t len = cols - k0 < chunk ? cols - k0 : chunk;
+      for (std::size_t k = 0; k < len; ++k) acc[k] = 0;
+      for (int j = 0; j < edges; ++j) {
+        const double c = coef[j];
+        terms.along_row(j, i, [&](const auto& along) {
+          for (std::size_t k = 0; k < len; ++k) acc[k] += c * along(k0 + k);
+        });
+      }
+      for (std::size_t k = 0; k < len; ++k) row[k0 + k] = static_cast<T>(static_cast<double>(row[k0 + k]) + acc[k]);
+    }
+  }
+};
+
+/// Whether decoded terms have a row form (`cols()`, `along_row(j, i, f)`).
+struct probe_along {
+  template <class F>
+  void operator()(const F&) const {}
+};
+template <class Terms>
+concept row_terms = requires(const Terms& t, std::size_t i) {
+  { t.cols() } -> std::convertible_to<std::size_t>;
+  t.along_row(0, i, probe_along{});
 };
 
 }  // namespace decent::detail
@@ -74,6 +120,17 @@ class decoded_update {
     auto& table = device_[part_];
     if (table.size() < edges) table = ex.template allocate<double>(edges);
     ex.upload(table.data(), coef.data(), edges);
+    // On the host, terms with a row form run a row per item (the same arithmetic; add_differences_rows_kernel);
+    // devices keep an element per thread.
+    if constexpr (decent::detail::row_terms<Terms> && Exec::space == memory_space::host) {
+      const std::size_t cols = part.terms.cols();
+      if (cols > 0 && part.n % cols == 0) {
+        ex.for_each(part.n / cols, decent::detail::add_differences_rows_kernel<T, Terms>{
+                                       part.x, part.terms, table.data(), static_cast<int>(edges), cols});
+        ++part_;
+        return;
+      }
+    }
     ex.for_each(part.n, decent::detail::add_differences_kernel<T, Terms>{part.x, part.terms, table.data(),
                                                                          static_cast<int>(edges)});
     ++part_;
