@@ -103,7 +103,7 @@ void bm_mix(benchmark::State& state) {
 /// RelaySum's kernels on one slice of `elements` coordinates (mixing/relaysum_kernels.hpp), model variant, with
 /// range(0) tree neighbours and the coordinates at stride range(1) in x (1: one tree; 2: a double binary tree,
 /// one of its two slices). Bytes counted: messages read x and the relays, write the messages ((1 + 2·deg)
-/// values per coordinate); the update reads x, x⁰ and the relays and writes x ((3 + deg) values). The x buffer
+/// values per coordinate, 2 for a leaf, which reads no relay); the update reads x, x⁰ and the relays and writes x ((3 + deg) values). The x buffer
 /// spans stride·elements values; only the slice's coordinates are counted.
 template <class T>
 struct relay_buffers {
@@ -163,8 +163,9 @@ void bm_relay_messages(benchmark::State& state) {
     });
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(static_cast<std::size_t>(1 + 2 * degree) * elements * sizeof(T)));
+  // x, the relays (a leaf relays nothing back: with one neighbour no relay is read) and the messages.
+  const std::size_t values = 1 + static_cast<std::size_t>(degree > 1 ? degree : 0) + static_cast<std::size_t>(degree);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * elements * sizeof(T)));
 }
 
 template <class T>
