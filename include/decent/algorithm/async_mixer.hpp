@@ -155,18 +155,11 @@ struct async_options {
 
 /// Options of the asynchronous runtime with a compressor that has options of its own.
 template <class CompressorOptions>
-struct compressed_async_options : async_options {
-  CompressorOptions compression{};
-};
+using compressed_async_options = with_compression<async_options, CompressorOptions>;
 
 inline void add_to(fingerprint& f, const async_options& o) {
   f.add(o.rate).add(o.control).add(o.lr).add(o.momentum).add(o.seed).add(o.average_at_start).add(o.average_at_stop);
   f.add(o.step_time).add(static_cast<std::int64_t>(o.patience.count()));
-}
-template <class CompressorOptions>
-void add_to(fingerprint& f, const compressed_async_options<CompressorOptions>& o) {
-  add_to(f, static_cast<const async_options&>(o));
-  add_options(f, o.compression);
 }
 
 /// One worker of an asynchronous algorithm, with its communication thread.
@@ -187,8 +180,7 @@ class async_mixer {
   using executor_type = Exec;
   using value_type = T;
   using compressor_type = Compressor;
-  using options = std::conditional_t<std::is_empty_v<typename Compressor::options>, async_options,
-                                     compressed_async_options<typename Compressor::options>>;
+  using options = options_with_compressor<async_options, Compressor>;
 
   /// Sets up the worker (nothing is sent before `start`).
   /// @param comm_executor runs the communication thread's kernels (e.g. another CUDA stream)
@@ -219,7 +211,7 @@ class async_mixer {
                                                 params_.layout().to_string());
     if constexpr (!uncompressed)
       compressor_.emplace(context(0, 0), parameters<T>::packed(sent_.data(), params_.layout(), Exec::space),
-                          o_.compression);
+                          compression_of<Compressor>(o_));
     exchanges_with_.assign(static_cast<std::size_t>(comm_.size()), 0);
     // live_, sent_ and received_ are ordered on exec_'s stream (CUDA: stream-ordered allocation and zero fill)
     // but used on comm_exec_'s, usually another stream: both are synchronized here, before the communication

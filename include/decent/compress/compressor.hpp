@@ -27,10 +27,38 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include <decent/comm/exchange.hpp>
 #include <decent/core/checkpoint.hpp>
+#include <decent/core/fingerprint.hpp>
 #include <decent/core/tensor.hpp>
+
+namespace decent {
+
+/// A rule's or runtime's options (`Base`) plus those of its compressor, as `compression`
+/// (e.g. PowerGossip's `o.compression.rank`); fingerprinted base first, then the compressor's.
+template <class Base, class CompressorOptions>
+struct with_compression : Base {
+  CompressorOptions compression{};
+};
+template <class Base, class CompressorOptions>
+void add_to(fingerprint& f, const with_compression<Base, CompressorOptions>& o) {
+  add_options(f, static_cast<const Base&>(o));
+  add_options(f, o.compression);
+}
+/// `Base` when the compressor has no options, `with_compression<Base, its options>` otherwise.
+template <class Base, class Compressor>
+using options_with_compressor = std::conditional_t<std::is_empty_v<typename Compressor::options>, Base,
+                                                   with_compression<Base, typename Compressor::options>>;
+/// The compressor's options held by `o` (value-initialised ones when the options are only `Base`).
+template <class Compressor, class Options>
+[[nodiscard]] typename Compressor::options compression_of(const Options& o) {
+  if constexpr (requires { o.compression; }) return o.compression;
+  else return {};
+}
+
+}  // namespace decent
 
 namespace decent::compress {
 

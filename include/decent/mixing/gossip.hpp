@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <span>
-#include <type_traits>
 #include <vector>
 
 #include <decent/compress/compressor.hpp>
@@ -37,16 +36,9 @@ struct gossip_options {
 
 /// Options of gossip with a compressor that has options of its own (e.g. PowerGossip's rank).
 template <class CompressorOptions>
-struct compressed_gossip_options : gossip_options {
-  CompressorOptions compression{};
-};
+using compressed_gossip_options = with_compression<gossip_options, CompressorOptions>;
 
 inline void add_to(fingerprint& f, const gossip_options& o) { f.add(o.gamma).add(o.weights); }
-template <class CompressorOptions>
-void add_to(fingerprint& f, const compressed_gossip_options<CompressorOptions>& o) {
-  add_to(f, static_cast<const gossip_options&>(o));
-  add_options(f, o.compression);
-}
 
 namespace mixing {
 
@@ -59,14 +51,13 @@ class gossip {
   using value_type = T;
   using compressor_type = Compressor;
   /// `gossip_options` when the compressor has no options, `compressed_gossip_options<...>` otherwise.
-  using options = std::conditional_t<std::is_empty_v<typename Compressor::options>, gossip_options,
-                                     compressed_gossip_options<typename Compressor::options>>;
+  using options = options_with_compressor<gossip_options, Compressor>;
   static_assert(Compressor::is_linear, "the gossip rule needs a linear compressor (C(x_j) - C(x_i) = C(x_j - x_i)); "
                                        "non-linear ones (sign, top-k) go with mixing::choco");
 
   template <class Context>
   gossip(const Context& ctx, const parameters<T>& params, options o)
-      : options_(o), compressor_(ctx, params, compression(o)) {
+      : options_(o), compressor_(ctx, params, compression_of<Compressor>(o)) {
     expects(options_.gamma > 0 && options_.gamma < 2, "gossip_options::gamma (the diffusion rate) must be in (0, 2), "
             "got ", options_.gamma, ": from 2 on, x - gamma·L_w·x overshoots and the workers drift apart");
   }
@@ -103,11 +94,6 @@ class gossip {
   [[nodiscard]] const Compressor& compressor() const { return compressor_; }
 
  private:
-  static typename Compressor::options compression(const options& o) {
-    if constexpr (std::is_same_v<options, gossip_options>) return {};
-    else return o.compression;
-  }
-
   options options_;
   Compressor compressor_;
   std::vector<double> weights_;
