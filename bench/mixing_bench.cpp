@@ -103,8 +103,8 @@ void bm_mix(benchmark::State& state) {
 /// RelaySum's kernels on one slice of `elements` coordinates (mixing/relaysum_kernels.hpp), model variant, with
 /// range(0) tree neighbours and the coordinates at stride range(1) in x (1: one tree; 2: a double binary tree,
 /// one of its two slices). Bytes counted: messages read x and the relays, write the messages ((1 + 2·deg)
-/// values per coordinate, 2 for a leaf, which reads no relay); the update reads x, x⁰ and the relays and writes x ((3 + deg) values). The x buffer
-/// spans stride·elements values; only the slice's coordinates are counted.
+/// values per coordinate, 2 for a leaf, which reads no relay); the update reads x, x⁰ and the relays and writes
+/// x ((3 + deg) values). The x buffer spans stride·elements values; only the slice's coordinates are counted.
 template <class T>
 struct relay_buffers {
   explicit relay_buffers(int degree, std::size_t stride) {
@@ -120,46 +120,35 @@ struct relay_buffers {
       relay_table.push_back(relays.back().data());
       message_table.push_back(messages.back().data());
     }
+    relay_device = ex.allocate<const T*>(static_cast<std::size_t>(degree));
+    message_device = ex.allocate<T*>(static_cast<std::size_t>(degree));
+    std::copy(relay_table.begin(), relay_table.end(), relay_device.data());
+    std::copy(message_table.begin(), message_table.end(), message_device.data());
+  }
+  /// The kernels' pointers, as mixing::relaysum passes them.
+  template <int Degree>
+  decent::detail::relay_pointers<T, Degree> pointers() const {
+    return decent::detail::relay_pointers_for<T, Degree>(relay_table.data(), message_table.data(),
+                                                         relay_device.data(), message_device.data());
   }
   decent::exec::host_buffer<T> x;
   std::vector<decent::exec::host_buffer<T>> reference, relays, messages;
   std::vector<const T*> relay_table;
   std::vector<T*> message_table;
+  decent::exec::host_buffer<const T*> relay_device;
+  decent::exec::host_buffer<T*> message_device;
 };
-
-/// The kernels' pointers, by value for a compile-time degree (as mixing::relaysum passes them).
-template <class T, int Degree>
-decent::detail::relay_pointers<T, Degree> relay_pointers_of(relay_buffers<T>& b,
-                                                            decent::exec::host_buffer<const T*>& relay_table,
-                                                            decent::exec::host_buffer<T*>& message_table) {
-  decent::detail::relay_pointers<T, Degree> p{};
-  if constexpr (Degree == 0) {
-    std::copy(b.relay_table.begin(), b.relay_table.end(), relay_table.data());
-    std::copy(b.message_table.begin(), b.message_table.end(), message_table.data());
-    p.relay = relay_table.data();
-    p.message = message_table.data();
-  } else {
-    for (int k = 0; k < Degree; ++k) {
-      p.relay[k] = b.relay_table[static_cast<std::size_t>(k)];
-      p.message[k] = b.message_table[static_cast<std::size_t>(k)];
-    }
-  }
-  return p;
-}
 
 template <class T>
 void bm_relay_messages(benchmark::State& state) {
   const decent::exec::host ex;
   const auto degree = static_cast<int>(state.range(0));
   const auto stride = static_cast<std::size_t>(state.range(1));
-  relay_buffers<T> b(degree, stride);
-  auto relay_table = ex.allocate<const T*>(static_cast<std::size_t>(degree));
-  auto message_table = ex.allocate<T*>(static_cast<std::size_t>(degree));
+  const relay_buffers<T> b(degree, stride);
   for (auto _ : state) {
     decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
       ex.for_each(elements, decent::detail::relay_messages_kernel<T, Degree, Stride>{
-                                b.x.data(), stride, nullptr, relay_pointers_of<T, Degree>(b, relay_table, message_table),
-                                degree});
+                                b.x.data(), stride, nullptr, b.template pointers<Degree>(), degree});
     });
     benchmark::ClobberMemory();
   }
@@ -174,15 +163,12 @@ void bm_relay_update(benchmark::State& state) {
   const auto degree = static_cast<int>(state.range(0));
   const auto stride = static_cast<std::size_t>(state.range(1));
   relay_buffers<T> b(degree, stride);
-  auto relay_table = ex.allocate<const T*>(static_cast<std::size_t>(degree));
-  auto message_table = ex.allocate<T*>(static_cast<std::size_t>(degree));
   const double reached = 5;
   for (auto _ : state) {
     decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
       ex.for_each(elements, decent::detail::relay_update_kernel<T, Degree, Stride>{
-                                b.x.data(), stride, nullptr, b.reference[0].data(),
-                                relay_pointers_of<T, Degree>(b, relay_table, message_table), degree, &reached, 16.0,
-                                false});
+                                b.x.data(), stride, nullptr, b.reference[0].data(), b.template pointers<Degree>(),
+                                degree, &reached, 16.0, false});
     });
     benchmark::ClobberMemory();
   }

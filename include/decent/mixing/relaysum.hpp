@@ -222,17 +222,8 @@ class relaysum {
   /// the executor-memory tables otherwise (Degree = 0).
   template <int Degree>
   [[nodiscard]] static decent::detail::relay_pointers<T, Degree> pointers(const slice& sl) {
-    decent::detail::relay_pointers<T, Degree> p{};
-    if constexpr (Degree == 0) {
-      p.relay = sl.relay_table.data();
-      p.message = sl.message_table.data();
-    } else {
-      for (std::size_t k = 0; k < static_cast<std::size_t>(Degree); ++k) {
-        p.relay[k] = sl.relay_pointers[k];
-        p.message[k] = sl.message_pointers[k];
-      }
-    }
-    return p;
+    return decent::detail::relay_pointers_for<T, Degree>(sl.relay_pointers.data(), sl.message_pointers.data(),
+                                                         sl.relay_table.data(), sl.message_table.data());
   }
 
   [[nodiscard]] std::span<const int> neighbours(const slice& sl) const { return trees_[sl.tree].neighbors(rank_); }

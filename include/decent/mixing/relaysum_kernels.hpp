@@ -48,6 +48,24 @@ struct relay_pointers<T, 0> {
   DECENT_HD static constexpr int degree(int runtime) { return runtime; }
 };
 
+/// A slice's pointers as its kernels take them: the first Degree host-side pointers by value, or (Degree = 0) the
+/// executor-memory tables holding the same pointers.
+template <class T, int Degree>
+[[nodiscard]] relay_pointers<T, Degree> relay_pointers_for(const T* const* relays, T* const* messages,
+                                                          const T* const* relay_table, T* const* message_table) {
+  relay_pointers<T, Degree> p{};
+  if constexpr (Degree == 0) {
+    p.relay = relay_table;
+    p.message = message_table;
+  } else {
+    for (std::size_t k = 0; k < static_cast<std::size_t>(Degree); ++k) {
+      p.relay[k] = relays[k];
+      p.message[k] = messages[k];
+    }
+  }
+  return p;
+}
+
 /// RelaySum's outgoing messages of one slice, all neighbours in one pass (docs/algorithms.md §2.1), over the
 /// slice's `length` coordinates: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double, with
 /// u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update the worker applied).
