@@ -9,6 +9,7 @@
 /// the algorithm name to its compile-time composition and simulates it, `describe` prints the topology's
 /// JSON summary.
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -286,7 +287,13 @@ inline double physical_memory() {
   double per_worker = 1 + (gradient ? 2 : 0), per_neighbour = 0;
   const std::string& a = s.algorithm;
   if (a == "allreduce") per_worker += 1;
-  else if (a == "relaysgd" || a == "relaysgd-grad") per_worker += 2, per_neighbour = 2;
+  else if (a == "relaysgd" || a == "relaysgd-grad") {
+    // x⁽⁰⁾ (or the previous parameters) and a relay per tree neighbour; a message per neighbour too unless the
+    // exchange is in place (host memory, trees of degree ≤ 3: mixing/relaysum.hpp).
+    int max_degree = 0;
+    for (int v = 0; v < g.size(); ++v) max_degree = std::max(max_degree, static_cast<int>(g.neighbors(v).size()));
+    per_worker += 1, per_neighbour = s.backend == "host" && max_degree <= 3 ? 1 : 2;
+  }
   else if (a == "choco") per_worker += 3;
   else if (a == "async-gossip" || a == "a2cid2") per_worker += 2;
   else if (a == "a2cid2-low-rank") per_worker += 4, per_neighbour = 0;  // + the snapshot and its copy; bases are small

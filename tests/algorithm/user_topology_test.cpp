@@ -152,7 +152,7 @@ static_assert(topology::topology<my_alternating_ring>);
 
 }  // namespace
 
-TEST_CASE("a user's time-varying topology: gossip follows it step by step; a2cid2 and relaysgd refuse it") {
+TEST_CASE("a user's time-varying topology: gossip follows it step by step, a2cid2 and relaysgd refuse it") {
   const my_alternating_ring topo;
   const std::size_t d = 37;
   const auto start = run_sync<gossip<my_alternating_ring, comm::inprocess, exec::host, double>>(topo, 0, 0);

@@ -206,6 +206,101 @@ TEST_CASE("each message is copied once, straight from the sender's buffer") {
   CHECK(in == out);
 }
 
+TEST_CASE("in place: on a tree, each pair swaps its buffers, across chunks, for many rounds") {
+  // Ranks 0-1-2-3 as a chain plus 1-4: every rank keeps one buffer per neighbour, sends it and receives the
+  // neighbour's message into it; an ordinary message 0 → 4 travels in the same batches.
+  const std::vector<std::vector<int>> neighbours{{1}, {0, 2, 4}, {1, 3}, {2}, {1}};
+  constexpr int rounds = 30;
+  inprocess_world world(5, {.deadline = 10s});
+  run_ranks(world, [&](inprocess& comm) {
+    CHECK(comm.exchanges_in_place());
+    const int r = comm.rank();
+    const auto& peers = neighbours[static_cast<std::size_t>(r)];
+    auto payload = [](int round, int from, int to, std::size_t k) {
+      return static_cast<std::uint32_t>(mix((static_cast<std::uint64_t>(round) << 32) ^
+                                            (static_cast<std::uint64_t>(from) << 16) ^ static_cast<std::uint64_t>(to)) +
+                                        k);
+    };
+    // Sizes differ per edge and round: below, at and above the 64 KiB staging chunk.
+    auto length = [](int round, int a, int b) {
+      return std::size_t{1} + (static_cast<std::size_t>(round * 7 + std::min(a, b) * 3 + std::max(a, b)) % 5) * 9000;
+    };
+    std::vector<std::vector<std::uint32_t>> buffers(peers.size());
+    std::vector<std::uint32_t> plain(100), got(100);
+    for (int round = 0; round < rounds; ++round) {
+      std::vector<send_op> sends;
+      std::vector<recv_op> recvs;
+      for (std::size_t j = 0; j < peers.size(); ++j) {
+        auto& b = buffers[j];
+        b.resize(length(round, r, peers[j]));
+        for (std::size_t k = 0; k < b.size(); ++k) b[k] = payload(round, r, peers[j], k);
+        sends.push_back({peers[j], b.data(), b.size() * sizeof(std::uint32_t), round % 3});
+        recvs.push_back({peers[j], b.data(), b.size() * sizeof(std::uint32_t), round % 3});
+      }
+      for (std::size_t k = 0; k < plain.size(); ++k) plain[k] = payload(round, 0, 4, k) ^ 1u;
+      if (r == 0) sends.push_back({4, plain.data(), plain.size() * sizeof(std::uint32_t), 7});
+      if (r == 4) recvs.push_back({0, got.data(), got.size() * sizeof(std::uint32_t), 7});
+      comm.exchange(sends, recvs);
+      for (std::size_t j = 0; j < peers.size(); ++j) {
+        const auto& b = buffers[j];
+        bool same = true;
+        for (std::size_t k = 0; k < b.size(); ++k) same = same && b[k] == payload(round, peers[j], r, k);
+        CHECK_MESSAGE(same, "rank ", r, " round ", round, " buffer of ", peers[j]);
+      }
+      if (r == 4) CHECK(got == plain);
+    }
+  });
+}
+
+TEST_CASE("in place: the world says whether rules may exchange in place, a rank may swap with itself") {
+  inprocess_world host(1), off(1, {.in_place = false}), device(1, {.device_memory = true});
+  CHECK(inprocess(host, 0).exchanges_in_place());
+  CHECK(decent::comm::exchanges_in_place(inprocess(host, 0)));
+  CHECK_FALSE(inprocess(off, 0).exchanges_in_place());
+  CHECK_FALSE(inprocess(device, 0).exchanges_in_place());
+  struct plain : host_only {};
+  CHECK_FALSE(decent::comm::exchanges_in_place(plain{}));
+  inprocess comm(host, 0);
+  std::array<int, 4> buffer{1, 2, 3, 4};
+  const send_op send{0, buffer.data(), sizeof buffer};
+  const recv_op recv{0, buffer.data(), sizeof buffer};
+  comm.exchange({&send, 1}, {&recv, 1});
+  CHECK(buffer == std::array<int, 4>{1, 2, 3, 4});
+  CHECK(comm.stats() == counters{sizeof buffer, 1, sizeof buffer, 1});
+}
+
+TEST_CASE("in place on one end only fails on both ranks, whichever end it is") {
+  for (const int aliasing : {0, 1}) {
+    CAPTURE(aliasing);
+    inprocess_world world(2, {.deadline = 10s});
+    const auto errors = comm_errors(world, [&](inprocess& comm) {
+      std::array<char, 32> buffer{}, other{};
+      const int peer = 1 - comm.rank();
+      const send_op send{peer, buffer.data(), buffer.size()};
+      const recv_op recv{peer, comm.rank() == aliasing ? buffer.data() : other.data(), buffer.size()};
+      comm.exchange({&send, 1}, {&recv, 1});
+    });
+    const std::string message = "rank " + std::to_string(aliasing) + " exchanges in place with rank " +
+                                std::to_string(1 - aliasing) + " (tag 0) but rank " + std::to_string(1 - aliasing) +
+                                " sends and receives through different buffers: both ends of an in-place exchange "
+                                "name one buffer";
+    CHECK(contains(errors[0], message));
+    CHECK(contains(errors[1], message));
+  }
+}
+
+TEST_CASE("an in-place receive of another size than its send is rejected before anything is posted") {
+  inprocess_world world(2, {.deadline = 10s});
+  inprocess comm(world, 0);
+  std::array<char, 32> buffer{};
+  const send_op send{1, buffer.data(), 32};
+  const recv_op recv{1, buffer.data(), 16};
+  CHECK_THROWS_WITH_AS(comm.exchange({&send, 1}, {&recv, 1}),
+                       "rank 0 exchanges 32 bytes in place with rank 1 (tag 0) but receives 16 into the same buffer",
+                       decent::invalid_argument);
+  CHECK(comm.stats() == counters{});
+}
+
 namespace {
 /// One message of a stress round. Messages of one (src, dst, tag) are numbered 0, 1, ... in FIFO order.
 struct planned {

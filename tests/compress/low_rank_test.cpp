@@ -172,7 +172,7 @@ TEST_CASE("vectors are gossiped uncompressed at rate 1, from the first step") {
     for (std::size_t k = 0; k < 7; ++k) CHECK(xs[2][i][k] == doctest::Approx(reference[i][k]).epsilon(1e-15));
 }
 
-TEST_CASE("ring:8, 100x100, gamma 1.308: reaches 1e-6; rank 2 or 2 iterations need fewer steps; warm beats cold") {
+TEST_CASE("ring:8, 100x100, gamma 1.308: reaches 1e-6, rank 2 or 2 iterations need fewer steps, warm beats cold") {
   auto steps_to = [](std::vector<std::string> extra) {
     std::vector<std::string> flags = {"--algorithm", "powergossip", "--topology", "ring:8", "--problem", "consensus",
                                       "--shape",     "100x100",     "--gamma",    "1.308", "--steps",   "6000"};

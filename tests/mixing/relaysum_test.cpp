@@ -31,11 +31,13 @@ template <class Topology>
 history run_relay(const Topology& topo, std::size_t d, int rounds, relaysum_options options,
                   const std::function<void(int, int, std::vector<double>&)>& input,
                   const std::function<void(int, std::vector<double>&)>& start = {},
-                  std::vector<std::vector<int>>* reached = nullptr, bool packed = true) {
+                  std::vector<std::vector<int>>* reached = nullptr, bool packed = true, bool in_place = true,
+                  std::vector<std::size_t>* state_bytes = nullptr) {
   const int n = topo.size();
   history out(static_cast<std::size_t>(rounds), std::vector<std::vector<double>>(static_cast<std::size_t>(n)));
   if (reached) reached->assign(static_cast<std::size_t>(rounds), std::vector<int>(static_cast<std::size_t>(n)));
-  sim::cluster workers(n);
+  if (state_bytes) state_bytes->assign(static_cast<std::size_t>(n), 0);
+  sim::cluster workers(n, {.in_place = in_place});
   workers.run([&](comm::inprocess c) {
     const int rank = c.rank();
     const auto me = static_cast<std::size_t>(rank);
@@ -56,6 +58,7 @@ history run_relay(const Topology& topo, std::size_t d, int rounds, relaysum_opti
                                                              {storage.data() + head + 1, {static_cast<std::int64_t>(d - head)}}};
     REQUIRE(p.is_packed() == packed);
     relaysgd<Topology, comm::inprocess, exec::host, double> relay(topo, std::move(c), p, options, exec::host(1));
+    if (state_bytes) (*state_bytes)[me] = relay.rule().state_bytes();
     for (int t = 0; t < rounds; ++t) {
       input(t, rank, x);
       if (!packed) to_storage();
@@ -392,6 +395,60 @@ TEST_CASE("separate tensors give bit-identical results to one packed buffer") {
   CHECK(run_relay(trees, 11, 7, {}, step, {}, nullptr, true) == run_relay(trees, 11, 7, {}, step, {}, nullptr, false));
 }
 
+TEST_CASE("in-place exchanges give bit-identical results to separate message buffers, with one buffer per neighbour") {
+  auto step = [](int t, int i, std::vector<double>& x) {
+    for (std::size_t k = 0; k < x.size(); ++k) x[k] += std::sin(0.7 * t + 3.0 * i + static_cast<double>(k));
+  };
+  auto apart = [](int i, std::vector<double>& x) {
+    for (std::size_t k = 0; k < x.size(); ++k) x[k] = std::cos(i + 0.5 * static_cast<double>(k));
+  };
+  relaysum_options drops;
+  drops.drop_probability = 0.25;
+  drops.drop_seed = 3;
+  relaysum_options grad;
+  grad.variant = relay_variant::grad;
+  relaysum_options counts;
+  counts.normalization = relay_normalization::counts;
+  relaysum_options overlap;
+  overlap.overlap = true;
+  const std::size_t d = 13;
+  // (tree, options, whether it exchanges in place: degree ≤ 3 and no overlap)
+  auto compare = [&](const auto& topo, const relaysum_options& o, bool expect_in_place) {
+    CAPTURE(topo.name());
+    CAPTURE(o.drop_probability);
+    CAPTURE(o.overlap);
+    std::vector<std::vector<int>> reached_in, reached_apart;
+    std::vector<std::size_t> bytes_in, bytes_apart;
+    const auto start = o.variant == relay_variant::grad ? std::function<void(int, std::vector<double>&)>{} : apart;
+    const auto in = run_relay(topo, d, 9, o, step, start, &reached_in, true, true, &bytes_in);
+    const auto out = run_relay(topo, d, 9, o, step, start, &reached_apart, true, false, &bytes_apart);
+    CHECK(in == out);
+    CHECK(reached_in == reached_apart);
+    // Per slice of length L and tree degree k: x0 (or the previous parameters) and k relays of L + 1 values, plus k
+    // messages of L + 1 with separate buffers.
+    const auto trees = topology::spanning_trees(topo);
+    for (int i = 0; i < topo.size(); ++i) {
+      std::size_t relays = 0, state = 0;
+      for (std::size_t tree = 0; tree < trees.size(); ++tree) {
+        const std::size_t length = (d - tree + trees.size() - 1) / trees.size();
+        state += length;
+        relays += trees[tree].neighbors(i).size() * (length + 1);
+      }
+      CAPTURE(i);
+      CHECK(bytes_apart[static_cast<std::size_t>(i)] == (state + 2 * relays) * sizeof(double));
+      CHECK(bytes_in[static_cast<std::size_t>(i)] == (state + (expect_in_place ? 1 : 2) * relays) * sizeof(double));
+    }
+  };
+  compare(topology::chain(7), {}, true);
+  compare(topology::binary_tree(16), {}, true);
+  compare(topology::binary_tree(16), drops, true);
+  compare(topology::binary_tree(10), grad, true);
+  compare(topology::binary_tree(10), counts, true);
+  compare(topology::double_binary_tree(9), {}, true);
+  compare(topology::binary_tree(10), overlap, false);
+  compare(topology::star(6), {}, false);  // degree 5: separate messages
+}
+
 TEST_CASE("graphs with cycles or that change in time are rejected with the fix in the message") {
   std::vector<float> x(8, 0.0f);
   auto build = [&](const auto& topo) {
@@ -467,7 +524,7 @@ TEST_CASE("heterogeneity: relaysgd solves 16 heterogeneous quadratics in 300 ste
   CHECK(gossip_loss(0.0, 0.3) <= 1e-6);  // the gap is the heterogeneity, not a weak gossip
 }
 
-TEST_CASE("RelaySGD/Grad refuses workers that start apart (they would never agree); the model variant mixes them") {
+TEST_CASE("RelaySGD/Grad refuses workers that start apart (they would never agree), the model variant mixes them") {
   const topology::graph tree = topology::binary_tree(5);
   const auto run = [&](relaysum_options o, bool apart) {
     std::vector<std::string> errors(5);
@@ -495,7 +552,22 @@ TEST_CASE("RelaySGD/Grad refuses workers that start apart (they would never agre
   const auto [no_errors, apart] = run(grad, true);
   CHECK(no_errors == std::vector<std::string>(5));
   for (int i = 0; i < 5; ++i) CHECK(apart[static_cast<std::size_t>(i)] == 1.0 + i);
-  const auto [model_errors, mixed] = run(relaysum_options{}, true);  // the model variant averages them: 3 each
+  // The model variant mixes them, each worker filling with its own start until it has heard from everyone: the
+  // oracle of docs/algorithms.md §2.1 with u_k = x_k before each round gives x_i ← (S_i + (n − C_i)·x⁰_i)/n.
+  const auto [model_errors, mixed] = run(relaysum_options{}, true);
   CHECK(model_errors == std::vector<std::string>(5));
-  for (const double x : mixed) CHECK(x == doctest::Approx(3.0).epsilon(1e-12));
+  std::vector<std::vector<double>> u{{1, 2, 3, 4, 5}};
+  for (std::size_t t = 0; t < 6; ++t) {
+    std::vector<double> next(5);
+    for (int i = 0; i < 5; ++i) {
+      double s = 0;
+      int c = 0;
+      relay_oracle(tree, u, t, i, s, c);
+      next[static_cast<std::size_t>(i)] = (s + (5 - c) * (1.0 + i)) / 5;
+    }
+    u.push_back(next);
+  }
+  for (int i = 0; i < 5; ++i) CHECK(mixed[static_cast<std::size_t>(i)] == doctest::Approx(u[6][static_cast<std::size_t>(i)]).epsilon(1e-12));
+  // Not the mean of the starts: far workers fill with their own start for longer (3 would be the mean).
+  CHECK(std::abs(mixed[0] - 3.0) > 0.01);
 }

@@ -130,7 +130,7 @@ TEST_CASE("events by hand: SGD on x and x~, then a fused exchange = mixing, then
   }
 }
 
-TEST_CASE("with mix-first, communication events leave sum_i (x_i + x~_i) unchanged; the reference order does not") {
+TEST_CASE("with mix-first, communication events leave sum_i (x_i + x~_i) unchanged, the reference order does not") {
   const auto ring = topology::ring(8);
   const sim::consensus_problem<double> task(8, parameter_layout{{30}}, 4);
   for (const auto order : {acid_send_order::mix_first, acid_send_order::reference}) {

@@ -211,7 +211,7 @@ class mixer {
 
  private:
   [[nodiscard]] mixing::context<Topology, executor_type> context() const {
-    return {topology_, exec_, comm_.rank(), comm_.size(), step_, 0};
+    return {topology_, exec_, comm_.rank(), comm_.size(), step_, 0, comm::exchanges_in_place(comm_)};
   }
 
   void read(std::span<const std::byte> bytes) {

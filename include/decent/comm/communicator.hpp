@@ -8,6 +8,8 @@
 /// memory they can move with `static constexpr bool can_access(memory_space)`. A communicator whose
 /// `allreduce_sum` reaches less memory than its point-to-point calls also declares
 /// `static constexpr bool can_reduce(memory_space)`; algorithms then stage reductions through host memory.
+/// A communicator that can exchange in place (see `exchanges_in_place`) declares
+/// `bool exchanges_in_place() const`.
 ///
 /// Byte accounting: counters hold payload bytes only (no headers, no tags). A point-to-point message counts its
 /// `bytes` once on the sending rank (sent) and once on the receiving rank (received), a message to oneself on
@@ -83,6 +85,17 @@ concept communicator =
       c.allreduce_sum(f, n);
       { cc.stats() } -> std::same_as<counters>;
     };
+
+/// Whether `c` exchanges in place: a receive that names the buffer, peer, tag and size of one of the batch's sends
+/// replaces that buffer's contents with the peer's message, while the peer receives its former contents (both
+/// ends must name one buffer; the pair swaps, as MPI_Sendrecv_replace). A rule may then keep one buffer per
+/// neighbour for what it sends and what it receives (RelaySum does). Communicators without
+/// `exchanges_in_place()` never do, and a batch for them must not alias a send and a receive.
+template <communicator C>
+[[nodiscard]] bool exchanges_in_place(const C& c) {
+  if constexpr (requires { { c.exchanges_in_place() } -> std::same_as<bool>; }) return c.exchanges_in_place();
+  else return false;
+}
 
 /// A communicator that can send from and receive into buffers in memory space `S`.
 template <class C, memory_space S>

@@ -29,7 +29,8 @@ struct exchange_plan {
 };
 
 /// Everything a rule or compressor may consult in a round: the topology (`no_topology` for rules that need
-/// none), the executor, the rank, the world size and the round number.
+/// none), the executor, the rank, the world size, the round number, and whether the communicator exchanges in
+/// place (`comm::exchanges_in_place`; the same on every rank of a world).
 template <class Topology, class Exec>
 struct round_context {
   const Topology& topology;
@@ -38,6 +39,7 @@ struct round_context {
   int size;
   std::int64_t step;  ///< mix() calls completed before this one
   int round = 0;      ///< exchange within this mix() call (rules that exchange several times per step)
+  bool in_place = false;  ///< a send and a receive may share a buffer (comm::exchanges_in_place)
 };
 
 }  // namespace decent::comm

@@ -6,7 +6,10 @@
 /// handle. Point-to-point messages use a zero-copy rendezvous: `exchange` posts a descriptor (pointer, size, tag)
 /// of each send into the destination's mailbox, then for each receive waits for the matching descriptor and
 /// copies straight from the sender's buffer into the receive buffer (one copy per message, no staging), and
-/// finally waits until its own sends were consumed. Every blocking wait sleeps on a per-rank mutex and condition
+/// finally waits until its own sends were consumed. A receive that names the buffer of a send to the same peer
+/// with the same tag exchanges in place (comm::exchanges_in_place): the lower rank of the pair swaps the two
+/// buffers, in chunks staged through the copy function, and the higher rank waits for the swap instead of
+/// copying. Every blocking wait sleeps on a per-rank mutex and condition
 /// variable (no busy waiting), ends with a `comm_error` after the world's deadline instead of hanging, and wakes
 /// with a `comm_error` when the world is aborted.
 ///
@@ -14,6 +17,7 @@
 /// element and writes it to every rank), so the result is bit-identical on all ranks and from run to run.
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -51,6 +55,10 @@ struct inprocess_options {
   /// Whether `copy` can move device memory (set it with a device-capable copy such as exec::device_copy);
   /// algorithms whose buffers live in device memory refuse a world without it at setup.
   bool device_memory = false;
+  /// What `exchanges_in_place()` reports to the rules in a host-memory world: whether they may exchange in place
+  /// (one buffer per neighbour, e.g. RelaySum's relays). Batches that alias a send and a receive are swapped
+  /// either way; false makes rules keep separate send buffers (to compare both layouts).
+  bool in_place = true;
 };
 
 class inprocess;
@@ -102,7 +110,9 @@ class inprocess_world {
     int src, dst, tag;
     const void* data;
     std::size_t bytes;
+    bool in_place = false;  // the sender receives the peer's message into `data` (a swap)
     bool consumed = false;  // guarded by the sender's mailbox mutex
+    bool swapped = false;   // in place, sent by the lower rank: the swap is done (guarded by dst's mailbox mutex)
   };
 
   /// Per-rank state: incoming descriptors and the progress of the rank's own sends.
@@ -218,13 +228,19 @@ class inprocess {
   [[nodiscard]] bool accepts(memory_space space) const {
     return space == memory_space::host || world_->options_.device_memory;
   }
+  /// Whether rules may exchange in place (see comm::exchanges_in_place): `inprocess_options::in_place`, in
+  /// worlds of host memory only (a swap of device buffers would stage through host memory).
+  [[nodiscard]] bool exchanges_in_place() const {
+    return world_->options_.in_place && !world_->options_.device_memory;
+  }
 
   /// This rank.
   [[nodiscard]] int rank() const { return rank_; }
   /// Number of ranks of the world.
   [[nodiscard]] int size() const { return world_->size(); }
 
-  /// Posts all `sends`, completes all `recvs` in order, then waits until every send was consumed.
+  /// Posts all `sends`, completes all `recvs` in order, then waits until every send was consumed. A receive with
+  /// the buffer, peer, tag and size of a send exchanges in place (see the file comment); the peer must do the same.
   ///
   /// Throws `invalid_argument` for a peer out of range or a null buffer of non-zero size (nothing is posted),
   /// and `comm_error` when a receive's size differs from the matching send's (on both ranks), when a wait passes
@@ -238,8 +254,8 @@ class inprocess {
     std::vector<inprocess_world::message> posted(sends.size());
     std::size_t num_posted = 0;
     try {
-      post(sends, posted, num_posted);
-      for (const recv_op& r : recvs) receive(r);
+      post(sends, recvs, posted, num_posted);
+      for (const recv_op& r : recvs) receive(r, posted);
       wait_consumed(posted);
     } catch (...) {
       withdraw(std::span(posted).first(num_posted));
@@ -286,14 +302,26 @@ class inprocess {
             " bytes with a null buffer");
   }
 
-  void post(std::span<const send_op> sends, std::span<message> posted, std::size_t& num_posted) {
+  /// The receive of `recvs` that exchanges `s` in place (same buffer, peer and tag), if any.
+  static const recv_op* in_place_receive(const send_op& s, std::span<const recv_op> recvs) {
+    for (const recv_op& r : recvs)
+      if (r.data == s.data && r.peer == s.peer && r.tag == s.tag && s.bytes > 0) return &r;
+    return nullptr;
+  }
+
+  void post(std::span<const send_op> sends, std::span<const recv_op> recvs, std::span<message> posted,
+            std::size_t& num_posted) {
+    for (const send_op& s : sends)
+      if (const recv_op* r = in_place_receive(s, recvs))
+        expects(r->bytes == s.bytes, "rank ", rank_, " exchanges ", s.bytes, " bytes in place with rank ", s.peer,
+                " (tag ", s.tag, ") but receives ", r->bytes, " into the same buffer");
     {
       std::lock_guard lock(world_->box(rank_).mutex);
       world_->box(rank_).unconsumed = sends.size();
     }
     for (const send_op& s : sends) {
       message& m = posted[num_posted];
-      m = {rank_, s.peer, s.tag, s.data, s.bytes};
+      m = {rank_, s.peer, s.tag, s.data, s.bytes, in_place_receive(s, recvs) != nullptr};
       auto& dst = world_->box(s.peer);
       {
         std::lock_guard lock(dst.mutex);
@@ -304,7 +332,14 @@ class inprocess {
     }
   }
 
-  void receive(const recv_op& r) {
+  void receive(const recv_op& r, std::span<message> posted) {
+    // The send of this batch that `r` exchanges in place, if any.
+    const auto own = std::find_if(posted.begin(), posted.end(), [&](const message& p) {
+      return p.in_place && p.dst == r.peer && p.tag == r.tag && p.data == r.data;
+    });
+    message* const mine = own == posted.end() ? nullptr : &*own;
+    // The higher rank of an in-place pair waits until the lower one swapped the buffers.
+    const bool await_swap = mine && r.peer < rank_;
     auto& me = world_->box(rank_);
     message* m = nullptr;
     {
@@ -315,32 +350,67 @@ class inprocess {
           [&] {
             match = std::find_if(me.inbox.begin(), me.inbox.end(),
                                  [&](const message* p) { return p->src == r.peer && p->tag == r.tag; });
+            if (match != me.inbox.end() && await_swap && (*match)->in_place && !(*match)->swapped)
+              match = me.inbox.end();
             return match != me.inbox.end() || !me.send_error.empty();
           },
           [&] {
             return decent::detail::concat("rank ", rank_, " waited ", world_->options_.deadline.count(),
                                           " ms for a message from rank ", r.peer, " (tag ", r.tag, "): did rank ",
-                                          r.peer, " post the matching send?");
+                                          r.peer, " post the matching send", await_swap ? " and receive in place" : "",
+                                          "?");
           });
       if (match == me.inbox.end()) throw comm_error(std::exchange(me.send_error, {}));
       m = *match;
       me.inbox.erase(match);
     }
-    if (m->bytes != r.bytes) {
-      std::string error = decent::detail::concat("rank ", rank_, " expected ", r.bytes, " bytes from rank ", r.peer,
-                                                 " (tag ", r.tag, ") but rank ", r.peer, " sent ", m->bytes,
-                                                 ": do all workers use the same parameter layout?");
+    std::string error;
+    if (m->bytes != r.bytes)
+      error = decent::detail::concat("rank ", rank_, " expected ", r.bytes, " bytes from rank ", r.peer, " (tag ",
+                                     r.tag, ") but rank ", r.peer, " sent ", m->bytes,
+                                     ": do all workers use the same parameter layout?");
+    else if (m->in_place != (mine != nullptr))
+      error = decent::detail::concat("rank ", mine ? rank_ : r.peer, " exchanges in place with rank ",
+                                     mine ? r.peer : rank_, " (tag ", r.tag, ") but rank ", mine ? r.peer : rank_,
+                                     " sends and receives through different buffers: both ends of an in-place "
+                                     "exchange name one buffer");
+    if (!error.empty()) {
       world_->consume(*m, error);
       throw comm_error(error);
     }
     try {
-      if (r.bytes > 0) world_->options_.copy(r.data, m->data, r.bytes);
+      if (!mine) {
+        if (r.bytes > 0) world_->options_.copy(r.data, m->data, r.bytes);
+      } else if (!await_swap) {
+        // The peer's buffer is posted and waits for this swap (a rank exchanging with itself keeps its buffer).
+        if (m->data != r.data) swap(r.data, const_cast<void*>(m->data), r.bytes);
+        auto& peer = world_->box(r.peer);
+        {
+          std::lock_guard lock(peer.mutex);
+          mine->swapped = true;
+        }
+        peer.cv.notify_all();
+      }
     } catch (...) {
       world_->consume(*m, decent::detail::concat("rank ", rank_, " failed to copy the message (tag ", r.tag,
                                                  ") from rank ", r.peer));
       throw;
     }
     world_->consume(*m, {});
+  }
+
+  /// Swaps `bytes` bytes of `a` and `b` through the copy function, in chunks staged on the stack.
+  void swap(void* a, void* b, std::size_t bytes) const {
+    std::array<std::byte, std::size_t{1} << 16> staging;
+    auto* pa = static_cast<std::byte*>(a);
+    auto* pb = static_cast<std::byte*>(b);
+    const copy_function copy = world_->options_.copy;
+    for (std::size_t done = 0; done < bytes; done += staging.size()) {
+      const std::size_t chunk = std::min(staging.size(), bytes - done);
+      copy(staging.data(), pa + done, chunk);
+      copy(pa + done, pb + done, chunk);
+      copy(pb + done, staging.data(), chunk);
+    }
   }
 
   void wait_consumed(std::span<const message> posted) {

@@ -24,10 +24,15 @@
 /// take the same sums through pointer tables). The count travels as one extra
 /// element at the end of each message and is relayed like a coordinate whose input is 1 (exact in f32 up to
 /// 2^24 workers), so counts never leave the executor's memory. Payload per round and slice:
-/// deg_tree(i) · (slice length + 1) · sizeof(T). Memory per slice coordinate: 2·deg + 1 values (relays,
-/// messages, and x⁽⁰⁾ or the previous parameters).
+/// deg_tree(i) · (slice length + 1) · sizeof(T).
+/// In-place exchanges (a communicator with comm::exchanges_in_place, e.g. the in-process one): on a tree of degree
+/// at most 3 and without overlap, message j is formed in place of relay j (the kernel reads every relay of a
+/// coordinate before it writes a message) and the exchange swaps it for the neighbour's, so a worker keeps one
+/// buffer per tree neighbour. Memory per slice coordinate, besides x: deg + 1 values in place (relays, and x⁽⁰⁾
+/// or the previous parameters), 2·deg + 1 otherwise (separate messages). The sums are the same either way.
 /// Determinism: sums in tree-neighbour order, in double, rounded once.
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -90,13 +95,23 @@ class relaysum {
     expects(options_.drop_probability >= 0 && options_.drop_probability < 1,
             "relaysum drop probability must be in [0, 1), got ", options_.drop_probability);
     const auto tree_count = trees_.size();
+    // In place per tree: every worker of a tree decides the same (the tree, the options and the communicator are
+    // the same on all of them), so both ends of every edge name one buffer or both name two.
+    std::vector<bool> in_place(tree_count);
+    for (std::size_t tree = 0; tree < tree_count; ++tree) {
+      int max_degree = 0;
+      for (int v = 0; v < size_; ++v)
+        max_degree = std::max(max_degree, static_cast<int>(trees_[tree].neighbors(v).size()));
+      in_place[tree] = ctx.in_place && !options_.overlap && max_degree <= decent::detail::max_fixed_relay_degree;
+    }
     for (const auto& segment : params.segments()) {
       for (std::size_t tree = 0; tree < tree_count; ++tree) {
         // Coordinates (offset + k) ≡ tree (mod tree_count) of this segment.
         const std::size_t first = (tree + tree_count - segment.offset % tree_count) % tree_count;
         if (first >= segment.view.numel()) continue;
         slices_.push_back(make_slice(ctx.exec, segment.view.data + first, tree_count,
-                                     (segment.view.numel() - first + tree_count - 1) / tree_count, tree));
+                                     (segment.view.numel() - first + tree_count - 1) / tree_count, tree,
+                                     in_place[tree]));
       }
     }
   }
@@ -119,7 +134,7 @@ class relaysum {
       const std::size_t bytes = (sl.length + 1) * sizeof(T);
       for (int j = 0; j < degree; ++j) {
         const auto jj = static_cast<std::size_t>(j);
-        plan.sends.push_back({peers[jj], sl.messages[jj].data(), bytes, static_cast<int>(s)});
+        plan.sends.push_back({peers[jj], sl.message_pointers[jj], bytes, static_cast<int>(s)});
         plan.recvs.push_back({peers[jj], sl.relays[jj].data(), bytes, static_cast<int>(s)});
       }
     }
@@ -149,6 +164,12 @@ class relaysum {
     std::size_t bytes = 0;
     for (const slice& sl : slices_) bytes += neighbours(sl).size() * (sl.length + 1) * sizeof(T);
     return bytes;
+  }
+  /// Bytes of executor memory the rule's state holds (x⁽⁰⁾ or the previous parameters, relays, messages).
+  [[nodiscard]] std::size_t state_bytes() const {
+    std::size_t values = 0;
+    for (const slice& sl : slices_) values += sl.length + (sl.relays.size() + sl.messages.size()) * (sl.length + 1);
+    return values * sizeof(T);
   }
   /// For each slice, 1 + the counts held from the last exchange (after drops): C_i of the last update
   /// without overlap, of the next one with overlap. Reads executor memory (synchronizes).
@@ -192,7 +213,7 @@ class relaysum {
     std::size_t tree;
     buffer state;                 ///< model: x⁽⁰⁾ here; grad: the parameters after the last round
     std::vector<buffer> relays;   ///< relays[k]: last message from tree neighbour k, count at [length]
-    std::vector<buffer> messages; ///< messages[j]: next message to tree neighbour j, count at [length]
+    std::vector<buffer> messages; ///< messages[j]: next message to tree neighbour j, count at [length]; none in place
     typename Exec::template buffer<const T*> relay_table;
     typename Exec::template buffer<T*> message_table;
     std::vector<const T*> relay_pointers{};  ///< the tables' host copies, for kernels that take them by value
@@ -200,16 +221,17 @@ class relaysum {
     typename Exec::template buffer<double> reached{};  ///< C = 1 + the counts held, for the update
   };
 
-  slice make_slice(const Exec& ex, T* base, std::size_t stride, std::size_t length, std::size_t tree) const {
+  slice make_slice(const Exec& ex, T* base, std::size_t stride, std::size_t length, std::size_t tree,
+                   bool in_place) const {
     const std::size_t degree = trees_[tree].neighbors(rank_).size();
     slice sl{base, stride, length, tree, ex.template allocate<T>(length), {}, {},
              ex.template allocate<const T*>(degree), ex.template allocate<T*>(degree)};
     ex.for_each(length, decent::detail::gather_kernel<T>{sl.state.data(), base, stride});
     for (std::size_t k = 0; k < degree; ++k) {
       sl.relays.push_back(ex.template allocate<T>(length + 1));
-      sl.messages.push_back(ex.template allocate<T>(length + 1));
+      if (!in_place) sl.messages.push_back(ex.template allocate<T>(length + 1));
       sl.relay_pointers.push_back(sl.relays.back().data());
-      sl.message_pointers.push_back(sl.messages.back().data());
+      sl.message_pointers.push_back(in_place ? sl.relays.back().data() : sl.messages.back().data());
     }
     sl.reached = ex.template allocate<double>(1);
     ex.upload(sl.relay_table.data(), sl.relay_pointers.data(), degree);

@@ -78,21 +78,34 @@ struct relay_messages_kernel {
   relay_pointers<T, Degree> p;
   int runtime_degree;  ///< the degree when Degree = 0
   DECENT_HD void operator()(std::size_t i) const {
-    const int degree = p.degree(runtime_degree);
     const double u = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]) -
                      (previous ? static_cast<double>(previous[i]) : 0.0);
-    for (int j = 0; j < degree; ++j) {
-      double m = u;
-      for (int k = 0; k < degree; ++k)
-        if (k != j) m += static_cast<double>(p.relay[k][i]);
-      p.message[j][i] = static_cast<T>(m);
+    if constexpr (Degree > 0) {
+      // Every relay is read before any message is written, so message j may replace relay j (in-place exchanges).
+      constexpr auto degree = static_cast<std::size_t>(Degree);
+      double r[degree];
+      for (std::size_t k = 0; k < degree; ++k) r[k] = static_cast<double>(p.relay[k][i]);
+      for (std::size_t j = 0; j < degree; ++j) {
+        double m = u;
+        for (std::size_t k = 0; k < degree; ++k)
+          if (k != j) m += r[k];
+        p.message[j][i] = static_cast<T>(m);
+      }
+    } else {
+      for (int j = 0; j < runtime_degree; ++j) {
+        double m = u;
+        for (int k = 0; k < runtime_degree; ++k)
+          if (k != j) m += static_cast<double>(p.relay[k][i]);
+        p.message[j][i] = static_cast<T>(m);
+      }
     }
   }
 };
 
-/// The counts of a slice's messages and its reach, one item: message j's count m_j[length] = 1 + Σ_{k≠j} r_k[length]
-/// (relayed like a coordinate whose input is 1), and reached[0] = C = 1 + Σ_k r_k[length] for the update — both in
-/// neighbour order in double.
+/// The counts of a slice's messages and its reach, one item: reached[0] = C = 1 + Σ_k r_k[length] (in neighbour
+/// order, in double) for the update, and message j's count m_j[length] = 1 + Σ_{k≠j} r_k[length] (relayed like a
+/// coordinate whose input is 1), computed as C − r_j[length]: counts are integers, so that is exact, and each
+/// message's count may replace its relay's (in-place exchanges).
 template <class T>
 struct relay_counts_kernel {
   const T* const* relay;
@@ -105,12 +118,7 @@ struct relay_counts_kernel {
     for (int k = 0; k < degree; ++k) c += static_cast<double>(relay[k][length]);
     *reached = c;
     if (!message) return;
-    for (int j = 0; j < degree; ++j) {
-      double m = 1.0;
-      for (int k = 0; k < degree; ++k)
-        if (k != j) m += static_cast<double>(relay[k][length]);
-      message[j][length] = static_cast<T>(m);
-    }
+    for (int j = 0; j < degree; ++j) message[j][length] = static_cast<T>(c - static_cast<double>(relay[j][length]));
   }
 };
 

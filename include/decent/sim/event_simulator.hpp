@@ -10,12 +10,16 @@
 /// counter-based stream, so a run is a pure function of its seed (rows do not change the state). Pure consensus
 /// problems have no gradient events. As in docs/algorithms.md §1.5 (and the reference), a gradient is taken at the
 /// worker's x as it stands, before mixing to the event time. Rows come at virtual times 0, Δ, 2Δ, ..., measured on
-/// every worker's x mixed to that time. Payload: each event sends the whole model both ways (x̃ never travels).
+/// every worker's x mixed to that time, read one worker at a time (a snapshot into one scratch buffer), so rows
+/// cost no copy of every model. Payload: each event sends the whole model both ways (x̃ never travels).
 /// Through an edge compressor (the rule's `compressor_type`, e.g. `compress::low_rank`: A²CiD² low rank), an
 /// event runs as in the threaded runtime: each endpoint snapshots x at t, the compressor's rounds move both
 /// snapshots by `Rule::pair_weight` of the decoded difference (messages delivered in memory, matched by peer
 /// and tag), and each endpoint applies its snapshot's change (`apply_change`); the payload is what the
 /// compressor sends. Compressed runs take the mix-first order.
+/// Kernels run on `event_options::threads` threads (by default all cores for models of `parallel_numel` parameters
+/// or more; results are the same for any number), and the workers are set up in parallel, each one's memory first
+/// touched by the thread that initialises it.
 /// The graph and the problem must outlive the simulator; `run` is called once.
 
 #include <algorithm>
@@ -23,7 +27,9 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -52,9 +58,14 @@ struct event_options {
   double lr = 0.1;
   double momentum = 0;
   std::uint64_t seed = 0;
+  /// OpenMP threads of the kernels: 0 uses all cores for models of `parallel_numel` parameters or more, one below.
+  int threads = 0;
   /// Optional: the run ends after the first row for which this returns true.
   std::function<bool(const row&)> until = {};
 };
+
+/// The model size from which an event simulator with `event_options::threads` = 0 runs its kernels on all cores.
+inline constexpr std::size_t parallel_numel = std::size_t{1} << 16;
 
 /// Workers, their pairwise rules' states and the event schedule of one simulated run (host memory).
 /// @tparam Rule a pairwise rule on the host executor: A²CiD² (the default) or `mixing::pairwise_average`
@@ -73,7 +84,8 @@ class event_simulator {
   /// @param compression the edge compressor's options (e.g. `compress::low_rank_options`; none for identity)
   event_simulator(const topology::graph& g, const problem<T>& task, event_options o,
                   typename Compressor::options compression = {})
-      : graph_(g), task_(task), o_(std::move(o)), ex_(1) {
+      : graph_(g), task_(task), o_(std::move(o)),
+        ex_(o_.threads > 0 ? o_.threads : task.layout().numel() >= parallel_numel ? 0 : 1) {
     expects(task.workers() == g.size(), "the problem was built for ", task.workers(), " workers but ", g.name(),
             " has ", g.size());
     expects(o_.rate > 0, "event_options::rate must be > 0, got ", o_.rate);
@@ -86,15 +98,8 @@ class event_simulator {
     // η and α̃ only matter with the momentum variable (asynchronous gossip runs on graphs of any size).
     const topology::acid_constants constants = Rule::constants_for(g, o_.rate);
     const std::size_t numel = task.layout().numel();
-    for (int i = 0; i < g.size(); ++i) {
-      worker w;
-      w.x.resize(numel);
-      task.initial_point(i, w.x.data());
-      w.m.assign(task.has_gradient() ? numel : 0, T{0});
-      workers_.push_back(std::move(w));
-    }
-    for (auto& w : workers_)
-      w.state.emplace(ex_, parameters<T>::packed(w.x.data(), task.layout()), constants);
+    workers_.resize(static_cast<std::size_t>(g.size()));
+    set_up(constants);
     if constexpr (!uncompressed) {
       expects(o_.order == acid_send_order::mix_first, "event_options::order: a compressed exchange sends a snapshot "
               "of x mixed to the event time (acid_send_order::mix_first); the reference order needs identity");
@@ -167,6 +172,35 @@ class event_simulator {
     std::optional<Compressor> compressor{};
     comm::exchange_plan<T> plan{};
   };
+
+  /// Sets up every worker (x at its initial point, m, the rule's state), in parallel across workers on the
+  /// executor's threads, so that each worker's memory is first touched by the thread that initialises it.
+  void set_up(const topology::acid_constants& constants) {
+    struct set_up_worker {
+      event_simulator* self;
+      const topology::acid_constants* constants;
+      std::exception_ptr* failure;
+      std::mutex* mutex;
+      [[nodiscard]] std::size_t work_per_item() const { return self->task_.layout().numel(); }
+      void operator()(std::size_t i) const {
+        try {
+          worker& w = self->workers_[i];
+          const std::size_t numel = self->task_.layout().numel();
+          w.x.resize(numel);
+          self->task_.initial_point(static_cast<int>(i), w.x.data());
+          w.m.assign(self->task_.has_gradient() ? numel : 0, T{0});
+          w.state.emplace(exec::host(1), parameters<T>::packed(w.x.data(), self->task_.layout()), *constants);
+        } catch (...) {  // no exception may leave an OpenMP region
+          const std::lock_guard lock(*mutex);
+          if (!*failure) *failure = std::current_exception();
+        }
+      }
+    };
+    std::exception_ptr failure;
+    std::mutex mutex;
+    ex_.for_each(workers_.size(), set_up_worker{this, &constants, &failure, &mutex});
+    if (failure) std::rethrow_exception(failure);
+  }
 
   /// Worker i's round context; step 1 on every exchange, as in the threaded runtime (no first-step skip).
   [[nodiscard]] comm::round_context<topology::graph, exec::host> context(int i, int round = 0) const {
@@ -243,18 +277,16 @@ class event_simulator {
     }
   }
 
-  /// The metrics of every worker's x mixed to time t, computed on copies (the state is left as it is).
+  /// The metrics of every worker's x mixed to time t, each worker's snapshot taken in turn into one scratch buffer
+  /// (the state is left as it is).
   row observe(double t) {
-    const std::size_t numel = task_.layout().numel();
-    mixed_.resize(workers_.size() * numel);
-    std::vector<const T*> xs;
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      T* out = mixed_.data() + i * numel;
-      workers_[i].state->snapshot(ex_, t, out);
-      xs.push_back(out);
-    }
-    return measure<T>(xs, numel, task_, static_cast<std::int64_t>(gradient_events_), t, bytes_, t == 0,
-                      initial_deviation_);
+    mixed_.resize(task_.layout().numel());
+    const worker_view<T> view = [&](std::size_t i) -> const T* {
+      workers_[i].state->snapshot(ex_, t, mixed_.data());
+      return mixed_.data();
+    };
+    return measure<T>(workers_.size(), view, task_.layout().numel(), task_,
+                      static_cast<std::int64_t>(gradient_events_), t, bytes_, t == 0, initial_deviation_);
   }
 
   const topology::graph& graph_;
