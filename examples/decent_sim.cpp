@@ -1,13 +1,21 @@
 // decent-sim: simulate N decentralized workers in one process and print their metrics as CSV.
 // The flag contract is in docs/architecture.md; `decent-sim --help` lists it.
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <new>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#if __has_include(<sys/resource.h>)
+#include <sys/resource.h>  // getrusage: the peak resident memory of --timing
+#define DECENT_SIM_HAS_RUSAGE 1
+#endif
 
 #include <decent_sim/describe.hpp>
 #include <decent_sim/runner.hpp>
@@ -30,10 +38,35 @@ constexpr const char* usage = R"(usage: decent-sim [flags]
   --precision f32|f64 (default f32)  --backend host|cuda  --every K  --csv PATH (default stdout)
   --max-memory SIZE[K|M|G|T]  refuse a run whose estimated memory is larger (default: the machine's memory)
   --describe  print the topology's JSON summary (uses --rate, default 1) and exit
+  --timing    at the end, one line on stderr: set-up time (to the row of step 0), time per step (or per unit of
+              virtual time), peak resident memory
 output: CSV step,time,consensus,relative_consensus,loss,bytes_per_worker
 exit status: 0, 2 for bad flags (one line on stderr), 1 when the run fails (e.g. diverges: stops at the first
 non-finite metric)
 )";
+
+/// The process's peak resident memory in GiB (0 where it cannot be read).
+double peak_resident_gib() {
+#if defined(DECENT_SIM_HAS_RUSAGE)
+  rusage resources{};
+  if (getrusage(RUSAGE_SELF, &resources) == 0) return static_cast<double>(resources.ru_maxrss) / (1024.0 * 1024.0);  // KiB
+#endif
+  return 0;
+}
+
+/// --timing's line: the set-up (until the row of step 0 was out), the rest of the run per step (or per unit of
+/// virtual time), the peak resident memory.
+std::string timing_line(const decent::sim::run_spec& spec, double setup, double total, const decent::sim::row& last) {
+  const bool asynchronous = decent::sim::detail::find_algorithm(spec.algorithm).asynchronous;
+  const double amount = asynchronous ? last.time : static_cast<double>(last.step);
+  const double rest = total - setup;
+  std::ostringstream os;
+  os << std::setprecision(4) << "decent-sim: set-up " << setup << " s, then "
+     << (asynchronous ? "virtual time " : "") << amount << (asynchronous ? "" : " steps") << " in " << rest << " s";
+  if (amount > 0) os << " (" << rest / amount << (asynchronous ? " s per unit of time)" : " s per step)");
+  os << ", peak resident memory " << peak_resident_gib() << " GiB";
+  return os.str();
+}
 
 }  // namespace
 
@@ -58,9 +91,17 @@ int main(int argc, char** argv) {
     std::ostream& out = spec.csv ? static_cast<std::ostream&>(file) : std::cout;
     // The header goes out with the first row, so that a setup error leaves stdout empty.
     bool header = false;
+    const auto start = std::chrono::steady_clock::now();
+    const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    double setup = 0;  // until the first row (step 0) was out
+    decent::sim::row last;
     const decent::sim::row_sink sink = [&](const decent::sim::row& r) {
-      if (!std::exchange(header, true)) out << decent::sim::csv_header << '\n';
+      if (!std::exchange(header, true)) {
+        out << decent::sim::csv_header << '\n';
+        setup = seconds();
+      }
       out << decent::sim::format_row(r) << '\n';
+      last = r;
     };
 #if defined(__CUDACC__)
     if (spec.backend == "cuda") {
@@ -72,6 +113,7 @@ int main(int argc, char** argv) {
     decent::sim::run(spec, sink);
 #endif
     out.flush();
+    if (spec.timing) std::cerr << timing_line(spec, setup, seconds(), last) << '\n';
     return 0;
   } catch (const decent::invalid_argument& e) {  // bad flags or an impossible setup
     std::cerr << "decent-sim: " << e.what() << '\n';

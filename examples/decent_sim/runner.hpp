@@ -92,6 +92,7 @@ struct run_spec {
   std::optional<std::string> csv;     ///< --csv PATH (default stdout)
   std::optional<double> max_memory;   ///< --max-memory SIZE in bytes (default: the machine's physical memory)
   bool describe = false;
+  bool timing = false;                ///< --timing: one line on stderr at the end (set-up, time per step, peak memory)
 };
 
 /// What a finished run reports besides its rows.
@@ -214,6 +215,7 @@ inline run_spec parse_arguments(const std::vector<std::string>& args) {
     else if (flag == "--csv") s.csv = value();
     else if (flag == "--max-memory") s.max_memory = detail::parse_memory_size(value());
     else if (flag == "--describe") s.describe = true;
+    else if (flag == "--timing") s.timing = true;
     else throw invalid_argument(decent::detail::concat("unknown flag '", flag, "' (see decent-sim --help)"));
   }
   if (s.describe) return s;

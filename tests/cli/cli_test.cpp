@@ -116,6 +116,22 @@ TEST_CASE("quadratic and logistic runs report a falling loss, --every and --csv 
   CHECK(std::stod(lrows[2][4]) < std::stod(lrows[1][4]));
 }
 
+TEST_CASE("--timing adds one line on stderr (set-up, time per step, peak memory) and leaves stdout as it was") {
+  const std::string args = "--algorithm relaysgd --topology binary-tree:7 --dim 100 --steps 4";
+  const result plain = run(args), timed = run(args + " --timing");
+  REQUIRE(timed.status == 0);
+  CHECK(timed.out == plain.out);
+  CHECK(plain.err.empty());
+  CHECK(timed.err.rfind("decent-sim: set-up ", 0) == 0);
+  CHECK(timed.err.find(" s, then 4 steps in ") != std::string::npos);
+  CHECK(timed.err.find(" s per step), peak resident memory ") != std::string::npos);
+  CHECK(std::count(timed.err.begin(), timed.err.end(), '\n') == 1);
+  const result events = run("--algorithm a2cid2 --topology ring:6 --time 2 --timing");
+  REQUIRE(events.status == 0);
+  CHECK(events.err.find("then virtual time 2 in ") != std::string::npos);
+  CHECK(events.err.find(" s per unit of time), peak resident memory ") != std::string::npos);
+}
+
 TEST_CASE("the same seed reproduces a run bit for bit") {
   const std::string args = "--algorithm gossip --topology random-regular:12:3:5 --problem quadratic --noise 0.1 "
                            "--steps 30 --precision f64 --seed 3";
