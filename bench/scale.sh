@@ -29,7 +29,7 @@ runs=(
   echo "|---|---|---|---|---|---|"
   for r in "${runs[@]}"; do
     read -r algorithm rest <<<"$r"
-    line=$("$build/examples/decent-sim" --algorithm $r --every 1000 --timing 2>&1 >/dev/null | tail -1)
+    line=$("$build/examples/decent-sim" --algorithm $r --every 1000 --timing 2>&1 >/dev/null | tail -1) || true
     echo "$line" >&2
     python3 - "$algorithm" "$rest" "$n" "$d" "$line" <<'PY'
 import re, sys

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -303,6 +304,16 @@ inline double physical_memory() {
   return problem + numel * element * (n * per_worker + edge_ends * per_neighbour);
 }
 
+/// The in-process deadline of a simulation of n workers of `numel` parameters: the world's default (60 s), or 2 µs
+/// per simulated parameter per core when that is longer. A worker that finished its set-up or step waits at the
+/// next barrier for every other one, and all of them share the cores: 1024 workers of 10⁶ parameters take about
+/// a minute to set up on two cores (their start points), which a 60 s deadline took for a hang.
+[[nodiscard]] inline std::chrono::milliseconds deadline_for(int n, std::size_t numel) {
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  const double seconds = 2e-6 * static_cast<double>(n) * static_cast<double>(numel) / cores;
+  return std::max(comm::inprocess_options{}.deadline, std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000)));
+}
+
 /// Refuses a run whose estimated memory exceeds `--max-memory` (default: the machine's physical memory).
 inline void check_memory(const run_spec& s, const topology::graph& g) {
   const double limit = s.max_memory.value_or(physical_memory());
@@ -392,6 +403,7 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   check_memory(s, topo.is_time_varying() ? topo.union_graph() : topo.graph_at(0));
   const int n = topo.size();
   const auto task = make_problem<T>(s, n);
+  comm_options.deadline = std::max(comm_options.deadline, deadline_for(n, task->layout().numel()));
   cluster workers(n, comm_options);
   const loop_options loop{s.steps, s.lr, s.momentum, s.every, until};
   const auto start = std::chrono::steady_clock::now();

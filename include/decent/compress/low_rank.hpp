@@ -142,9 +142,12 @@ class low_rank {
         ctx.exec.upload(g.basis_table.data(), g.basis.data(), g.basis.size());
         ctx.exec.upload(g.own_table.data(), g.own.data(), g.own.size());
         const std::size_t message_rows = by_rows ? m.a : m.b;
-        ctx.exec.for_each(message_rows, decent::detail::low_rank_project_kernel<T>{
-                                            m.x, m.a, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(),
-                                            static_cast<int>(g.peers.size())});
+        decent::detail::with_rank(m.r, [&]<int Rank>() {
+          constexpr std::size_t block = Exec::space == memory_space::host ? decent::detail::host_product_block : 1;
+          const decent::detail::low_rank_project_kernel<T, block, Rank> project{
+              m.x, m.a, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), static_cast<int>(g.peers.size())};
+          ctx.exec.for_each(project.items(), project);
+        });
         const std::size_t bytes = message_rows * m.r * sizeof(T);
         for (const int peer : g.peers) {
           edge_state& e = edge(ctx.exec, peer);

@@ -51,9 +51,11 @@ void orthonormalize_columns(const Exec& ex, T* m, std::size_t rows, std::size_t 
 }
 
 /// PowerGossip's products of one matrix X (a×b) with the bases of all its edges, one pass over X: by rows,
-/// out[j] = X·basis[j] (basis b×r, item = a row of X); by columns, out[j] = Xᵀ·basis[j] (basis a×r, item = a
-/// column of X).
-template <class T>
+/// out[j] = X·basis[j] (basis b×r; item = a row of X, summed as `times_basis_row`), by columns, out[j] =
+/// Xᵀ·basis[j] (basis a×r; item = a block of `Block` columns of X, summed as `transposed_times_basis_row`). The
+/// values are the same for any Block (`host_product_block` on the host, 1 on devices) and Rank (r at compile time
+/// for r ≤ `max_fixed_rank`, else 0).
+template <class T, std::size_t Block = 1, int Rank = 0>
 struct low_rank_project_kernel {
   const T* x;
   std::size_t a, b, r;
@@ -61,11 +63,21 @@ struct low_rank_project_kernel {
   const T* const* basis;
   T* const* out;
   int edges;
+  /// Work items: the rows of X (by rows), blocks of `Block` columns (by columns).
+  [[nodiscard]] std::size_t items() const { return by_rows ? a : (b + Block - 1) / Block; }
+  /// Elements of X one item reads, times the edges, for the host executor's choice of threads.
+  [[nodiscard]] std::size_t work_per_item() const {
+    return (by_rows ? b : Block * a) * static_cast<std::size_t>(edges);
+  }
   DECENT_HD void operator()(std::size_t item) const {
-    for (int j = 0; j < edges; ++j) {
-      if (by_rows) times_basis_row(x, b, basis[j], r, item, out[j]);
-      else transposed_times_basis_row(x, a, b, basis[j], r, item, out[j]);
+    if (by_rows) {
+      if constexpr (Rank > 0) times_bases_row_fixed<Rank>(x, b, basis, out, edges, item);
+      else
+        for (int j = 0; j < edges; ++j) times_basis_row(x, b, basis[j], r, item, out[j]);
+      return;
     }
+    const std::size_t first = item * Block, count = b - first < Block ? b - first : Block;
+    transposed_times_bases_rows<Block, Rank>(x, a, b, basis, out, edges, r, first, count);
   }
 };
 

@@ -52,13 +52,62 @@ struct squared_distance_term {
   }
 };
 
-/// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small).
+/// How many interleaved partial sums a row of P = X·Q is summed in (see `times_basis_row`).
+inline constexpr std::size_t product_lanes = 8;
+/// How many bases `transposed_times_bases_rows` takes in one pass over X.
+inline constexpr int product_bases_per_pass = 4;
+
+/// The lanes of a row product combined in a fixed tree: ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
+DECENT_HD inline double combine_lanes(const double (&s)[product_lanes]) {
+  static_assert(product_lanes == 8, "combine_lanes names every lane");
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in double, rounded
+/// once. Summation order: `product_lanes` partial sums, lane l adding the terms k ≡ l (mod 8) in increasing k, then
+/// `combine_lanes` — so that the loop over k vectorises. `times_basis_row_fixed` is the same with r at compile time.
 template <class T>
 DECENT_HD void times_basis_row(const T* x, std::size_t b, const T* q, std::size_t r, std::size_t i, T* p) {
+  const T* row = x + i * b;
   for (std::size_t c = 0; c < r; ++c) {
-    double acc = 0;
-    for (std::size_t k = 0; k < b; ++k) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(q[k * r + c]);
-    p[i * r + c] = static_cast<T>(acc);
+    double s[product_lanes] = {};
+    std::size_t k = 0;
+    for (; k + product_lanes <= b; k += product_lanes)
+      for (std::size_t l = 0; l < product_lanes; ++l)
+        s[l] += static_cast<double>(row[k + l]) * static_cast<double>(q[(k + l) * r + c]);
+    for (; k < b; ++k) s[k % product_lanes] += static_cast<double>(row[k]) * static_cast<double>(q[k * r + c]);
+    p[i * r + c] = static_cast<T>(combine_lanes(s));
+  }
+}
+
+/// Row i of P_j = X·Q_j for the `bases` bases q[j] (b×Rank), into p[j]: the sums of `times_basis_row` with the
+/// rank at compile time, every column of the row and `PerPass` bases in one pass over it (rank 1: 4 bases, so that
+/// the row is read once for all of them; higher ranks: one, so that the partial sums stay in registers).
+template <int Rank, class T, std::size_t PerPass = Rank == 1 ? 4 : 1>
+DECENT_HD void times_bases_row_fixed(const T* x, std::size_t b, const T* const* q, T* const* p, int bases,
+                                     std::size_t i) {
+  constexpr auto rank = static_cast<std::size_t>(Rank);
+  constexpr std::size_t per_pass = PerPass;
+  const T* row = x + i * b;
+  for (int first = 0; first < bases; first += static_cast<int>(per_pass)) {
+    const std::size_t pass = static_cast<std::size_t>(bases - first) < per_pass
+                                 ? static_cast<std::size_t>(bases - first) : per_pass;
+    const T* const* qs = q + first;
+    double s[per_pass][rank][product_lanes] = {};
+    std::size_t k = 0;
+    for (; k + product_lanes <= b; k += product_lanes) {
+      double v[product_lanes];
+      for (std::size_t l = 0; l < product_lanes; ++l) v[l] = static_cast<double>(row[k + l]);
+      for (std::size_t e = 0; e < pass; ++e)
+        for (std::size_t c = 0; c < rank; ++c)
+          for (std::size_t l = 0; l < product_lanes; ++l) s[e][c][l] += v[l] * static_cast<double>(qs[e][(k + l) * rank + c]);
+    }
+    for (; k < b; ++k)
+      for (std::size_t e = 0; e < pass; ++e)
+        for (std::size_t c = 0; c < rank; ++c)
+          s[e][c][k % product_lanes] += static_cast<double>(row[k]) * static_cast<double>(qs[e][k * rank + c]);
+    for (std::size_t e = 0; e < pass; ++e)
+      for (std::size_t c = 0; c < rank; ++c) p[static_cast<std::size_t>(first) + e][i * rank + c] = static_cast<T>(combine_lanes(s[e][c]));
   }
 }
 
@@ -71,6 +120,47 @@ DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t
     for (std::size_t i = 0; i < a; ++i) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(p[i * r + c]);
     q[k * r + c] = static_cast<T>(acc);
   }
+}
+
+/// How many rows of Q = Xᵀ·P (columns of X) one work item of `transposed_times_bases_rows` computes on the host,
+/// where the loop over them vectorises; devices take one per item (a thread each).
+inline constexpr std::size_t host_product_block = 16;  // one 64-byte line of floats
+
+/// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_j = Xᵀ·P_j for the `bases` bases p[j] (a×r), into q[j] (b×r): the
+/// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. A full
+/// block with a compile-time Rank reads X once, a row at a time, Block neighbouring columns together for every
+/// basis (the loop over them vectorises); otherwise the columns go one by one.
+template <std::size_t Block, int Rank, class T>
+DECENT_HD void transposed_times_bases_rows(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
+                                           int bases, std::size_t r, std::size_t k0, std::size_t count) {
+  if constexpr (Block > 1 && Rank > 0) {
+    if (count == Block) {
+      constexpr auto rank = static_cast<std::size_t>(Rank);
+      constexpr auto per_pass = static_cast<std::size_t>(product_bases_per_pass);
+      for (int first = 0; first < bases; first += product_bases_per_pass) {
+        const std::size_t pass = static_cast<std::size_t>(bases - first) < per_pass
+                                     ? static_cast<std::size_t>(bases - first) : per_pass;
+        double acc[per_pass][rank][Block] = {};
+        for (std::size_t i = 0; i < a; ++i) {
+          const T* row = x + i * b + k0;
+          double v[Block];
+          for (std::size_t w = 0; w < Block; ++w) v[w] = static_cast<double>(row[w]);
+          for (std::size_t e = 0; e < pass; ++e)
+            for (std::size_t c = 0; c < rank; ++c) {
+              const double pc = static_cast<double>(p[static_cast<std::size_t>(first) + e][i * rank + c]);
+              for (std::size_t w = 0; w < Block; ++w) acc[e][c][w] += v[w] * pc;
+            }
+        }
+        for (std::size_t e = 0; e < pass; ++e)
+          for (std::size_t w = 0; w < Block; ++w)
+            for (std::size_t c = 0; c < rank; ++c)
+              q[static_cast<std::size_t>(first) + e][(k0 + w) * rank + c] = static_cast<T>(acc[e][c][w]);
+      }
+      return;
+    }
+  }
+  for (int j = 0; j < bases; ++j)
+    for (std::size_t w = 0; w < count; ++w) transposed_times_basis_row(x, a, b, p[j], r, k0 + w, q[j]);
 }
 
 /// Row i of P = X·Q.
