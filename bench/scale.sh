@@ -23,7 +23,9 @@ runs=(
 )
 {
   echo "decent-sim at scale: $n workers, f32, consensus problem, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB of memory."
-  echo "Command: bench/scale.sh $build $n $d (one decent-sim --timing run per line)."
+  echo "Command: bench/scale.sh $build $n $d (one decent-sim --timing run per line). Time per step: the mean over the"
+  echo "run's steps, the first included (buffers a rule allocates at its first step, e.g. gossip's received copies, are"
+  echo "first touched in it); per unit of virtual time for the event simulator (async-gossip, a2cid2)."
   echo
   echo "| algorithm | run | set-up [s] | time per step [s] | peak resident memory [GiB] | bytes per parameter and worker |"
   echo "|---|---|---|---|---|---|"

@@ -49,7 +49,13 @@ non-finite metric)
 double peak_resident_gib() {
 #if defined(DECENT_SIM_HAS_RUSAGE)
   rusage resources{};
-  if (getrusage(RUSAGE_SELF, &resources) == 0) return static_cast<double>(resources.ru_maxrss) / (1024.0 * 1024.0);  // KiB
+#if defined(__APPLE__)
+  constexpr double unit = 1.0;     // bytes
+#else
+  constexpr double unit = 1024.0;  // KiB (Linux)
+#endif
+  if (getrusage(RUSAGE_SELF, &resources) == 0)
+    return static_cast<double>(resources.ru_maxrss) * unit / (1024.0 * 1024.0 * 1024.0);
 #endif
   return 0;
 }

@@ -289,7 +289,7 @@ TEST_CASE("in place on one end only fails on both ranks, whichever end it is") {
   }
 }
 
-TEST_CASE("an in-place receive of another size than its send is rejected before anything is posted") {
+TEST_CASE("an in-place receive of another size, or two in-place buffers under one tag, are rejected before anything is posted") {
   inprocess_world world(2, {.deadline = 10s});
   inprocess comm(world, 0);
   std::array<char, 32> buffer{};
@@ -297,6 +297,15 @@ TEST_CASE("an in-place receive of another size than its send is rejected before 
   const recv_op recv{1, buffer.data(), 16};
   CHECK_THROWS_WITH_AS(comm.exchange({&send, 1}, {&recv, 1}),
                        "rank 0 exchanges 32 bytes in place with rank 1 (tag 0) but receives 16 into the same buffer",
+                       decent::invalid_argument);
+  CHECK(comm.stats() == counters{});
+  // Two in-place buffers under one (peer, tag) could pair the wrong way round: refused too.
+  std::array<char, 32> second{};
+  const std::array sends{send_op{1, buffer.data(), 32, 4}, send_op{1, second.data(), 32, 4}};
+  const std::array recvs{recv_op{1, buffer.data(), 32, 4}, recv_op{1, second.data(), 32, 4}};
+  CHECK_THROWS_WITH_AS(comm.exchange(sends, recvs),
+                       "rank 0 exchanges two buffers in place with rank 1 under tag 4: give each in-place buffer its "
+                       "own tag",
                        decent::invalid_argument);
   CHECK(comm.stats() == counters{});
 }

@@ -311,10 +311,18 @@ class inprocess {
 
   void post(std::span<const send_op> sends, std::span<const recv_op> recvs, std::span<message> posted,
             std::size_t& num_posted) {
-    for (const send_op& s : sends)
-      if (const recv_op* r = in_place_receive(s, recvs))
-        expects(r->bytes == s.bytes, "rank ", rank_, " exchanges ", s.bytes, " bytes in place with rank ", s.peer,
-                " (tag ", s.tag, ") but receives ", r->bytes, " into the same buffer");
+    for (std::size_t i = 0; i < sends.size(); ++i) {
+      const send_op& s = sends[i];
+      const recv_op* r = in_place_receive(s, recvs);
+      if (!r) continue;
+      expects(r->bytes == s.bytes, "rank ", rank_, " exchanges ", s.bytes, " bytes in place with rank ", s.peer,
+              " (tag ", s.tag, ") but receives ", r->bytes, " into the same buffer");
+      // Pairs are matched by (peer, tag); two in-place buffers for one (peer, tag) could pair the wrong way round.
+      for (std::size_t k = 0; k < i; ++k)
+        expects(!(sends[k].peer == s.peer && sends[k].tag == s.tag && in_place_receive(sends[k], recvs)),
+                "rank ", rank_, " exchanges two buffers in place with rank ", s.peer, " under tag ", s.tag,
+                ": give each in-place buffer its own tag");
+    }
     {
       std::lock_guard lock(world_->box(rank_).mutex);
       world_->box(rank_).unconsumed = sends.size();

@@ -54,7 +54,8 @@ void orthonormalize_columns(const Exec& ex, T* m, std::size_t rows, std::size_t 
 /// out[j] = X·basis[j] (basis b×r; item = a row of X, summed as `times_basis_row`), by columns, out[j] =
 /// Xᵀ·basis[j] (basis a×r; item = a block of `Block` columns of X, summed as `transposed_times_basis_row`). The
 /// values are the same for any Block (`host_product_block` on the host, 1 on devices) and Rank (r at compile time
-/// for r ≤ `max_fixed_rank`, else 0).
+/// for r ≤ `max_fixed_rank`, else 0) — on one compiler: nvcc fuses multiply-adds by default, so devices may differ
+/// from the host in the last bits.
 template <class T, std::size_t Block = 1, int Rank = 0>
 struct low_rank_project_kernel {
   const T* x;

@@ -65,7 +65,7 @@ DECENT_HD inline double combine_lanes(const double (&s)[product_lanes]) {
 
 /// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in double, rounded
 /// once. Summation order: `product_lanes` partial sums, lane l adding the terms k ≡ l (mod 8) in increasing k, then
-/// `combine_lanes` — so that the loop over k vectorises. `times_basis_row_fixed` is the same with r at compile time.
+/// `combine_lanes` — so that the loop over k vectorises. `times_bases_row_fixed` is the same with r at compile time.
 template <class T>
 DECENT_HD void times_basis_row(const T* x, std::size_t b, const T* q, std::size_t r, std::size_t i, T* p) {
   const T* row = x + i * b;
