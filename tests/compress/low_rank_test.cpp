@@ -10,6 +10,8 @@
 #include <decent/algorithm/gossip.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/comm/inprocess.hpp>
+#include <decent/compress/low_rank_kernels.hpp>
+#include <decent/exec/host.hpp>
 #include <decent/sim/cluster.hpp>
 #include <decent_sim/runner.hpp>
 #include <decent/topology/topologies.hpp>
@@ -362,4 +364,62 @@ TEST_CASE("the compressor's payload accounting equals what the communicator sent
       CHECK(pg.communicator().stats().bytes_sent - before == predicted);
     }
   });
+}
+
+TEST_CASE("the projections give the same bits in every form: host blocks and compile-time ranks, device items") {
+  // X is 37×43 (lane tails, a partial block of 16 columns), 5 bases per side (more than one pass of 4), ranks
+  // 1 to 5 (5: runtime rank only). The host form (blocks of 16, rank at compile time, two threads) must equal the
+  // device form (one row or column per item, runtime rank) bit for bit, and both the sums computed here.
+  const std::size_t a = 37, b = 43;
+  const int edges = 5;
+  std::vector<float> x(a * b);
+  for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(std::sin(0.37 * static_cast<double>(k)));
+  const exec::host ex(2);
+  for (std::size_t r = 1; r <= 5; ++r) {
+    for (const bool by_rows : {true, false}) {
+      CAPTURE(r);
+      CAPTURE(by_rows);
+      const std::size_t basis_rows = by_rows ? b : a, out_rows = by_rows ? a : b;
+      std::vector<std::vector<float>> basis(edges), host_out(edges), device_out(edges);
+      std::vector<const float*> basis_table;
+      std::vector<float*> host_table, device_table;
+      for (int j = 0; j < edges; ++j) {
+        auto& q = basis[static_cast<std::size_t>(j)];
+        q.resize(basis_rows * r);
+        for (std::size_t k = 0; k < q.size(); ++k) q[k] = static_cast<float>(std::cos(1.3 * j + 0.11 * static_cast<double>(k)));
+        host_out[static_cast<std::size_t>(j)].assign(out_rows * r, -1.0f);
+        device_out[static_cast<std::size_t>(j)].assign(out_rows * r, -2.0f);
+        basis_table.push_back(q.data());
+        host_table.push_back(host_out[static_cast<std::size_t>(j)].data());
+        device_table.push_back(device_out[static_cast<std::size_t>(j)].data());
+      }
+      detail::with_rank(r, [&]<int Rank>() {
+        const detail::low_rank_project_kernel<float, detail::host_product_block, Rank> host{
+            x.data(), a, b, r, by_rows, basis_table.data(), host_table.data(), edges};
+        ex.for_each(host.items(), host);
+      });
+      const detail::low_rank_project_kernel<float, 1, 0> device{x.data(), a, b, r, by_rows, basis_table.data(),
+                                                                device_table.data(), edges};
+      exec::host(1).for_each(device.items(), device);
+      CHECK(host_out == device_out);
+      // The documented orders, computed here: by rows 8 lanes (k mod 8) combined as a tree, by columns in row order.
+      bool same = true;
+      for (int j = 0; j < edges; ++j)
+        for (std::size_t o = 0; o < out_rows; ++o)
+          for (std::size_t c = 0; c < r; ++c) {
+            const auto& q = basis[static_cast<std::size_t>(j)];
+            double expected = 0;
+            if (by_rows) {
+              double lane[8] = {};
+              for (std::size_t k = 0; k < b; ++k)
+                lane[k % 8] += static_cast<double>(x[o * b + k]) * static_cast<double>(q[k * r + c]);
+              expected = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+            } else {
+              for (std::size_t i = 0; i < a; ++i) expected += static_cast<double>(x[i * b + o]) * static_cast<double>(q[i * r + c]);
+            }
+            same = same && host_out[static_cast<std::size_t>(j)][o * r + c] == static_cast<float>(expected);
+          }
+      CHECK(same);
+    }
+  }
 }

@@ -278,11 +278,15 @@ class event_simulator {
   }
 
   /// The metrics of every worker's x mixed to time t, each worker's snapshot taken in turn into one scratch buffer
-  /// (the state is left as it is).
+  /// (twice: the mean, then the deviations; the state is left as it is).
   row observe(double t) {
     mixed_.resize(task_.layout().numel());
     const worker_view<T> view = [&](std::size_t i) -> const T* {
-      workers_[i].state->snapshot(ex_, t, mixed_.data());
+      const worker& w = workers_[i];
+      // Without x̃ (asynchronous gossip), x mixed to t is x itself: read in place, no snapshot.
+      if constexpr (requires { { w.state->has_momentum_variable() } -> std::same_as<bool>; })
+        if (!w.state->has_momentum_variable()) return w.x.data();
+      w.state->snapshot(ex_, t, mixed_.data());
       return mixed_.data();
     };
     return measure<T>(workers_.size(), view, task_.layout().numel(), task_,
