@@ -252,6 +252,74 @@ TEST_CASE("in place: on a tree, each pair swaps its buffers, across chunks, for 
   });
 }
 
+namespace {
+std::atomic<int> owner_copies{0};
+void counting_owner_copy(void* dst, const void* src, std::size_t bytes) {
+  ++owner_copies;
+  std::memcpy(dst, src, bytes);
+}
+}  // namespace
+
+TEST_CASE("in place with owners: the pair swaps the buffers themselves, else their contents") {
+  // Ranks 0 and 1 each keep one std::vector per tag; tags 0 and 1 offer owners on both ends, tag 2 only on rank
+  // 0, tag 3 offers owners of another type on rank 1 (a std::vector whose swap function differs).
+  for (const bool swap_owners : {true, false}) {
+    CAPTURE(swap_owners);
+    owner_copies = 0;
+    inprocess_world world(2, {.deadline = 10s, .copy = &counting_owner_copy, .swap_owners = swap_owners});
+    std::array<const std::uint32_t*, 2> held{};  // rank r's buffer address of tag 0 before the exchange
+    std::array<const std::uint32_t*, 2> now{};   // ... after it
+    std::mutex m;
+    run_ranks(world, [&](inprocess& comm) {
+      const int r = comm.rank(), peer = 1 - r;
+      const auto fill = [](int rank, std::size_t t) {
+        return static_cast<std::uint32_t>(100 * rank) + static_cast<std::uint32_t>(t);
+      };
+      std::array<std::vector<std::uint32_t>, 4> buffers;
+      std::vector<std::int32_t> other;  // tag 3's owner on rank 1
+      for (std::size_t t = 0; t < buffers.size(); ++t)
+        buffers[t].assign(20000 + t, fill(r, t));
+      std::vector<send_op> sends;
+      std::vector<recv_op> recvs;
+      for (int t = 0; t < 4; ++t) {
+        auto& b = buffers[static_cast<std::size_t>(t)];
+        const std::size_t bytes = b.size() * sizeof(std::uint32_t);
+        sends.push_back({peer, b.data(), bytes, t});
+        recv_op recv{peer, b.data(), bytes, t};
+        if (t < 2 || (t == 2 && r == 0)) recv.owner = decent::comm::owner_of(b);
+        if (t == 3) recv.owner = r == 1 ? decent::comm::owner_of(other) : decent::comm::owner_of(b);
+        recvs.push_back(recv);
+      }
+      {
+        std::lock_guard lock(m);
+        held[static_cast<std::size_t>(r)] = buffers[0].data();
+      }
+      comm.exchange(sends, recvs);
+      {
+        std::lock_guard lock(m);
+        now[static_cast<std::size_t>(r)] = buffers[0].data();
+      }
+      for (std::size_t t = 0; t < buffers.size(); ++t) {
+        CAPTURE(t);
+        CHECK(buffers[t].size() == 20000 + t);
+        CHECK(std::all_of(buffers[t].begin(), buffers[t].end(),
+                          [&](std::uint32_t v) { return v == fill(peer, t); }));
+      }
+      CHECK(other.empty());
+    });
+    if (swap_owners) {
+      CHECK(now[0] == held[1]);  // the vectors themselves were exchanged
+      CHECK(now[1] == held[0]);
+    } else {
+      CHECK(now[0] == held[0]);
+      CHECK(now[1] == held[1]);
+    }
+    // Contents swapped in 80 KB staged as two chunks (3 copies each) for tags 2 and 3, and for 0 and 1 as well
+    // without owner swaps.
+    CHECK(owner_copies == (swap_owners ? 2 : 4) * 2 * 3);
+  }
+}
+
 TEST_CASE("in place: the world says whether rules may exchange in place, a rank may swap with itself") {
   inprocess_world host(1), off(1, {.in_place = false}), device(1, {.device_memory = true});
   CHECK(inprocess(host, 0).exchanges_in_place());

@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -31,13 +33,13 @@ template <class Topology>
 history run_relay(const Topology& topo, std::size_t d, int rounds, relaysum_options options,
                   const std::function<void(int, int, std::vector<double>&)>& input,
                   const std::function<void(int, std::vector<double>&)>& start = {},
-                  std::vector<std::vector<int>>* reached = nullptr, bool packed = true, bool in_place = true,
+                  std::vector<std::vector<int>>* reached = nullptr, bool packed = true, comm::inprocess_options world = {},
                   std::vector<std::size_t>* state_bytes = nullptr) {
   const int n = topo.size();
   history out(static_cast<std::size_t>(rounds), std::vector<std::vector<double>>(static_cast<std::size_t>(n)));
   if (reached) reached->assign(static_cast<std::size_t>(rounds), std::vector<int>(static_cast<std::size_t>(n)));
   if (state_bytes) state_bytes->assign(static_cast<std::size_t>(n), 0);
-  sim::cluster workers(n, {.in_place = in_place});
+  sim::cluster workers(n, world);
   workers.run([&](comm::inprocess c) {
     const int rank = c.rank();
     const auto me = static_cast<std::size_t>(rank);
@@ -420,10 +422,15 @@ TEST_CASE("in-place exchanges give bit-identical results to separate message buf
     std::vector<std::vector<int>> reached_in, reached_apart;
     std::vector<std::size_t> bytes_in, bytes_apart;
     const auto start = o.variant == relay_variant::grad ? std::function<void(int, std::vector<double>&)>{} : apart;
-    const auto in = run_relay(topo, d, 9, o, step, start, &reached_in, true, true, &bytes_in);
-    const auto out = run_relay(topo, d, 9, o, step, start, &reached_apart, true, false, &bytes_apart);
+    std::vector<std::vector<int>> reached_copied;
+    // In place, the in-process world swaps the relay buffers themselves (their owners); `copied` swaps contents.
+    const auto in = run_relay(topo, d, 9, o, step, start, &reached_in, true, {}, &bytes_in);
+    const auto copied = run_relay(topo, d, 9, o, step, start, &reached_copied, true, {.swap_owners = false});
+    const auto out = run_relay(topo, d, 9, o, step, start, &reached_apart, true, {.in_place = false}, &bytes_apart);
     CHECK(in == out);
+    CHECK(copied == out);
     CHECK(reached_in == reached_apart);
+    CHECK(reached_copied == reached_apart);
     // Per slice of length L and tree degree k: x0 (or the previous parameters) and k relays of L + 1 values, plus k
     // messages of L + 1 with separate buffers.
     const auto trees = topology::spanning_trees(topo);
@@ -447,6 +454,24 @@ TEST_CASE("in-place exchanges give bit-identical results to separate message buf
   compare(topology::double_binary_tree(9), {}, true);
   compare(topology::binary_tree(10), overlap, false);
   compare(topology::star(6), {}, false);  // degree 5: separate messages
+}
+
+std::atomic<int> relay_copies{0};
+void counting_copy(void* dst, const void* src, std::size_t bytes) {
+  ++relay_copies;
+  std::memcpy(dst, src, bytes);
+}
+
+TEST_CASE("in place, RelaySum's exchange moves no byte: the relays change owners") {
+  auto step = [](int t, int i, std::vector<double>& x) { x[static_cast<std::size_t>(t) % x.size()] += i + 1; };
+  relay_copies = 0;
+  const auto owners = run_relay(topology::binary_tree(10), 5, 6, {}, step, {}, nullptr, true, {.copy = &counting_copy});
+  CHECK(relay_copies == 0);
+  const auto contents =
+      run_relay(topology::binary_tree(10), 5, 6, {}, step, {}, nullptr, true, {.copy = &counting_copy, .swap_owners = false});
+  // The lower end of each of the 9 tree edges swaps one staged chunk per round: 3 copies, 6 rounds.
+  CHECK(relay_copies == 3 * 9 * 6);
+  CHECK(owners == contents);
 }
 
 TEST_CASE("graphs with cycles or that change in time are rejected with the fix in the message") {

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include <decent/core/tensor.hpp>
 
@@ -36,6 +37,25 @@ struct send_op {
   int tag = 0;        ///< label matched against the receiver's `recv_op::tag`
 };
 
+/// The object that owns an in-place buffer, and how to swap two such objects (see `exchanges_in_place`).
+struct buffer_owner {
+  void* object = nullptr;
+  void (*swap)(void*, void*) = nullptr;  ///< swaps *a and *b; the same function on both ends of an exchange
+};
+
+/// Swaps two owners of type Owner (`buffer_owner::swap`).
+template <class Owner>
+void swap_owners(void* a, void* b) {
+  using std::swap;
+  swap(*static_cast<Owner*>(a), *static_cast<Owner*>(b));
+}
+
+/// `owner` offered for an in-place receive: the communicator may swap it with the peer's owner.
+template <class Owner>
+[[nodiscard]] buffer_owner owner_of(Owner& owner) {
+  return {&owner, &swap_owners<Owner>};
+}
+
 /// One receive of a batch: exactly `bytes` bytes from rank `peer` with label `tag` land at `data`.
 ///
 /// Receiving a message of another size is an error on both the sending and the receiving rank.
@@ -44,6 +64,10 @@ struct recv_op {
   void* data;         ///< where the payload lands (may be null when `bytes` is 0)
   std::size_t bytes;  ///< expected payload size
   int tag = 0;        ///< label of the matching `send_op`
+  /// In place only, optional: the owner of `data`. When both ends of an in-place pair offer owners with the same
+  /// swap function, a communicator may swap the owners instead of the contents (no byte moves); `data` then
+  /// belongs to the peer, and the caller reads its buffer's address from its owner again after the exchange.
+  buffer_owner owner{};
 };
 
 /// Payload traffic of one rank since construction or the last reset (see the file comment for the convention).
@@ -89,8 +113,10 @@ concept communicator =
 /// Whether `c` exchanges in place: a receive that names the buffer, peer, tag and size of one of the batch's sends
 /// replaces that buffer's contents with the peer's message, while the peer receives its former contents (both
 /// ends must name one buffer; the pair swaps, as MPI_Sendrecv_replace). A rule may then keep one buffer per
-/// neighbour for what it sends and what it receives (RelaySum does). Communicators without
-/// `exchanges_in_place()` never do, and a batch for them must not alias a send and a receive.
+/// neighbour for what it sends and what it receives (RelaySum does). A receive that also names its buffer's owner
+/// (`recv_op::owner`) may get the peer's buffer itself instead (the two owners are swapped: nothing is copied).
+/// Communicators without `exchanges_in_place()` never do, and a batch for them must not alias a send and a
+/// receive.
 template <communicator C>
 [[nodiscard]] bool exchanges_in_place(const C& c) {
   if constexpr (requires { { c.exchanges_in_place() } -> std::same_as<bool>; }) return c.exchanges_in_place();

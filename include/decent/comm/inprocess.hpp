@@ -8,8 +8,9 @@
 /// copies straight from the sender's buffer into the receive buffer (one copy per message, no staging), and
 /// finally waits until its own sends were consumed. A receive that names the buffer of a send to the same peer
 /// with the same tag exchanges in place (comm::exchanges_in_place): the lower rank of the pair swaps the two
-/// buffers, in chunks staged through the copy function, and the higher rank waits for the swap instead of
-/// copying. Every blocking wait sleeps on a per-rank mutex and condition
+/// buffers' owners when both receives name owners with the same swap function (`recv_op::owner`: no byte moves),
+/// else the buffers' contents, in chunks staged through the copy function; the higher rank waits for the swap
+/// instead of copying. Every blocking wait sleeps on a per-rank mutex and condition
 /// variable (no busy waiting), ends with a `comm_error` after the world's deadline instead of hanging, and wakes
 /// with a `comm_error` when the world is aborted.
 ///
@@ -59,6 +60,9 @@ struct inprocess_options {
   /// (one buffer per neighbour, e.g. RelaySum's relays). Batches that alias a send and a receive are swapped
   /// either way; false makes rules keep separate send buffers (to compare both layouts).
   bool in_place = true;
+  /// Whether an in-place pair whose receives both name their buffers' owners swaps the owners (nothing is copied)
+  /// rather than the contents; false always swaps contents (to compare both).
+  bool swap_owners = true;
 };
 
 class inprocess;
@@ -111,6 +115,7 @@ class inprocess_world {
     const void* data;
     std::size_t bytes;
     bool in_place = false;  // the sender receives the peer's message into `data` (a swap)
+    comm::buffer_owner owner{};  // in place: the owner of `data` its receive offered (may be empty)
     bool consumed = false;  // guarded by the sender's mailbox mutex
     bool swapped = false;   // in place, sent by the lower rank: the swap is done (guarded by dst's mailbox mutex)
   };
@@ -329,7 +334,8 @@ class inprocess {
     }
     for (const send_op& s : sends) {
       message& m = posted[num_posted];
-      m = {rank_, s.peer, s.tag, s.data, s.bytes, in_place_receive(s, recvs) != nullptr};
+      const recv_op* in_place = in_place_receive(s, recvs);
+      m = {rank_, s.peer, s.tag, s.data, s.bytes, in_place != nullptr, in_place ? in_place->owner : buffer_owner{}};
       auto& dst = world_->box(s.peer);
       {
         std::lock_guard lock(dst.mutex);
@@ -391,7 +397,12 @@ class inprocess {
         if (r.bytes > 0) world_->options_.copy(r.data, m->data, r.bytes);
       } else if (!await_swap) {
         // The peer's buffer is posted and waits for this swap (a rank exchanging with itself keeps its buffer).
-        if (m->data != r.data) swap(r.data, const_cast<void*>(m->data), r.bytes);
+        const bool owners = world_->options_.swap_owners && r.owner.object && m->owner.object && r.owner.swap &&
+                            r.owner.swap == m->owner.swap;
+        if (m->data != r.data) {
+          if (owners) r.owner.swap(r.owner.object, m->owner.object);
+          else swap(r.data, const_cast<void*>(m->data), r.bytes);
+        }
         auto& peer = world_->box(r.peer);
         {
           std::lock_guard lock(peer.mutex);

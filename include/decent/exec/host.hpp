@@ -59,15 +59,19 @@ class host {
 #endif
   }
 
-  /// Calls f(i) for every i in [0, n); iterations must be independent.
+  /// Calls f(i) for every i in [0, n); iterations must be independent: no iteration reads what another writes
+  /// (an iteration may read a location before it writes it, as in-place kernels do). Element kernels run as
+  /// SIMD loops (`omp for simd`: the compiler needs no alias checks between the kernel's pointers, and each
+  /// iteration keeps its own order of operations, so the results are the same bits).
   template <class F>
   void for_each(std::size_t n, F f) const {
-    // A functor whose items are long (rows) may say how many elements one touches (`work_per_item()`).
+    // A functor whose items are long (rows) may say how many elements one touches (`work_per_item()`); its items
+    // loop over their row themselves, so the item loop is not a SIMD loop.
     if constexpr (requires { { f.work_per_item() } -> std::convertible_to<std::size_t>; }) {
       const std::size_t work = f.work_per_item();
-      parallel_for(n, f, work > 1 ? (parallel_threshold + work - 1) / work : parallel_threshold);
+      parallel_for<false>(n, f, work > 1 ? (parallel_threshold + work - 1) / work : parallel_threshold);
     } else {
-      parallel_for(n, f, parallel_threshold);
+      parallel_for<true>(n, f, parallel_threshold);
     }
   }
 
@@ -77,7 +81,7 @@ class host {
     const std::size_t blocks = (n + reduction_block - 1) / reduction_block;
     if (blocks <= 1) return block_sum(term, 0, n);
     std::vector<double> partial(blocks);
-    parallel_for(
+    parallel_for<false>(
         blocks,
         [&](std::size_t b) { partial[b] = block_sum(term, b * reduction_block, std::min(n, (b + 1) * reduction_block)); },
         2);
@@ -114,7 +118,7 @@ class host {
   /// of f: the copy's fields (pointers, sizes, coefficients) then live in registers, since no store through a
   /// kernel's pointers can change a local object whose address never escapes — with `f` read through a
   /// reference, the compiler must reload every field after every store, which keeps loops scalar.
-  template <class F>
+  template <bool Simd, class F>
   void parallel_for(std::size_t n, const F& f, std::size_t min_parallel) const {
     const auto count = static_cast<std::ptrdiff_t>(n);
 #if DECENT_HAS_OPENMP
@@ -122,8 +126,13 @@ class host {
 #pragma omp parallel num_threads(t) if (t > 1 && n >= min_parallel)
     {
       const F local = f;
+      if constexpr (Simd) {
+#pragma omp for simd schedule(static)
+        for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
+      } else {
 #pragma omp for schedule(static)
-      for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
+        for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
+      }
     }
 #else
     (void)min_parallel;

@@ -28,7 +28,9 @@
 /// In-place exchanges (a communicator with comm::exchanges_in_place, e.g. the in-process one): on a tree of degree
 /// at most 3 and without overlap, message j is formed in place of relay j (the kernel reads every relay of a
 /// coordinate before it writes a message) and the exchange swaps it for the neighbour's, so a worker keeps one
-/// buffer per tree neighbour. Memory per slice coordinate, besides x: deg + 1 values in place (relays, and x⁽⁰⁾
+/// buffer per tree neighbour. The receive names the relay's owner (comm::buffer_owner): the in-process
+/// communicator swaps the two buffers themselves, so the exchange moves no byte and a round reads and writes
+/// 3 + 3·deg values per coordinate (messages: x, the relays, the messages; update: x, the relays, x). Memory per slice coordinate, besides x: deg + 1 values in place (relays, and x⁽⁰⁾
 /// or the previous parameters), 2·deg + 1 otherwise (separate messages). The sums are the same either way.
 /// Determinism: sums in tree-neighbour order, in double, rounded once.
 
@@ -122,6 +124,7 @@ class relaysum {
   void plan(const Context& ctx, exchange_plan<T>& plan) {
     for (std::size_t s = 0; s < slices_.size(); ++s) {
       slice& sl = slices_[s];
+      refresh_pointers(ctx.exec, sl);  // an exchange that failed may have left a relay swapped
       const auto peers = neighbours(sl);
       const int degree = static_cast<int>(peers.size());
       ctx.exec.for_each(1, decent::detail::relay_counts_kernel<T>{sl.relay_table.data(), sl.message_table.data(),
@@ -135,7 +138,10 @@ class relaysum {
       for (int j = 0; j < degree; ++j) {
         const auto jj = static_cast<std::size_t>(j);
         plan.sends.push_back({peers[jj], sl.message_pointers[jj], bytes, static_cast<int>(s)});
-        plan.recvs.push_back({peers[jj], sl.relays[jj].data(), bytes, static_cast<int>(s)});
+        // In place, the receive offers the relay's owner: the in-process communicator then swaps the buffers
+        // themselves with the neighbour's (nothing is copied), and `apply` reads the new addresses.
+        plan.recvs.push_back({peers[jj], sl.relays[jj].data(), bytes, static_cast<int>(s),
+                              forms_in_place(sl) ? comm::owner_of(sl.relays[jj]) : comm::buffer_owner{}});
       }
     }
   }
@@ -145,6 +151,7 @@ class relaysum {
   void apply(const Context& ctx) {
     for (std::size_t s = 0; s < slices_.size(); ++s) {
       slice& sl = slices_[s];
+      refresh_pointers(ctx.exec, sl);
       const auto peers = neighbours(sl);
       for (std::size_t j = 0; j < peers.size(); ++j)
         if (dropped(ctx.step, s, peers[j])) exec::fill(ctx.exec, sl.relays[j].data(), T{0}, sl.length + 1);
@@ -246,6 +253,25 @@ class relaysum {
   [[nodiscard]] static decent::detail::relay_pointers<T, Degree> pointers(const slice& sl) {
     return decent::detail::relay_pointers_for<T, Degree>(sl.relay_pointers.data(), sl.message_pointers.data(),
                                                          sl.relay_table.data(), sl.message_table.data());
+  }
+
+  /// Whether the slice's messages are formed in place of its relays (in-place exchanges).
+  [[nodiscard]] static bool forms_in_place(const slice& sl) { return sl.messages.empty(); }
+
+  /// In place, the exchange may have swapped relay buffers with the neighbours' (comm::buffer_owner): points the
+  /// host copies and the executor tables at the buffers held now.
+  static void refresh_pointers(const Exec& ex, slice& sl) {
+    if (!forms_in_place(sl)) return;
+    bool moved = false;
+    for (std::size_t k = 0; k < sl.relays.size(); ++k) {
+      T* const now = sl.relays[k].data();
+      moved = moved || sl.relay_pointers[k] != now;
+      sl.relay_pointers[k] = now;
+      sl.message_pointers[k] = now;
+    }
+    if (!moved) return;
+    ex.upload(sl.relay_table.data(), sl.relay_pointers.data(), sl.relays.size());
+    ex.upload(sl.message_table.data(), sl.message_pointers.data(), sl.relays.size());
   }
 
   [[nodiscard]] std::span<const int> neighbours(const slice& sl) const { return trees_[sl.tree].neighbors(rank_); }
