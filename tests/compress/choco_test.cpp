@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -63,6 +64,35 @@ TEST_CASE("sign-and-norm: (mean |v|)·sign(v), bit-packed") {
   const auto out = round_trip(c, v, 2.0);
   const double scale = 2.0 * (70.0 * 71.0 / 2.0) / 70.0;
   for (std::size_t i = 0; i < v.size(); ++i) CHECK(out[i] == doctest::Approx(v[i] < 0 ? -scale : scale));
+}
+
+TEST_CASE("sign decoding: the host's word items and the device's element items give the same bits") {
+  // 70 elements: two full words and a tail of 6; destinations and signs random, coefficient not a power of 2.
+  std::vector<float> start(70);
+  std::vector<std::uint32_t> words(3, 0);
+  const random_stream s{5, 1, 1};
+  for (std::size_t i = 0; i < start.size(); ++i) {
+    start[i] = static_cast<float>(s.normal(i));
+    if (s.normal(1000 + i) >= 0) words[i / 32] |= std::uint32_t{1} << (i % 32);
+  }
+  const float scale = 0.3f;
+  const double coef = 0.7;
+  for (const std::size_t n : {std::size_t{64}, std::size_t{70}}) {
+    CAPTURE(n);
+    std::vector<float> by_word(start.begin(), start.begin() + static_cast<std::ptrdiff_t>(n)), by_element = by_word;
+    using word_kernel = decent::detail::add_signs_kernel<float, 32>;
+    using element_kernel = decent::detail::add_signs_kernel<float, 1>;
+    ex.for_each(word_kernel::items(n), word_kernel{by_word.data(), &scale, words.data(), coef, n});
+    ex.for_each(element_kernel::items(n), element_kernel{by_element.data(), &scale, words.data(), coef, n});
+    for (std::size_t i = 0; i < n; ++i) {
+      CAPTURE(i);
+      const bool positive = (words[i / 32] >> (i % 32)) & 1u;
+      const auto expected = static_cast<float>(static_cast<double>(start[i]) +
+                                               coef * static_cast<double>(scale) * (positive ? 1.0 : -1.0));
+      CHECK(std::bit_cast<std::uint32_t>(by_word[i]) == std::bit_cast<std::uint32_t>(expected));
+      CHECK(std::bit_cast<std::uint32_t>(by_element[i]) == std::bit_cast<std::uint32_t>(expected));
+    }
+  }
 }
 
 TEST_CASE("top-k: the k largest magnitudes, ties to the lower index, as indices and values") {

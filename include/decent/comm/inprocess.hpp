@@ -493,10 +493,18 @@ class inprocess {
     for (std::size_t q = 0; q < n; ++q) buffers[q] = static_cast<T*>(slots[q].data);
     const std::size_t base = count / n, extra = count % n;
     const std::size_t begin = me * base + std::min(me, extra), end = begin + base + (me < extra ? 1 : 0);
-    for (std::size_t k = begin; k < end; ++k) {
-      T sum = buffers[0][k];
-      for (std::size_t q = 1; q < n; ++q) sum += buffers[q][k];
-      for (std::size_t q = 0; q < n; ++q) buffers[q][k] = sum;
+    // In blocks: each buffer is then read and written as one sequential stream at a time (one element across n
+    // buffers would touch n streams at once); every element is still summed over ranks in the order 0..n-1.
+    constexpr std::size_t block = 1024;
+    std::array<T, block> sum;
+    for (std::size_t first = begin; first < end; first += block) {
+      const std::size_t m = std::min(block, end - first);
+      std::copy_n(buffers[0] + first, m, sum.data());
+      for (std::size_t q = 1; q < n; ++q) {
+        const T* src = buffers[q] + first;
+        for (std::size_t k = 0; k < m; ++k) sum[k] += src[k];
+      }
+      for (std::size_t q = 0; q < n; ++q) std::copy_n(sum.data(), m, buffers[q] + first);
     }
     barrier();
 

@@ -42,8 +42,10 @@ class sign {
   }
 
   void decode_add(const Exec& ex, const std::byte* message, double coef, tensor_view<T> dst) const {
-    ex.for_each(dst.numel(), decent::detail::add_signs_kernel<T>{dst.data, reinterpret_cast<const T*>(message),
-                                                                 bitmap(message), coef});
+    constexpr std::size_t block = Exec::space == memory_space::host ? 32 : 1;  // see add_signs_kernel
+    using kernel = decent::detail::add_signs_kernel<T, block>;
+    ex.for_each(kernel::items(dst.numel()),
+                kernel{dst.data, reinterpret_cast<const T*>(message), bitmap(message), coef, dst.numel()});
   }
 
  private:

@@ -37,16 +37,38 @@ struct pack_signs_kernel {
   }
 };
 
-/// dst[i] += coef·scale·(±1 from bit i of the sign bitmap); scale is read from executor memory.
-template <class T>
+/// dst[i] += coef·scale·(±1 from bit i of the sign bitmap), i < n, for the Block elements of item k: Block = 1,
+/// element k (the device form: neighbouring threads touch neighbouring elements); Block = 32, the elements of
+/// word k (the host form: the word is read once and the 32 updates form one SIMD loop). The scale is read from
+/// executor memory. The same bits either way, and as coef·scale·(±1): multiplying by ±1 is exact.
+template <class T, std::size_t Block = 1>
 struct add_signs_kernel {
+  static_assert(Block == 1 || Block == 32, "add_signs_kernel: an item is one element or one word of 32");
   T* dst;
   const T* scale;
   const std::uint32_t* words;
   double coef;
-  DECENT_HD void operator()(std::size_t i) const {
-    const bool positive = (words[i / 32] >> (i % 32)) & 1u;
-    dst[i] = static_cast<T>(static_cast<double>(dst[i]) + coef * static_cast<double>(*scale) * (positive ? 1.0 : -1.0));
+  std::size_t n;
+  DECENT_HD static constexpr std::size_t items(std::size_t elements) { return (elements + Block - 1) / Block; }
+  /// Elements per item, for the host executor's parallel threshold (words only: element items form SIMD loops).
+  [[nodiscard]] std::size_t work_per_item() const requires(Block > 1) { return Block; }
+  DECENT_HD void operator()(std::size_t k) const {
+    const double c = coef * static_cast<double>(*scale);
+    if constexpr (Block == 1) {
+      dst[k] = add(dst[k], (words[k / 32] >> (k % 32)) & 1u, c);
+    } else {
+      const std::uint32_t word = words[k];
+      T* const out = dst + 32 * k;
+      if (32 * k + 32 <= n) {
+        for (std::uint32_t b = 0; b < 32; ++b) out[b] = add(out[b], (word >> b) & 1u, c);
+      } else {
+        for (std::uint32_t b = 0; 32 * k + b < n; ++b) out[b] = add(out[b], (word >> b) & 1u, c);
+      }
+    }
+  }
+  /// v + c·(bit ? 1 : −1), without a branch (the signs of real data are unpredictable).
+  DECENT_HD static T add(T v, std::uint32_t bit, double c) {
+    return static_cast<T>(static_cast<double>(v) + c * static_cast<double>(2 * static_cast<int>(bit) - 1));
   }
 };
 

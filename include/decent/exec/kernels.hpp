@@ -80,34 +80,46 @@ DECENT_HD void times_basis_row(const T* x, std::size_t b, const T* q, std::size_
   }
 }
 
+/// Row i of P_j = X·Q_j for the `Pass` bases q[0 … Pass) (b×Rank), into p[0 … Pass): the sums of
+/// `times_basis_row`, with the rank and the number of bases at compile time, so that the partial sums stay in
+/// registers.
+template <int Rank, std::size_t Pass, class T>
+DECENT_HD void times_bases_row_pass(const T* row, std::size_t b, const T* const* q, T* const* p, std::size_t i) {
+  constexpr auto rank = static_cast<std::size_t>(Rank);
+  double s[Pass][rank][product_lanes] = {};
+  std::size_t k = 0;
+  for (; k + product_lanes <= b; k += product_lanes) {
+    double v[product_lanes];
+    for (std::size_t l = 0; l < product_lanes; ++l) v[l] = static_cast<double>(row[k + l]);
+    for (std::size_t e = 0; e < Pass; ++e)
+      for (std::size_t c = 0; c < rank; ++c)
+        for (std::size_t l = 0; l < product_lanes; ++l) s[e][c][l] += v[l] * static_cast<double>(q[e][(k + l) * rank + c]);
+  }
+  for (; k < b; ++k)
+    for (std::size_t e = 0; e < Pass; ++e)
+      for (std::size_t c = 0; c < rank; ++c)
+        s[e][c][k % product_lanes] += static_cast<double>(row[k]) * static_cast<double>(q[e][k * rank + c]);
+  for (std::size_t e = 0; e < Pass; ++e)
+    for (std::size_t c = 0; c < rank; ++c) p[e][i * rank + c] = static_cast<T>(combine_lanes(s[e][c]));
+}
+
 /// Row i of P_j = X·Q_j for the `bases` bases q[j] (b×Rank), into p[j]: the sums of `times_basis_row` with the
-/// rank at compile time, every column of the row and `PerPass` bases in one pass over it (rank 1: 4 bases, so that
-/// the row is read once for all of them; higher ranks: one, so that the partial sums stay in registers).
+/// rank at compile time, every column of the row and up to `PerPass` bases in one pass over it (rank 1: 4 bases,
+/// so that the row is read once for all of them; higher ranks: one, so that the partial sums stay in registers).
 template <int Rank, class T, std::size_t PerPass = Rank == 1 ? 4 : 1>
 DECENT_HD void times_bases_row_fixed(const T* x, std::size_t b, const T* const* q, T* const* p, int bases,
                                      std::size_t i) {
-  constexpr auto rank = static_cast<std::size_t>(Rank);
-  constexpr std::size_t per_pass = PerPass;
+  static_assert(PerPass >= 1 && PerPass <= 4, "times_bases_row_fixed: 1 to 4 bases per pass");
   const T* row = x + i * b;
-  for (int first = 0; first < bases; first += static_cast<int>(per_pass)) {
-    const std::size_t pass = static_cast<std::size_t>(bases - first) < per_pass
-                                 ? static_cast<std::size_t>(bases - first) : per_pass;
+  for (int first = 0; first < bases; first += static_cast<int>(PerPass)) {
+    const auto left = static_cast<std::size_t>(bases - first);
     const T* const* qs = q + first;
-    double s[per_pass][rank][product_lanes] = {};
-    std::size_t k = 0;
-    for (; k + product_lanes <= b; k += product_lanes) {
-      double v[product_lanes];
-      for (std::size_t l = 0; l < product_lanes; ++l) v[l] = static_cast<double>(row[k + l]);
-      for (std::size_t e = 0; e < pass; ++e)
-        for (std::size_t c = 0; c < rank; ++c)
-          for (std::size_t l = 0; l < product_lanes; ++l) s[e][c][l] += v[l] * static_cast<double>(qs[e][(k + l) * rank + c]);
-    }
-    for (; k < b; ++k)
-      for (std::size_t e = 0; e < pass; ++e)
-        for (std::size_t c = 0; c < rank; ++c)
-          s[e][c][k % product_lanes] += static_cast<double>(row[k]) * static_cast<double>(qs[e][k * rank + c]);
-    for (std::size_t e = 0; e < pass; ++e)
-      for (std::size_t c = 0; c < rank; ++c) p[static_cast<std::size_t>(first) + e][i * rank + c] = static_cast<T>(combine_lanes(s[e][c]));
+    T* const* ps = p + first;
+    // The number of bases of this pass at compile time (a runtime count keeps the partial sums in memory).
+    if (left >= PerPass) times_bases_row_pass<Rank, PerPass>(row, b, qs, ps, i);
+    else if (left == 3) times_bases_row_pass<Rank, (PerPass > 3 ? 3 : PerPass)>(row, b, qs, ps, i);
+    else if (left == 2) times_bases_row_pass<Rank, (PerPass > 2 ? 2 : PerPass)>(row, b, qs, ps, i);
+    else times_bases_row_pass<Rank, 1>(row, b, qs, ps, i);
   }
 }
 
@@ -130,31 +142,42 @@ inline constexpr std::size_t host_product_block = 16;  // one 64-byte line of fl
 /// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. A full
 /// block with a compile-time Rank reads X once, a row at a time, Block neighbouring columns together for every
 /// basis (the loop over them vectorises); otherwise the columns go one by one.
+template <std::size_t Block, int Rank, std::size_t Pass, class T>
+DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
+                                            std::size_t k0) {
+  constexpr auto rank = static_cast<std::size_t>(Rank);
+  double acc[Pass][rank][Block] = {};
+  for (std::size_t i = 0; i < a; ++i) {
+    const T* row = x + i * b + k0;
+    double v[Block];
+    for (std::size_t w = 0; w < Block; ++w) v[w] = static_cast<double>(row[w]);
+    for (std::size_t e = 0; e < Pass; ++e)
+      for (std::size_t c = 0; c < rank; ++c) {
+        const double pc = static_cast<double>(p[e][i * rank + c]);
+        for (std::size_t w = 0; w < Block; ++w) acc[e][c][w] += v[w] * pc;
+      }
+  }
+  for (std::size_t e = 0; e < Pass; ++e)
+    for (std::size_t w = 0; w < Block; ++w)
+      for (std::size_t c = 0; c < rank; ++c) q[e][(k0 + w) * rank + c] = static_cast<T>(acc[e][c][w]);
+}
+
 template <std::size_t Block, int Rank, class T>
 DECENT_HD void transposed_times_bases_rows(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
                                            int bases, std::size_t r, std::size_t k0, std::size_t count) {
   if constexpr (Block > 1 && Rank > 0) {
     if (count == Block) {
-      constexpr auto rank = static_cast<std::size_t>(Rank);
-      constexpr auto per_pass = static_cast<std::size_t>(product_bases_per_pass);
-      for (int first = 0; first < bases; first += product_bases_per_pass) {
-        const std::size_t pass = static_cast<std::size_t>(bases - first) < per_pass
-                                     ? static_cast<std::size_t>(bases - first) : per_pass;
-        double acc[per_pass][rank][Block] = {};
-        for (std::size_t i = 0; i < a; ++i) {
-          const T* row = x + i * b + k0;
-          double v[Block];
-          for (std::size_t w = 0; w < Block; ++w) v[w] = static_cast<double>(row[w]);
-          for (std::size_t e = 0; e < pass; ++e)
-            for (std::size_t c = 0; c < rank; ++c) {
-              const double pc = static_cast<double>(p[static_cast<std::size_t>(first) + e][i * rank + c]);
-              for (std::size_t w = 0; w < Block; ++w) acc[e][c][w] += v[w] * pc;
-            }
-        }
-        for (std::size_t e = 0; e < pass; ++e)
-          for (std::size_t w = 0; w < Block; ++w)
-            for (std::size_t c = 0; c < rank; ++c)
-              q[static_cast<std::size_t>(first) + e][(k0 + w) * rank + c] = static_cast<T>(acc[e][c][w]);
+      constexpr int per_pass = product_bases_per_pass;
+      static_assert(per_pass == 4, "transposed_times_bases_rows: the passes below name 1 to 4 bases");
+      for (int first = 0; first < bases; first += per_pass) {
+        // The number of bases of this pass at compile time (a runtime count keeps the sums in memory).
+        const int left = bases - first;
+        const T* const* ps = p + first;
+        T* const* qs = q + first;
+        if (left >= 4) transposed_times_bases_block<Block, Rank, 4>(x, a, b, ps, qs, k0);
+        else if (left == 3) transposed_times_bases_block<Block, Rank, 3>(x, a, b, ps, qs, k0);
+        else if (left == 2) transposed_times_bases_block<Block, Rank, 2>(x, a, b, ps, qs, k0);
+        else transposed_times_bases_block<Block, Rank, 1>(x, a, b, ps, qs, k0);
       }
       return;
     }
