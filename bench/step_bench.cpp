@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <limits>
 #include <string>
 #include <vector>
@@ -126,6 +127,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot write %s\n", out.c_str());
     return 1;
   }
+  md << std::setprecision(3);
+  std::string command = "build/bench/step_bench";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  md << "Time per step against the traffic bound (`" << command << "`, " << workers
+     << " workers, f32 consensus, marginal time per step; bound = the bytes of one fused pass ÷ the triad of "
+        "the same run on 3 buffers of n·d floats; see bench/step_bench.cpp for the bytes of each algorithm).\n\n";
   md << "| algorithm | topology | d | triad GB/s | ms per step | bound: MB per step | bound ms | ratio |\n";
   md << "|---|---|---|---|---|---|---|---|\n";
   std::printf("%-14s %-16s %9s %8s %10s %10s %9s %7s\n", "algorithm", "topology", "d", "triad", "ms/step",

@@ -35,6 +35,7 @@ kernels=(
   "acid_exchange (A2CiD2 exchange)|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_exchange_kernel<float>{x, y, z, 0.9, 0.3});"
   "acid_mix|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_mix_kernel<float>{x, y, 0.9});"
   "pack_signs (sign compressor)|compress/sign_top_k_kernels.hpp|ex.for_each(n, decent::detail::pack_signs_kernel<float>{y, n * 32, reinterpret_cast<std::uint32_t*>(x)});"
+  "add_signs, word form (host, sign decoding)|compress/sign_top_k_kernels.hpp|ex.for_each(n, decent::detail::add_signs_kernel<float, 32>{y, x, reinterpret_cast<const std::uint32_t*>(z), 0.5, n * 32});|compress/sign_top_k_kernels.hpp"
 )
 printf '%-52s %s\n' kernel "host loop"
 for entry in "${kernels[@]}"; do
