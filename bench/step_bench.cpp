@@ -11,8 +11,10 @@
 //   gossip         deg + 2     read x and the neighbours' models, write x (ring: 4)
 //   relaysgd       3 + 2·deg_i read x, x⁰ and the incoming messages, write x and the outgoing messages
 //   powergossip    4           rank 1, one iteration: X·Q̂ and Xᵀ·P̂ read x once each, the update reads and writes it
-//   choco          deg + 9     identity compressor: encode (read x, x̂, write q, x̂), then read the neighbours' q and
-//                              s, x, x̂, write s and x
+//   choco          12          sign compressor (decent-sim's default; the messages, 1/32 of a value per coordinate
+//                              and neighbour, uncounted): the scale (read x, x̂), the signs with x̂ += q and
+//                              s += W_ii·q (read x, x̂, s, write x̂, s), then s += Σ_j W_ij·q_j and x += γ(s − x̂)
+//                              (read s, x, x̂, write s, x)
 // Usage: step_bench [--workers N] [--dims 100000,1000000] [--steps S1,S2] [--repeat R] [--out FILE.md]
 #include <algorithm>
 #include <chrono>
@@ -82,7 +84,7 @@ double values_per_coordinate(const method& m, const decent::topology::graph& g) 
     else if (a == "gossip") total += deg + 2;
     else if (a == "relaysgd") total += 3 + 2 * deg;
     else if (a == "powergossip") total += 4;
-    else total += deg + 9;  // choco
+    else total += 12;  // choco, sign
   }
   return total;
 }

@@ -261,8 +261,9 @@ void counting_owner_copy(void* dst, const void* src, std::size_t bytes) {
 }  // namespace
 
 TEST_CASE("in place with owners: the pair swaps the buffers themselves, else their contents") {
-  // Ranks 0 and 1 each keep one std::vector per tag; tags 0 and 1 offer owners on both ends, tag 2 only on rank
-  // 0, tag 3 offers owners of another type on rank 1 (a std::vector whose swap function differs).
+  // Ranks 0 and 1 each keep one std::vector<std::uint32_t> per tag. Tags 0 and 1 offer owners on both ends; tag 2
+  // only on rank 0; on tag 3 rank 1 names an owner that does not own the buffer; on tag 4 rank 1's buffer is a
+  // std::vector<std::int32_t> of the same bytes (another owner type). Only tags 0 and 1 may swap owners.
   for (const bool swap_owners : {true, false}) {
     CAPTURE(swap_owners);
     owner_copies = 0;
@@ -275,19 +276,21 @@ TEST_CASE("in place with owners: the pair swaps the buffers themselves, else the
       const auto fill = [](int rank, std::size_t t) {
         return static_cast<std::uint32_t>(100 * rank) + static_cast<std::uint32_t>(t);
       };
-      std::array<std::vector<std::uint32_t>, 4> buffers;
-      std::vector<std::int32_t> other;  // tag 3's owner on rank 1
-      for (std::size_t t = 0; t < buffers.size(); ++t)
-        buffers[t].assign(20000 + t, fill(r, t));
+      std::array<std::vector<std::uint32_t>, 5> buffers;
+      for (std::size_t t = 0; t < buffers.size(); ++t) buffers[t].assign(20000 + t, fill(r, t));
+      std::vector<std::int32_t> signed_buffer(20004, static_cast<std::int32_t>(fill(r, 4)));
+      std::vector<std::uint32_t> other;  // tag 3's owner on rank 1: owns nothing
       std::vector<send_op> sends;
       std::vector<recv_op> recvs;
-      for (int t = 0; t < 4; ++t) {
+      for (int t = 0; t < 5; ++t) {
         auto& b = buffers[static_cast<std::size_t>(t)];
+        void* data = t == 4 && r == 1 ? static_cast<void*>(signed_buffer.data()) : static_cast<void*>(b.data());
         const std::size_t bytes = b.size() * sizeof(std::uint32_t);
-        sends.push_back({peer, b.data(), bytes, t});
-        recv_op recv{peer, b.data(), bytes, t};
-        if (t < 2 || (t == 2 && r == 0)) recv.owner = decent::comm::owner_of(b);
-        if (t == 3) recv.owner = r == 1 ? decent::comm::owner_of(other) : decent::comm::owner_of(b);
+        sends.push_back({peer, data, bytes, t});
+        recv_op recv{peer, data, bytes, t};
+        if (t < 2 || (t == 2 && r == 0) || (t >= 3 && r == 0)) recv.owner = decent::comm::owner_of(b);
+        if (t == 3 && r == 1) recv.owner = decent::comm::owner_of(other);
+        if (t == 4 && r == 1) recv.owner = decent::comm::owner_of(signed_buffer);
         recvs.push_back(recv);
       }
       {
@@ -301,11 +304,16 @@ TEST_CASE("in place with owners: the pair swaps the buffers themselves, else the
       }
       for (std::size_t t = 0; t < buffers.size(); ++t) {
         CAPTURE(t);
+        if (t == 4 && r == 1) {
+          CHECK(std::all_of(signed_buffer.begin(), signed_buffer.end(),
+                            [&](std::int32_t v) { return static_cast<std::uint32_t>(v) == fill(peer, t); }));
+          continue;
+        }
         CHECK(buffers[t].size() == 20000 + t);
-        CHECK(std::all_of(buffers[t].begin(), buffers[t].end(),
-                          [&](std::uint32_t v) { return v == fill(peer, t); }));
+        CHECK(std::all_of(buffers[t].begin(), buffers[t].end(), [&](std::uint32_t v) { return v == fill(peer, t); }));
       }
       CHECK(other.empty());
+      CHECK(signed_buffer.size() == 20004);
     });
     if (swap_owners) {
       CHECK(now[0] == held[1]);  // the vectors themselves were exchanged
@@ -314,9 +322,9 @@ TEST_CASE("in place with owners: the pair swaps the buffers themselves, else the
       CHECK(now[0] == held[0]);
       CHECK(now[1] == held[1]);
     }
-    // Contents swapped in 80 KB staged as two chunks (3 copies each) for tags 2 and 3, and for 0 and 1 as well
+    // Contents swapped in 80 KB staged as two chunks (3 copies each) for tags 2, 3 and 4, and for 0 and 1 as well
     // without owner swaps.
-    CHECK(owner_copies == (swap_owners ? 2 : 4) * 2 * 3);
+    CHECK(owner_copies == (swap_owners ? 3 : 5) * 2 * 3);
   }
 }
 
@@ -496,7 +504,8 @@ TEST_CASE("allreduce_sum adds in rank order, bit-identically on every rank") {
     const double sign = (static_cast<std::size_t>(r) + k) % 2 ? -1.0 : 1.0;
     return sign * std::ldexp(1.0 + 0.1 * r, static_cast<int>((static_cast<std::size_t>(r) * 17 + k * 7) % 61) - 30);
   };
-  for (const std::size_t count : {std::size_t{0}, std::size_t{3}, std::size_t{1003}}) {
+  // 5·2·1024 + 7: each rank sums two full blocks of 1024 and a tail.
+  for (const std::size_t count : {std::size_t{0}, std::size_t{3}, std::size_t{1003}, std::size_t{5 * 2 * 1024 + 7}}) {
     CAPTURE(count);
     std::vector<double> expected_d(count);
     std::vector<float> expected_f(count);

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 #include <decent/core/tensor.hpp>
@@ -37,23 +38,37 @@ struct send_op {
   int tag = 0;        ///< label matched against the receiver's `recv_op::tag`
 };
 
-/// The object that owns an in-place buffer, and how to swap two such objects (see `exchanges_in_place`).
+/// The object that owns an in-place buffer (a `std::vector`, an executor buffer: anything with `data()` and `size()`)
+/// and how to swap two such objects (see `exchanges_in_place`). Make one with `owner_of`.
 struct buffer_owner {
   void* object = nullptr;
-  void (*swap)(void*, void*) = nullptr;  ///< swaps *a and *b; the same function on both ends of an exchange
+  const void* type = nullptr;                ///< identifies the owner's type (`owner_of`)
+  void (*swap)(void*, void*) = nullptr;      ///< swaps *a and *b (never throws)
+  const void* (*data)(const void*) = nullptr;   ///< the buffer *object owns
+  std::size_t (*bytes)(const void*) = nullptr;  ///< its size in bytes
 };
 
-/// Swaps two owners of type Owner (`buffer_owner::swap`).
+namespace detail {
+/// One writable object per owner type: its address names the type (functions may be folded by a linker, data not).
 template <class Owner>
-void swap_owners(void* a, void* b) {
-  using std::swap;
-  swap(*static_cast<Owner*>(a), *static_cast<Owner*>(b));
-}
+inline char owner_type_tag = 0;
+}  // namespace detail
 
-/// `owner` offered for an in-place receive: the communicator may swap it with the peer's owner.
+/// `owner` offered for an in-place receive: the communicator may swap it with the peer's owner of the same type when
+/// both own exactly the exchanged buffers.
 template <class Owner>
 [[nodiscard]] buffer_owner owner_of(Owner& owner) {
-  return {&owner, &swap_owners<Owner>};
+  static_assert(std::is_nothrow_swappable_v<Owner>, "owner_of: swapping two owners must not throw");
+  return {&owner, &detail::owner_type_tag<Owner>,
+          [](void* a, void* b) {
+            using std::swap;
+            swap(*static_cast<Owner*>(a), *static_cast<Owner*>(b));
+          },
+          [](const void* o) -> const void* { return static_cast<const Owner*>(o)->data(); },
+          [](const void* o) -> std::size_t {
+            const auto& owned = *static_cast<const Owner*>(o);
+            return owned.size() * sizeof(*owned.data());
+          }};
 }
 
 /// One receive of a batch: exactly `bytes` bytes from rank `peer` with label `tag` land at `data`.
@@ -64,9 +79,12 @@ struct recv_op {
   void* data;         ///< where the payload lands (may be null when `bytes` is 0)
   std::size_t bytes;  ///< expected payload size
   int tag = 0;        ///< label of the matching `send_op`
-  /// In place only, optional: the owner of `data`. When both ends of an in-place pair offer owners with the same
-  /// swap function, a communicator may swap the owners instead of the contents (no byte moves); `data` then
-  /// belongs to the peer, and the caller reads its buffer's address from its owner again after the exchange.
+  /// In place only, optional: the owner of `data` (`owner_of`). When both ends of an in-place pair offer owners of
+  /// one type that own exactly the exchanged buffers (`data`, `bytes`), a communicator may swap the owners instead
+  /// of the contents (no byte moves): `data` then belongs to the peer, and the caller reads its buffer's address
+  /// from its owner again after the exchange — also after one that failed, which may or may not have swapped.
+  /// The peer's thread writes the owner during `exchange`: nothing else may touch it until `exchange` returns, and
+  /// a buffer exchanged in place is not sent elsewhere in the same batch.
   buffer_owner owner{};
 };
 

@@ -9,8 +9,8 @@
 /// finally waits until its own sends were consumed. A receive that names the buffer of a send to the same peer
 /// with the same tag exchanges in place (comm::exchanges_in_place): the lower rank of the pair swaps the two
 /// buffers' owners when both receives name owners with the same swap function (`recv_op::owner`: no byte moves),
-/// else the buffers' contents, in chunks staged through the copy function; the higher rank waits for the swap
-/// instead of copying. Every blocking wait sleeps on a per-rank mutex and condition
+/// else the buffers' contents, in chunks staged through the copy function (`inprocess_options::swap_owners` off:
+/// always the contents); the higher rank waits for the swap instead of copying. Every blocking wait sleeps on a per-rank mutex and condition
 /// variable (no busy waiting), ends with a `comm_error` after the world's deadline instead of hanging, and wakes
 /// with a `comm_error` when the world is aborted.
 ///
@@ -48,7 +48,8 @@ struct inprocess_options {
   /// The longest any single blocking wait (a receive, the completion of the sends, a barrier) may take before it
   /// fails with a `comm_error`.
   std::chrono::milliseconds deadline{60'000};
-  /// Moves each point-to-point payload (never called for 0 bytes). Plug in e.g. a `cudaMemcpy(..., cudaMemcpyDefault)`
+  /// Moves each point-to-point payload (never called for 0 bytes, nor for in-place pairs that swap owners:
+  /// `swap_owners`). Plug in e.g. a `cudaMemcpy(..., cudaMemcpyDefault)`
   /// wrapper to exchange device buffers. It may throw; both endpoints of the message then fail (the receiver
   /// with the copy's own exception, the sender with a `comm_error`). `allreduce_sum` does not use it: it always
   /// reads and writes host memory.
@@ -60,8 +61,8 @@ struct inprocess_options {
   /// (one buffer per neighbour, e.g. RelaySum's relays). Batches that alias a send and a receive are swapped
   /// either way; false makes rules keep separate send buffers (to compare both layouts).
   bool in_place = true;
-  /// Whether an in-place pair whose receives both name their buffers' owners swaps the owners (nothing is copied)
-  /// rather than the contents; false always swaps contents (to compare both).
+  /// Whether an in-place pair whose receives both name their buffers' owners swaps the owners (nothing is copied,
+  /// `copy` is not called) rather than the contents; false always swaps contents (to compare both).
   bool swap_owners = true;
 };
 
@@ -397,8 +398,8 @@ class inprocess {
         if (r.bytes > 0) world_->options_.copy(r.data, m->data, r.bytes);
       } else if (!await_swap) {
         // The peer's buffer is posted and waits for this swap (a rank exchanging with itself keeps its buffer).
-        const bool owners = world_->options_.swap_owners && r.owner.object && m->owner.object && r.owner.swap &&
-                            r.owner.swap == m->owner.swap;
+        const bool owners = world_->options_.swap_owners && owns(r.owner, r.data, r.bytes) &&
+                            owns(m->owner, m->data, r.bytes) && r.owner.type == m->owner.type;
         if (m->data != r.data) {
           if (owners) r.owner.swap(r.owner.object, m->owner.object);
           else swap(r.data, const_cast<void*>(m->data), r.bytes);
@@ -416,6 +417,11 @@ class inprocess {
       throw;
     }
     world_->consume(*m, {});
+  }
+
+  /// Whether `o` names an owner of exactly the buffer [data, data + bytes).
+  static bool owns(const buffer_owner& o, const void* data, std::size_t bytes) {
+    return o.object && o.type && o.swap && o.data && o.bytes && o.data(o.object) == data && o.bytes(o.object) == bytes;
   }
 
   /// Swaps `bytes` bytes of `a` and `b` through the copy function, in chunks staged on the stack.

@@ -59,10 +59,11 @@ class host {
 #endif
   }
 
-  /// Calls f(i) for every i in [0, n); iterations must be independent: no iteration reads what another writes
-  /// (an iteration may read a location before it writes it, as in-place kernels do). Element kernels run as
-  /// SIMD loops (`omp for simd`: the compiler needs no alias checks between the kernel's pointers, and each
-  /// iteration keeps its own order of operations, so the results are the same bits).
+  /// Calls f(i) for every i in [0, n); iterations must be independent: no iteration reads or writes what another
+  /// writes (an iteration may read a location before it writes it, as in-place kernels do), no shared
+  /// accumulator, no exception, no early exit. With OpenMP 4.0 or newer, element kernels (no `work_per_item`)
+  /// run as SIMD loops at every size (`omp for simd`: the compiler needs no alias checks between the kernel's
+  /// pointers, and each iteration keeps its own order of operations, so the results are the same bits).
   template <class F>
   void for_each(std::size_t n, F f) const {
     // A functor whose items are long (rows) may say how many elements one touches (`work_per_item()`); its items
@@ -127,7 +128,11 @@ class host {
     {
       const F local = f;
       if constexpr (Simd) {
+#if _OPENMP >= 201307
 #pragma omp for simd schedule(static)
+#else
+#pragma omp for schedule(static)
+#endif
         for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
       } else {
 #pragma omp for schedule(static)

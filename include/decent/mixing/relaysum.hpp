@@ -29,9 +29,11 @@
 /// at most 3 and without overlap, message j is formed in place of relay j (the kernel reads every relay of a
 /// coordinate before it writes a message) and the exchange swaps it for the neighbour's, so a worker keeps one
 /// buffer per tree neighbour. The receive names the relay's owner (comm::buffer_owner): the in-process
-/// communicator swaps the two buffers themselves, so the exchange moves no byte and a round reads and writes
-/// 3 + 3·deg values per coordinate (messages: x, the relays, the messages; update: x, the relays, x). Memory per slice coordinate, besides x: deg + 1 values in place (relays, and x⁽⁰⁾
-/// or the previous parameters), 2·deg + 1 otherwise (separate messages). The sums are the same either way.
+/// communicator swaps the two buffers themselves, so the exchange moves no byte and, once every worker is heard
+/// (no x⁽⁰⁾ read), a round reads and writes 3 + 3·deg values per coordinate (messages: x, the relays, the
+/// messages; update: x, the relays, x) — 3 + 5·deg when the contents are swapped or copied. Memory per slice
+/// coordinate, besides x: deg + 1 values in place (relays, and x⁽⁰⁾ or the previous parameters), 2·deg + 1
+/// otherwise (separate messages). The sums are the same in every layout.
 /// Determinism: sums in tree-neighbour order, in double, rounded once.
 
 #include <algorithm>
