@@ -8,11 +8,12 @@
 /// copies straight from the sender's buffer into the receive buffer (one copy per message, no staging), and
 /// finally waits until its own sends were consumed. A receive that names the buffer of a send to the same peer
 /// with the same tag exchanges in place (comm::exchanges_in_place): the lower rank of the pair swaps the two
-/// buffers' owners when both receives name owners with the same swap function (`recv_op::owner`: no byte moves),
-/// else the buffers' contents, in chunks staged through the copy function (`inprocess_options::swap_owners` off:
-/// always the contents); the higher rank waits for the swap instead of copying. Every blocking wait sleeps on a per-rank mutex and condition
-/// variable (no busy waiting), ends with a `comm_error` after the world's deadline instead of hanging, and wakes
-/// with a `comm_error` when the world is aborted.
+/// buffers' owners when both receives name owners of one type that own exactly the exchanged buffers
+/// (`recv_op::owner`: no byte moves), else the buffers' contents, in chunks staged through the copy function
+/// (`inprocess_options::swap_owners` off: always the contents); the higher rank waits for the swap instead of
+/// copying. Every blocking wait sleeps on a per-rank mutex and condition variable (no busy waiting), ends with a
+/// `comm_error` after the world's deadline instead of hanging, and wakes with a `comm_error` when the world is
+/// aborted.
 ///
 /// Determinism: `allreduce_sum` adds element k over ranks in the order 0, 1, ..., n−1 (one thread computes each
 /// element and writes it to every rank), so the result is bit-identical on all ranks and from run to run.

@@ -138,10 +138,8 @@ DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t
 /// where the loop over them vectorises; devices take one per item (a thread each).
 inline constexpr std::size_t host_product_block = 16;  // one 64-byte line of floats
 
-/// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_j = Xᵀ·P_j for the `bases` bases p[j] (a×r), into q[j] (b×r): the
-/// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. A full
-/// block with a compile-time Rank reads X once, a row at a time, Block neighbouring columns together for every
-/// basis (the loop over them vectorises); otherwise the columns go one by one.
+/// One full block of `transposed_times_bases_rows` for `Pass` bases, Rank and Pass at compile time (the sums then
+/// stay in registers).
 template <std::size_t Block, int Rank, std::size_t Pass, class T>
 DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
                                             std::size_t k0) {
@@ -162,6 +160,10 @@ DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size
       for (std::size_t c = 0; c < rank; ++c) q[e][(k0 + w) * rank + c] = static_cast<T>(acc[e][c][w]);
 }
 
+/// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_j = Xᵀ·P_j for the `bases` bases p[j] (a×r), into q[j] (b×r): the
+/// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. A full
+/// block with a compile-time Rank reads X once, a row at a time, Block neighbouring columns together for every
+/// basis (the loop over them vectorises); otherwise the columns go one by one.
 template <std::size_t Block, int Rank, class T>
 DECENT_HD void transposed_times_bases_rows(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
                                            int bases, std::size_t r, std::size_t k0, std::size_t count) {
