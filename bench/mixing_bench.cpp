@@ -25,18 +25,13 @@
 #include <decent/mixing/decoded.hpp>
 #include <decent/mixing/relaysum_kernels.hpp>
 
+#include "triad.hpp"
+
 namespace {
 
 std::size_t elements = std::size_t{1} << 24;  // 64 MiB per f32 buffer: far beyond the caches
 
-template <class T>
-struct triad_kernel {
-  T* a;
-  const T* b;
-  const T* c;
-  T s;
-  void operator()(std::size_t i) const { a[i] = b[i] + s * c[i]; }
-};
+using decent::bench::triad_kernel;
 
 template <class T>
 std::vector<decent::exec::host_buffer<T>> make_buffers(std::size_t count) {

@@ -31,6 +31,8 @@
 #include <decent/topology/spec.hpp>
 #include <decent_sim/runner.hpp>
 
+#include "triad.hpp"
+
 namespace {
 
 std::vector<long> parse_list(const char* text) {
@@ -44,13 +46,7 @@ std::vector<long> parse_list(const char* text) {
   return out;
 }
 
-struct triad_kernel {
-  float* a;
-  const float* b;
-  const float* c;
-  float s;
-  void operator()(std::size_t i) const { a[i] = b[i] + s * c[i]; }
-};
+using triad_kernel = decent::bench::triad_kernel<float>;
 
 /// Best triad bandwidth (bytes/s, 3 floats per element) over `repeat` passes on three buffers of n floats.
 double triad_bandwidth(std::size_t n, int repeat) {
