@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -367,16 +368,20 @@ TEST_CASE("the compressor's payload accounting equals what the communicator sent
 }
 
 TEST_CASE("the projections give the same bits in every form: host blocks and compile-time ranks, device items") {
-  // X is 37×43 (lane tails, a partial block of 16 columns), 5 bases per side (more than one pass of 4), ranks
-  // 1 to 5 (5: runtime rank only). The host form (blocks of 16, rank at compile time, two threads) must equal the
-  // device form (one row or column per item, runtime rank) bit for bit, and both the sums computed here.
-  const std::size_t a = 37, b = 43;
-  const int edges = 5;
-  std::vector<float> x(a * b);
-  for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(std::sin(0.37 * static_cast<double>(k)));
-  const exec::host ex(2);
+  // X is 37×43 (lane tails, one partial block of columns) or 9×300 (two full blocks of 128 columns and a partial
+  // one), 5 bases per side (more than one pass of 4), ranks 1 to 5 (5: runtime rank only). The host form (blocks
+  // of host_product_block columns, rank at compile time, two threads) must equal the device form (one row or
+  // column per item, runtime rank) bit for bit, and both the sums computed here.
+  static_assert(detail::host_product_block == 128, "the sizes below are chosen for blocks of 128 columns");
+  for (const auto& [a, b] : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}})
   for (std::size_t r = 1; r <= 5; ++r) {
+    const int edges = 5;
+    std::vector<float> x(a * b);
+    for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(std::sin(0.37 * static_cast<double>(k)));
+    const exec::host ex(2);
     for (const bool by_rows : {true, false}) {
+      CAPTURE(a);
+      CAPTURE(b);
       CAPTURE(r);
       CAPTURE(by_rows);
       const std::size_t basis_rows = by_rows ? b : a, out_rows = by_rows ? a : b;
@@ -422,4 +427,61 @@ TEST_CASE("the projections give the same bits in every form: host blocks and com
       CHECK(same);
     }
   }
+}
+
+TEST_CASE("one-pass orthonormalisation: the bits of column-by-column Gram-Schmidt on the host executor's sums") {
+  // orthonormalize_bases_kernel (every basis of a group in one launch, its sums on one thread) against modified
+  // Gram-Schmidt written here with exec::host::sum and element loops, as the compressor ran it before: the same
+  // bits, for bases of 5, 1000 and 9000 rows (9000: three reduction blocks of 4096), ranks 1 and 3. The result is
+  // orthonormal, and a zero column stays zero (epsilon), never NaN. In f32 and f64 (where a change of the sums'
+  // order shows in the last bits).
+  const exec::host ex(2);
+  auto check = [&]<class T>() {
+  for (const std::size_t rows : {std::size_t{5}, std::size_t{1000}, std::size_t{9000}})
+    for (const std::size_t cols : {std::size_t{1}, std::size_t{3}}) {
+      CAPTURE(rows);
+      CAPTURE(cols);
+      const double epsilon = 1e-8;
+      // Uniform values in [−½, ½) from a fixed generator (a sine of k would make the columns linearly dependent).
+      std::mt19937 draw(static_cast<std::uint32_t>(rows * 7 + cols));
+      std::vector<std::vector<T>> bases(3, std::vector<T>(rows * cols));
+      for (auto& m : bases)
+        for (T& v : m) v = static_cast<T>(static_cast<double>(draw()) / 4294967296.0 - 0.5);
+      if (cols == 3)
+        for (std::size_t i = 0; i < rows; ++i) bases[2][i * cols + 1] = T(0);  // a zero column
+      auto expected = bases;
+      for (auto& m : expected)
+        for (std::size_t c = 0; c < cols; ++c) {
+          const double norm = std::sqrt(ex.sum(rows, [&](std::size_t i) {
+            return static_cast<double>(m[i * cols + c]) * static_cast<double>(m[i * cols + c]);
+          }));
+          const double f = 1.0 / (norm + epsilon);
+          for (std::size_t i = 0; i < rows; ++i)
+            m[i * cols + c] = static_cast<T>(f * static_cast<double>(m[i * cols + c]) + 0.0 * static_cast<double>(m[i * cols + c]));
+          for (std::size_t later = c + 1; later < cols; ++later) {
+            const double projection = ex.sum(rows, [&](std::size_t i) {
+              return static_cast<double>(m[i * cols + c]) * static_cast<double>(m[i * cols + later]);
+            });
+            for (std::size_t i = 0; i < rows; ++i)
+              m[i * cols + later] = static_cast<T>(1.0 * static_cast<double>(m[i * cols + later]) -
+                                                   projection * static_cast<double>(m[i * cols + c]));
+          }
+        }
+      std::vector<T*> table;
+      for (auto& m : bases) table.push_back(m.data());
+      ex.for_each(table.size(), detail::orthonormalize_bases_kernel<T>{table.data(), rows, cols, epsilon});
+      CHECK(bases == expected);
+      for (std::size_t j = 0; j < bases.size(); ++j)
+        for (std::size_t c1 = 0; c1 < cols; ++c1)
+          for (std::size_t c2 = 0; c2 < cols; ++c2) {
+            double dot = 0;
+            for (std::size_t i = 0; i < rows; ++i)
+              dot += static_cast<double>(bases[j][i * cols + c1]) * static_cast<double>(bases[j][i * cols + c2]);
+            const bool zero = j == 2 && cols == 3 && (c1 == 1 || c2 == 1);
+            CHECK(dot == doctest::Approx(zero ? 0.0 : (c1 == c2 ? 1.0 : 0.0)).epsilon(1e-5).scale(1.0));
+          }
+    }
+  };
+  check.template operator()<float>();
+  check.template operator()<double>();
 }

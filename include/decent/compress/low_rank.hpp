@@ -132,7 +132,6 @@ class low_rank {
           if ((e.iteration % 2 == 1) != by_rows) continue;
           T* basis = by_rows ? e.q[m.index].data() : e.p[m.index].data();
           if (!o_.warm_start) refill(ctx.exec, peer, m, by_rows, e.iteration, basis);
-          decent::detail::orthonormalize_columns(ctx.exec, basis, by_rows ? m.b : m.a, m.r, o_.epsilon);
           g.peers.push_back(peer);
           g.basis.push_back(basis);
           g.own.push_back(e.own[m.index].data());
@@ -141,6 +140,8 @@ class low_rank {
         g.tables(ctx.exec, g.peers.size());
         ctx.exec.upload(g.basis_table.data(), g.basis.data(), g.basis.size());
         ctx.exec.upload(g.own_table.data(), g.own.data(), g.own.size());
+        ctx.exec.for_each(g.peers.size(), decent::detail::orthonormalize_bases_kernel<T>{
+                                              g.basis_table.data(), by_rows ? m.b : m.a, m.r, o_.epsilon});
         const std::size_t message_rows = by_rows ? m.a : m.b;
         decent::detail::with_rank(m.r, [&]<int Rank>() {
           constexpr std::size_t block = Exec::space == memory_space::host ? decent::detail::host_product_block : 1;
@@ -279,18 +280,18 @@ class low_rank {
   /// executor-memory twins read by the kernels.
   struct group {
     std::vector<int> peers{};
-    std::vector<const T*> basis{};
+    std::vector<T*> basis{};  ///< mutable: orthonormalised in place
     std::vector<T*> own{};
     std::vector<const T*> peer{};
     std::vector<int> slots{};  ///< index of each edge's peer in the round's neighbour list
-    typename Exec::template buffer<const T*> basis_table{};
+    typename Exec::template buffer<T*> basis_table{};
     typename Exec::template buffer<T*> own_table{};
     typename Exec::template buffer<const T*> peer_table{};
     std::size_t capacity = 0;
 
     void tables(const Exec& ex, std::size_t edges) {
       if (edges <= capacity) return;
-      basis_table = ex.template allocate<const T*>(edges);
+      basis_table = ex.template allocate<T*>(edges);
       own_table = ex.template allocate<T*>(edges);
       peer_table = ex.template allocate<const T*>(edges);
       capacity = edges;

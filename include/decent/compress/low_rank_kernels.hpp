@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include <decent/core/config.hpp>
 #include <decent/exec/kernels.hpp>
@@ -37,18 +38,33 @@ struct column_update_kernel {
 
 /// Modified Gram–Schmidt on the `cols` columns of a row-major rows×cols matrix, in place, as PowerGossip's
 /// reference does it: column c ← c/(‖c‖₂ + ε), then its projection is removed from every later column.
-/// A zero column stays zero (thanks to ε), never NaN.
-template <class Exec, class T>
-void orthonormalize_columns(const Exec& ex, T* m, std::size_t rows, std::size_t cols, double epsilon) {
+/// A zero column stays zero (thanks to ε), never NaN. One thread does it all, its sums in the host executor's
+/// order (`ordered_sum`).
+template <class T>
+DECENT_HD void orthonormalize_basis(T* m, std::size_t rows, std::size_t cols, double epsilon) {
   for (std::size_t c = 0; c < cols; ++c) {
-    const double norm = sqrt(ex.sum(rows, column_dot_term<T>{m, cols, c, c}));
-    ex.for_each(rows, column_update_kernel<T>{m, cols, c, c, 1.0 / (norm + epsilon), 0.0});
+    const double norm = sqrt(ordered_sum(rows, column_dot_term<T>{m, cols, c, c}));
+    const column_update_kernel<T> normalize{m, cols, c, c, 1.0 / (norm + epsilon), 0.0};
+    for (std::size_t i = 0; i < rows; ++i) normalize(i);
     for (std::size_t later = c + 1; later < cols; ++later) {
-      const double projection = ex.sum(rows, column_dot_term<T>{m, cols, c, later});
-      ex.for_each(rows, column_update_kernel<T>{m, cols, later, c, 1.0, -projection});
+      const double projection = ordered_sum(rows, column_dot_term<T>{m, cols, c, later});
+      const column_update_kernel<T> remove{m, cols, later, c, 1.0, -projection};
+      for (std::size_t i = 0; i < rows; ++i) remove(i);
     }
   }
 }
+
+/// The bases of all of a group's edges orthonormalised in one launch (item = a basis, `orthonormalize_basis`):
+/// no reduction, and so no wait for the device, per edge or per column.
+template <class T>
+struct orthonormalize_bases_kernel {
+  T* const* bases;
+  std::size_t rows, cols;
+  double epsilon;
+  /// Elements one item reads, about, for the host executor's choice of threads.
+  [[nodiscard]] std::size_t work_per_item() const { return rows * cols * (cols + 1); }
+  DECENT_HD void operator()(std::size_t j) const { orthonormalize_basis(bases[j], rows, cols, epsilon); }
+};
 
 /// PowerGossip's products of one matrix X (a×b) with the bases of all its edges, one pass over X: by rows,
 /// out[j] = X·basis[j] (basis b×r; item = a row of X, summed as `times_basis_row`), by columns, out[j] =
@@ -132,6 +148,26 @@ struct low_rank_terms {
 
   /// Columns of X (the length of a row).
   [[nodiscard]] std::size_t cols() const { return b; }
+
+  /// The most edges `along_row_all` takes.
+  static constexpr int max_row_sides = 4;
+  /// Calls along(sides) with sides[j](k) = D̂_j(i, k) for the edges j < count (≤ `max_row_sides`): every edge's
+  /// row form at once, in an array of one type, so that an update can sum a column's edges in one loop over k.
+  template <class Along>
+  void along_row_all(std::size_t i, int count, Along&& along) const
+    requires(Rank > 0)
+  {
+    auto all = [&]<class Side>() {
+      Side sides[max_row_sides];
+      for (int j = 0; j < count; ++j)
+        along_row(j, i, [&]<class Given>(const Given& side) {
+          if constexpr (std::is_same_v<Given, Side>) sides[j] = side;
+        });
+      along(sides);
+    };
+    if (by_rows) all.template operator()<rows_side>();
+    else all.template operator()<cols_side>();
+  }
   /// Calls along(f) with f(k) = D̂_j(i, k), the same values as operator()(j, i·b + k).
   template <class Along>
   void along_row(int j, std::size_t i, Along&& along) const

@@ -45,7 +45,7 @@ class host {
   template <class T>
   using buffer = host_buffer<T>;
   /// Elements per partial sum of the deterministic reductions.
-  static constexpr std::size_t reduction_block = 4096;
+  static constexpr std::size_t reduction_block = decent::detail::host_reduction_block;
 
   /// @param threads OpenMP threads per kernel; 0 uses OpenMP's default, 1 runs serially (use 1 when the
   ///        caller already runs one worker per thread, as the in-process simulator does).
@@ -80,12 +80,15 @@ class host {
   /// Σ_{i<n} term(i) in double, in a fixed order (see file comment).
   template <class F>
   [[nodiscard]] double sum(std::size_t n, F term) const {
+    // The order of decent::detail::ordered_sum, with the blocks computed in parallel.
     const std::size_t blocks = (n + reduction_block - 1) / reduction_block;
-    if (blocks <= 1) return block_sum(term, 0, n);
+    if (blocks <= 1) return decent::detail::block_sum(term, 0, n);
     std::vector<double> partial(blocks);
     parallel_for<false>(
         blocks,
-        [&](std::size_t b) { partial[b] = block_sum(term, b * reduction_block, std::min(n, (b + 1) * reduction_block)); },
+        [&](std::size_t b) {
+          partial[b] = decent::detail::block_sum(term, b * reduction_block, std::min(n, (b + 1) * reduction_block));
+        },
         2);
     double total = 0;
     for (double p : partial) total += p;
@@ -148,13 +151,6 @@ class host {
     const F local = f;
     for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
 #endif
-  }
-
-  template <class F>
-  static double block_sum(const F& term, std::size_t begin, std::size_t end) {
-    double s = 0;
-    for (std::size_t i = begin; i < end; ++i) s += term(i);
-    return s;
   }
 
   int threads_ = 0;

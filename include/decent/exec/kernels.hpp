@@ -33,6 +33,29 @@ struct fill_kernel {
   DECENT_HD void operator()(std::size_t i) const { dst[i] = value; }
 };
 
+/// Terms per partial sum of the host executor's deterministic reductions (exec::host::sum).
+inline constexpr std::size_t host_reduction_block = 4096;
+
+/// Σ_{begin ≤ i < end} term(i) in double, from 0, in index order.
+template <class F>
+DECENT_HD double block_sum(const F& term, std::size_t begin, std::size_t end) {
+  double s = 0;
+  for (std::size_t i = begin; i < end; ++i) s += term(i);
+  return s;
+}
+
+/// Σ_{i<n} term(i) in double in the host executor's order, on one thread: blocks of `host_reduction_block`
+/// terms (`block_sum`), then the blocks' sums in order from 0; a single block is its own sum. exec::host::sum
+/// computes the blocks in parallel and adds them the same way.
+template <class F>
+DECENT_HD double ordered_sum(std::size_t n, const F& term) {
+  if (n <= host_reduction_block) return block_sum(term, 0, n);
+  double total = 0;
+  for (std::size_t begin = 0; begin < n; begin += host_reduction_block)
+    total += block_sum(term, begin, n - begin < host_reduction_block ? n : begin + host_reduction_block);
+  return total;
+}
+
 /// Term i of a dot product, accumulated in double.
 template <class T>
 struct dot_term {
@@ -134,58 +157,60 @@ DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t
   }
 }
 
-/// How many rows of Q = Xᵀ·P (columns of X) one work item of `transposed_times_bases_rows` computes on the host,
-/// where the loop over them vectorises; devices take one per item (a thread each).
-inline constexpr std::size_t host_product_block = 16;  // one 64-byte line of floats
+/// How many rows of Q = Xᵀ·P (columns of X) one work item of `transposed_times_bases_rows` computes on the host
+/// (devices take one per item, a thread each): 128 neighbouring columns, so that an item reads 512 contiguous
+/// bytes of every row of a float X, not one cache line per row (which the prefetchers did not follow: 16 columns
+/// per item ran at half the speed, bench/mixing_bench).
+inline constexpr std::size_t host_product_block = 128;
 
-/// One full block of `transposed_times_bases_rows` for `Pass` bases, Rank and Pass at compile time (the sums then
-/// stay in registers).
+/// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_e = Xᵀ·P_e for `Pass` bases, Rank and Pass at compile time: X
+/// read once, a row segment at a time; the sums in a stack table (at most 4·4·Block doubles), the loop over the
+/// segment's columns vectorised.
 template <std::size_t Block, int Rank, std::size_t Pass, class T>
 DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
-                                            std::size_t k0) {
+                                            std::size_t k0, std::size_t count) {
   constexpr auto rank = static_cast<std::size_t>(Rank);
   double acc[Pass][rank][Block] = {};
   for (std::size_t i = 0; i < a; ++i) {
     const T* row = x + i * b + k0;
-    double v[Block];
-    for (std::size_t w = 0; w < Block; ++w) v[w] = static_cast<double>(row[w]);
+    double pc[Pass][rank];
     for (std::size_t e = 0; e < Pass; ++e)
-      for (std::size_t c = 0; c < rank; ++c) {
-        const double pc = static_cast<double>(p[e][i * rank + c]);
-        for (std::size_t w = 0; w < Block; ++w) acc[e][c][w] += v[w] * pc;
-      }
+      for (std::size_t c = 0; c < rank; ++c) pc[e][c] = static_cast<double>(p[e][i * rank + c]);
+    for (std::size_t w = 0; w < count; ++w) {
+      const double v = static_cast<double>(row[w]);
+      for (std::size_t e = 0; e < Pass; ++e)
+        for (std::size_t c = 0; c < rank; ++c) acc[e][c][w] += v * pc[e][c];
+    }
   }
   for (std::size_t e = 0; e < Pass; ++e)
-    for (std::size_t w = 0; w < Block; ++w)
+    for (std::size_t w = 0; w < count; ++w)
       for (std::size_t c = 0; c < rank; ++c) q[e][(k0 + w) * rank + c] = static_cast<T>(acc[e][c][w]);
 }
 
 /// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_j = Xᵀ·P_j for the `bases` bases p[j] (a×r), into q[j] (b×r): the
-/// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. A full
-/// block with a compile-time Rank reads X once, a row at a time, Block neighbouring columns together for every
-/// basis (the loop over them vectorises); otherwise the columns go one by one.
+/// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. With a
+/// compile-time Rank and Block > 1, X is read once for up to 4 bases (`transposed_times_bases_block`); otherwise
+/// the columns go one by one.
 template <std::size_t Block, int Rank, class T>
 DECENT_HD void transposed_times_bases_rows(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
                                            int bases, std::size_t r, std::size_t k0, std::size_t count) {
   if constexpr (Block > 1 && Rank > 0) {
-    if (count == Block) {
-      constexpr int per_pass = product_bases_per_pass;
-      static_assert(per_pass == 4, "transposed_times_bases_rows: the passes below name 1 to 4 bases");
-      for (int first = 0; first < bases; first += per_pass) {
-        // The number of bases of this pass at compile time (a runtime count keeps the sums in memory).
-        const int left = bases - first;
-        const T* const* ps = p + first;
-        T* const* qs = q + first;
-        if (left >= 4) transposed_times_bases_block<Block, Rank, 4>(x, a, b, ps, qs, k0);
-        else if (left == 3) transposed_times_bases_block<Block, Rank, 3>(x, a, b, ps, qs, k0);
-        else if (left == 2) transposed_times_bases_block<Block, Rank, 2>(x, a, b, ps, qs, k0);
-        else transposed_times_bases_block<Block, Rank, 1>(x, a, b, ps, qs, k0);
-      }
-      return;
+    constexpr int per_pass = product_bases_per_pass;
+    static_assert(per_pass == 4, "transposed_times_bases_rows: the passes below name 1 to 4 bases");
+    for (int first = 0; first < bases; first += per_pass) {
+      // The number of bases of this pass at compile time (the table's size).
+      const int left = bases - first;
+      const T* const* ps = p + first;
+      T* const* qs = q + first;
+      if (left >= 4) transposed_times_bases_block<Block, Rank, 4>(x, a, b, ps, qs, k0, count);
+      else if (left == 3) transposed_times_bases_block<Block, Rank, 3>(x, a, b, ps, qs, k0, count);
+      else if (left == 2) transposed_times_bases_block<Block, Rank, 2>(x, a, b, ps, qs, k0, count);
+      else transposed_times_bases_block<Block, Rank, 1>(x, a, b, ps, qs, k0, count);
     }
+  } else {
+    for (int j = 0; j < bases; ++j)
+      for (std::size_t w = 0; w < count; ++w) transposed_times_basis_row(x, a, b, p[j], r, k0 + w, q[j]);
   }
-  for (int j = 0; j < bases; ++j)
-    for (std::size_t w = 0; w < count; ++w) transposed_times_basis_row(x, a, b, p[j], r, k0 + w, q[j]);
 }
 
 /// Row i of P = X·Q.
