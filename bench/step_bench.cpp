@@ -100,14 +100,23 @@ int main(int argc, char** argv) {
   std::vector<long> steps = {10, 40};
   int repeat = 2;
   std::string out = "steps.md";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage = "usage: step_bench [--workers N] [--dims 100000,1000000] [--steps S1,S2] [--repeat R] [--out FILE.md]\n";
+  for (int i = 1; i < argc; i += 2) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "step_bench: %s needs a value\n%s", argv[i], usage);
+      return 2;
+    }
     if (std::strcmp(argv[i], "--workers") == 0) workers = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--dims") == 0) dims = parse_list(argv[i + 1]);
     else if (std::strcmp(argv[i], "--steps") == 0) steps = parse_list(argv[i + 1]);
     else if (std::strcmp(argv[i], "--repeat") == 0) repeat = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--out") == 0) out = argv[i + 1];
     else {
-      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      std::fprintf(stderr, "step_bench: unknown flag %s\n%s", argv[i], usage);
       return 2;
     }
   }

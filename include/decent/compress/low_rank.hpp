@@ -138,8 +138,8 @@ class low_rank {
         }
         if (g.peers.empty()) continue;
         g.tables(ctx.exec, g.peers.size());
-        ctx.exec.upload(g.basis_table.data(), g.basis.data(), g.basis.size());
-        ctx.exec.upload(g.own_table.data(), g.own.data(), g.own.size());
+        group::upload(ctx.exec, g.basis_table, g.basis, g.uploaded_basis);
+        group::upload(ctx.exec, g.own_table, g.own, g.uploaded_own);
         ctx.exec.for_each(g.peers.size(), decent::detail::orthonormalize_bases_kernel<T>{
                                               g.basis_table.data(), by_rows ? m.b : m.a, m.r, o_.epsilon});
         const std::size_t message_rows = by_rows ? m.a : m.b;
@@ -185,7 +185,7 @@ class low_rank {
           g.slots.push_back(static_cast<int>(std::find(peers.begin(), peers.end(), peer) - peers.begin()));
           g.peer.push_back(edge(ctx.exec, peer).peer[m.index].data());
         }
-        ctx.exec.upload(g.peer_table.data(), g.peer.data(), g.peer.size());
+        group::upload(ctx.exec, g.peer_table, g.peer, g.uploaded_peer);
         decent::detail::with_rank(m.r, [&]<int Rank>() {
           visit(decoded_differences<T, decent::detail::low_rank_terms<T, Rank>>{
               m.x, m.a * m.b, g.slots,
@@ -288,6 +288,10 @@ class low_rank {
     typename Exec::template buffer<T*> own_table{};
     typename Exec::template buffer<const T*> peer_table{};
     std::size_t capacity = 0;
+    /// What each table holds: a table is uploaded only when its pointers change, so on a static topology once
+    /// per side (the edges of a worker alternate sides together).
+    std::vector<T*> uploaded_basis{}, uploaded_own{};
+    std::vector<const T*> uploaded_peer{};
 
     void tables(const Exec& ex, std::size_t edges) {
       if (edges <= capacity) return;
@@ -295,6 +299,16 @@ class low_rank {
       own_table = ex.template allocate<T*>(edges);
       peer_table = ex.template allocate<const T*>(edges);
       capacity = edges;
+      uploaded_basis.clear();
+      uploaded_own.clear();
+      uploaded_peer.clear();
+    }
+    template <class P>
+    static void upload(const Exec& ex, typename Exec::template buffer<P>& table, const std::vector<P>& now,
+                       std::vector<P>& uploaded) {
+      if (now == uploaded) return;
+      ex.upload(table.data(), now.data(), now.size());
+      uploaded = now;
     }
   };
 
