@@ -106,6 +106,13 @@ int main(int argc, char** argv) {
       std::fputs(usage, stdout);
       return 0;
     }
+    const bool known = std::strcmp(argv[i], "--workers") == 0 || std::strcmp(argv[i], "--dims") == 0 ||
+                       std::strcmp(argv[i], "--steps") == 0 || std::strcmp(argv[i], "--repeat") == 0 ||
+                       std::strcmp(argv[i], "--out") == 0;
+    if (!known) {
+      std::fprintf(stderr, "step_bench: unknown flag %s\n%s", argv[i], usage);
+      return 2;
+    }
     if (i + 1 == argc) {
       std::fprintf(stderr, "step_bench: %s needs a value\n%s", argv[i], usage);
       return 2;
@@ -114,11 +121,7 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--dims") == 0) dims = parse_list(argv[i + 1]);
     else if (std::strcmp(argv[i], "--steps") == 0) steps = parse_list(argv[i + 1]);
     else if (std::strcmp(argv[i], "--repeat") == 0) repeat = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--out") == 0) out = argv[i + 1];
-    else {
-      std::fprintf(stderr, "step_bench: unknown flag %s\n%s", argv[i], usage);
-      return 2;
-    }
+    else out = argv[i + 1];
   }
   if (workers < 2 || dims.empty() || steps.size() != 2 || steps[0] < 1 || steps[1] <= steps[0] || repeat < 1) {
     std::fprintf(stderr, "step_bench: need --workers >= 2, --dims D[,D...], --steps S1,S2 with 0 < S1 < S2, "

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <random>
@@ -13,6 +14,7 @@
 #include <decent/comm/inprocess.hpp>
 #include <decent/compress/low_rank_kernels.hpp>
 #include <decent/exec/host.hpp>
+#include <decent/mixing/decoded.hpp>
 #include <decent/sim/cluster.hpp>
 #include <decent_sim/runner.hpp>
 #include <decent/topology/topologies.hpp>
@@ -369,41 +371,45 @@ TEST_CASE("the compressor's payload accounting equals what the communicator sent
 
 TEST_CASE("the projections give the same bits in every form: host blocks and compile-time ranks, device items") {
   // X is 37×43 (lane tails, one partial block of columns) or 9×300 (two full blocks of 128 columns and a partial
-  // one), 5 bases per side (more than one pass of 4), ranks 1 to 5 (5: runtime rank only). The host form (blocks
-  // of host_product_block columns, rank at compile time, two threads) must equal the device form (one row or
-  // column per item, runtime rank) bit for bit, and both the sums computed here.
+  // one), 5 or 7 bases per side (passes of 4 and 1, of 4 and 3), ranks 1 to 5 (5: runtime rank only), in f32 and
+  // f64 (where a change of the sums' order shows in the last bits). The host form (blocks of host_product_block
+  // columns, rank at compile time, two threads) must equal the device form (one row or column per item, runtime
+  // rank) bit for bit, and both the sums computed here.
   static_assert(detail::host_product_block == 128, "the sizes below are chosen for blocks of 128 columns");
-  for (const auto& [a, b] : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}})
+  auto check = [&]<class T>() {
+  for (const std::pair<std::size_t, std::size_t>& size : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}})
+  for (const int edges : {5, 7})
   for (std::size_t r = 1; r <= 5; ++r) {
-    const int edges = 5;
-    std::vector<float> x(a * b);
-    for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(std::sin(0.37 * static_cast<double>(k)));
+    const std::size_t a = size.first, b = size.second;  // not a structured binding: Clang 14 cannot capture one
+    std::vector<T> x(a * b);
+    for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::sin(0.37 * static_cast<double>(k)));
     const exec::host ex(2);
     for (const bool by_rows : {true, false}) {
       CAPTURE(a);
       CAPTURE(b);
+      CAPTURE(edges);
       CAPTURE(r);
       CAPTURE(by_rows);
       const std::size_t basis_rows = by_rows ? b : a, out_rows = by_rows ? a : b;
-      std::vector<std::vector<float>> basis(edges), host_out(edges), device_out(edges);
-      std::vector<const float*> basis_table;
-      std::vector<float*> host_table, device_table;
+      std::vector<std::vector<T>> basis(static_cast<std::size_t>(edges)), host_out(basis.size()), device_out(basis.size());
+      std::vector<const T*> basis_table;
+      std::vector<T*> host_table, device_table;
       for (int j = 0; j < edges; ++j) {
         auto& q = basis[static_cast<std::size_t>(j)];
         q.resize(basis_rows * r);
-        for (std::size_t k = 0; k < q.size(); ++k) q[k] = static_cast<float>(std::cos(1.3 * j + 0.11 * static_cast<double>(k)));
-        host_out[static_cast<std::size_t>(j)].assign(out_rows * r, -1.0f);
-        device_out[static_cast<std::size_t>(j)].assign(out_rows * r, -2.0f);
+        for (std::size_t k = 0; k < q.size(); ++k) q[k] = static_cast<T>(std::cos(1.3 * j + 0.11 * static_cast<double>(k)));
+        host_out[static_cast<std::size_t>(j)].assign(out_rows * r, T(-1));
+        device_out[static_cast<std::size_t>(j)].assign(out_rows * r, T(-2));
         basis_table.push_back(q.data());
         host_table.push_back(host_out[static_cast<std::size_t>(j)].data());
         device_table.push_back(device_out[static_cast<std::size_t>(j)].data());
       }
       detail::with_rank(r, [&]<int Rank>() {
-        const detail::low_rank_project_kernel<float, detail::host_product_block, Rank> host{
+        const detail::low_rank_project_kernel<T, detail::host_product_block, Rank> host{
             x.data(), a, b, r, by_rows, basis_table.data(), host_table.data(), edges};
         ex.for_each(host.items(), host);
       });
-      const detail::low_rank_project_kernel<float, 1, 0> device{x.data(), a, b, r, by_rows, basis_table.data(),
+      const detail::low_rank_project_kernel<T, 1, 0> device{x.data(), a, b, r, by_rows, basis_table.data(),
                                                                 device_table.data(), edges};
       exec::host(1).for_each(device.items(), device);
       CHECK(host_out == device_out);
@@ -422,11 +428,65 @@ TEST_CASE("the projections give the same bits in every form: host blocks and com
             } else {
               for (std::size_t i = 0; i < a; ++i) expected += static_cast<double>(x[i * b + o]) * static_cast<double>(q[i * r + c]);
             }
-            same = same && host_out[static_cast<std::size_t>(j)][o * r + c] == static_cast<float>(expected);
+            same = same && host_out[static_cast<std::size_t>(j)][o * r + c] == static_cast<T>(expected);
           }
       CHECK(same);
     }
   }
+  };
+  check.template operator()<float>();
+  check.template operator()<double>();
+}
+
+TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges, both sides, ranks 1 and 3") {
+  // add_differences_rows_kernel sums 1-4 edges of a column in one loop (fused_row) and 5 or more in chunks of
+  // 512 columns; both must write exactly what add_differences_kernel (the device's element form) writes. X is
+  // 7×1100 (chunks of 512 with a tail), in f32 and f64.
+  auto check = [&]<class T>() {
+    const std::size_t a = 7, b = 1100;
+    for (const std::size_t r : {std::size_t{1}, std::size_t{3}})
+      for (const bool by_rows : {true, false})
+        for (int edges = 1; edges <= 6; ++edges) {
+          CAPTURE(r);
+          CAPTURE(by_rows);
+          CAPTURE(edges);
+          const std::size_t message_rows = by_rows ? a : b, basis_rows = by_rows ? b : a;
+          std::vector<std::vector<T>> basis, own, peer;
+          std::vector<const T*> basis_table, own_table, peer_table;
+          std::vector<double> coef;
+          for (int j = 0; j < edges; ++j) {
+            auto fill = [&](std::vector<std::vector<T>>& list, std::size_t rows, double phase) {
+              list.emplace_back(rows * r);
+              for (std::size_t k = 0; k < rows * r; ++k)
+                list.back()[k] = static_cast<T>(std::sin(phase + 0.7 * static_cast<double>(j) + 0.29 * static_cast<double>(k)));
+            };
+            fill(basis, basis_rows, 0.1);
+            fill(own, message_rows, 1.1);
+            fill(peer, message_rows, 2.3);
+            coef.push_back(0.05 + 0.1 * static_cast<double>(j));
+          }
+          for (int j = 0; j < edges; ++j) {
+            basis_table.push_back(basis[static_cast<std::size_t>(j)].data());
+            own_table.push_back(own[static_cast<std::size_t>(j)].data());
+            peer_table.push_back(peer[static_cast<std::size_t>(j)].data());
+          }
+          std::vector<T> rows_x(a * b), element_x(a * b);
+          for (std::size_t k = 0; k < a * b; ++k)
+            rows_x[k] = element_x[k] = static_cast<T>(std::cos(0.013 * static_cast<double>(k)));
+          detail::with_rank(r, [&]<int Rank>() {
+            if constexpr (Rank > 0) {
+              using terms = detail::low_rank_terms<T, Rank>;
+              const terms t{b, r, by_rows, basis_table.data(), own_table.data(), peer_table.data()};
+              exec::host(2).for_each(a, detail::add_differences_rows_kernel<T, terms>{rows_x.data(), t, coef.data(), edges, b});
+              exec::host(1).for_each(a * b, detail::add_differences_kernel<T, terms>{element_x.data(), t, coef.data(), edges});
+            }
+          });
+          CHECK(std::memcmp(rows_x.data(), element_x.data(), rows_x.size() * sizeof(T)) == 0);
+          CHECK(rows_x[0] != static_cast<T>(1));  // the update did something
+        }
+  };
+  check.template operator()<float>();
+  check.template operator()<double>();
 }
 
 TEST_CASE("one-pass orthonormalisation: the bits of column-by-column Gram-Schmidt on the host executor's sums") {

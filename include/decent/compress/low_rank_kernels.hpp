@@ -55,7 +55,8 @@ DECENT_HD void orthonormalize_basis(T* m, std::size_t rows, std::size_t cols, do
 }
 
 /// The bases of all of a group's edges orthonormalised in one launch (item = a basis, `orthonormalize_basis`):
-/// no reduction, and so no wait for the device, per edge or per column.
+/// no reduction, and so no wait for the device, per edge or per column. A device runs each basis on one thread,
+/// so a basis of many rows costs rows·r(r+1) dependent loads there (not yet measured on a GPU).
 template <class T>
 struct orthonormalize_bases_kernel {
   T* const* bases;
@@ -151,15 +152,16 @@ struct low_rank_terms {
 
   /// The most edges `along_row_all` takes.
   static constexpr int max_row_sides = 4;
-  /// Calls along(sides) with sides[j](k) = D̂_j(i, k) for the edges j < count (≤ `max_row_sides`): every edge's
+  /// Calls along(sides) with sides[j](k) = D̂_j(i, k) for the edges j < Count (≤ `max_row_sides`): every edge's
   /// row form at once, in an array of one type, so that an update can sum a column's edges in one loop over k.
-  template <class Along>
-  void along_row_all(std::size_t i, int count, Along&& along) const
+  template <int Count, class Along>
+  void along_row_all(std::size_t i, Along&& along) const
     requires(Rank > 0)
   {
+    static_assert(Count >= 1 && Count <= max_row_sides, "along_row_all: 1 to max_row_sides edges");
     auto all = [&]<class Side>() {
-      Side sides[max_row_sides];
-      for (int j = 0; j < count; ++j)
+      Side sides[static_cast<std::size_t>(Count)];
+      for (int j = 0; j < Count; ++j)
         along_row(j, i, [&]<class Given>(const Given& side) {
           if constexpr (std::is_same_v<Given, Side>) sides[j] = side;
         });

@@ -14,7 +14,8 @@
 namespace decent::detail {
 
 /// |v[i]| in double, without a branch (fabs clears the sign bit; a branch on the signs of real data mispredicts
-/// and took a third of a choco-sign run).
+/// and took a third of a choco-sign run). The sums of these terms have the bits of x < 0 ? −x : x, −0 included
+/// (sums start at +0); only a NaN's sign bit differs.
 template <class T>
 struct abs_term {
   const T* v;
@@ -50,8 +51,9 @@ struct pack_signs_kernel {
 
 /// dst[i] += coef·scale·(±1 from bit i of the sign bitmap), i < n, for the Block elements of item k: Block = 1,
 /// element k (the device form: neighbouring threads touch neighbouring elements); Block = 32, the elements of
-/// word k (the host form: the word is read once and the 32 updates form one SIMD loop). The scale is read from
-/// executor memory. The same bits either way, and as coef·scale·(±1): multiplying by ±1 is exact.
+/// word k (the host form: the word is read once, and a full word is decoded a nibble at a time through a table of
+/// ±1, four updates to a vector). The scale is read from executor memory. The same bits either way, and as
+/// coef·scale·(±1): multiplying by ±1 is exact.
 template <class T, std::size_t Block = 1>
 struct add_signs_kernel {
   static_assert(Block == 1 || Block == 32, "add_signs_kernel: an item is one element or one word of 32");

@@ -36,7 +36,11 @@ struct fill_kernel {
 /// Terms per partial sum of the host executor's deterministic reductions (exec::host::sum).
 inline constexpr std::size_t host_reduction_block = 4096;
 
-/// Σ_{begin ≤ i < end} term(i) in double, from 0, in index order.
+/// Σ_{begin ≤ i < end} term(i) in double, from 0, in index order. (Under nvcc, the check that a host-only term is
+/// not called from device code is left to the instantiation that runs there: exec::host::sum passes host terms.)
+#if defined(__CUDACC__)
+#pragma nv_exec_check_disable
+#endif
 template <class F>
 DECENT_HD double block_sum(const F& term, std::size_t begin, std::size_t end) {
   double s = 0;
@@ -47,6 +51,9 @@ DECENT_HD double block_sum(const F& term, std::size_t begin, std::size_t end) {
 /// Σ_{i<n} term(i) in double in the host executor's order, on one thread: blocks of `host_reduction_block`
 /// terms (`block_sum`), then the blocks' sums in order from 0; a single block is its own sum. exec::host::sum
 /// computes the blocks in parallel and adds them the same way.
+#if defined(__CUDACC__)
+#pragma nv_exec_check_disable
+#endif
 template <class F>
 DECENT_HD double ordered_sum(std::size_t n, const F& term) {
   if (n <= host_reduction_block) return block_sum(term, 0, n);

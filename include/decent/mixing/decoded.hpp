@@ -86,7 +86,7 @@ struct add_differences_rows_kernel {
  private:
   template <int Edges>
   void fused_row(std::size_t i) const {
-    terms.along_row_all(i, Edges, [&](const auto& sides) {
+    terms.template along_row_all<Edges>(i, [&](const auto& sides) {
       T* row = x + i * cols;
       double c[static_cast<std::size_t>(Edges)];
       for (int j = 0; j < Edges; ++j) c[j] = coef[j];
