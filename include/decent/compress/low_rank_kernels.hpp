@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstddef>
-#include <type_traits>
 
 #include <decent/core/config.hpp>
 #include <decent/exec/kernels.hpp>
@@ -159,34 +158,44 @@ struct low_rank_terms {
     requires(Rank > 0)
   {
     static_assert(Count >= 1 && Count <= max_row_sides, "along_row_all: 1 to max_row_sides edges");
-    auto all = [&]<class Side>() {
-      Side sides[static_cast<std::size_t>(Count)];
-      for (int j = 0; j < Count; ++j)
-        along_row(j, i, [&]<class Given>(const Given& side) {
-          if constexpr (std::is_same_v<Given, Side>) sides[j] = side;
-        });
+    if (by_rows) {
+      rows_side sides[static_cast<std::size_t>(Count)];
+      for (int j = 0; j < Count; ++j) sides[j] = row_side(j, i);
       along(sides);
-    };
-    if (by_rows) all.template operator()<rows_side>();
-    else all.template operator()<cols_side>();
+    } else {
+      cols_side sides[static_cast<std::size_t>(Count)];
+      for (int j = 0; j < Count; ++j) sides[j] = col_side(j, i);
+      along(sides);
+    }
   }
   /// Calls along(f) with f(k) = D̂_j(i, k), the same values as operator()(j, i·b + k).
   template <class Along>
   void along_row(int j, std::size_t i, Along&& along) const
     requires(Rank > 0)
   {
-    if (by_rows) {
-      rows_side side{{}, basis[j]};
-      for (int c = 0; c < Rank; ++c) {
-        const std::size_t at = i * Rank + static_cast<std::size_t>(c);
-        side.d[c] = static_cast<double>(peer[j][at]) - static_cast<double>(own[j][at]);
-      }
-      along(side);
-    } else {
-      cols_side side{{}, own[j], peer[j]};
-      for (int c = 0; c < Rank; ++c) side.q[c] = static_cast<double>(basis[j][i * Rank + static_cast<std::size_t>(c)]);
-      along(side);
+    if (by_rows) along(row_side(j, i));
+    else along(col_side(j, i));
+  }
+
+ private:
+  /// Edge j along row i, by rows: d = peer_j − own_j of row i.
+  rows_side row_side(int j, std::size_t i) const
+    requires(Rank > 0)
+  {
+    rows_side side{{}, basis[j]};
+    for (int c = 0; c < Rank; ++c) {
+      const std::size_t at = i * Rank + static_cast<std::size_t>(c);
+      side.d[c] = static_cast<double>(peer[j][at]) - static_cast<double>(own[j][at]);
     }
+    return side;
+  }
+  /// Edge j along row i, by columns: q = basis_j's row i.
+  cols_side col_side(int j, std::size_t i) const
+    requires(Rank > 0)
+  {
+    cols_side side{{}, own[j], peer[j]};
+    for (int c = 0; c < Rank; ++c) side.q[c] = static_cast<double>(basis[j][i * Rank + static_cast<std::size_t>(c)]);
+    return side;
   }
 };
 
