@@ -26,14 +26,16 @@
 namespace {
 
 constexpr const char* usage = R"(usage: decent-sim [flags]
-  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2|a2cid2-low-rank
-              (default gossip; --rank, --iterations, --no-warm-start for powergossip and a2cid2-low-rank)
+  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2|a2cid2-low-rank|
+              d2|gradient-tracking|sgp  (default gossip; --rank, --iterations, --no-warm-start for powergossip
+              and a2cid2-low-rank; sgp needs --topology exponential:N)
   --topology  ring:N|chain:N|star:N|complete:N|torus:RxC|hypercube:N|exponential:N|one-peer-exponential:N|
               binary-tree:N|double-binary-tree:N|random-regular:N:D[:SEED]|edges:FILE|bfs:ROOT:SPEC  (default ring:16)
   --problem   consensus|quadratic|logistic                                         (default consensus)
   --shape AxB[,CxD...] | --dim D   parameters of consensus; --dim for quadratic/logistic (default 10)
   --steps T   synchronous steps (default 100)      --time T   virtual time (asynchronous algorithms)
   --lr --momentum --gamma --rank --iterations --no-warm-start --rate --compressor
+  --quasi-global-momentum  gossip with quasi-global momentum: --momentum is then the rule's, the local step plain
   --heterogeneity Z2 (default 1) --noise SIGMA --mu (0.5) --r0 (100) --seed S
   --precision f32|f64 (default f32)  --backend host|cuda  --every K  --csv PATH (default stdout)
   --max-memory SIZE[K|M|G|T]  refuse a run whose estimated memory is larger (default: the machine's memory)

@@ -33,9 +33,12 @@
 
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/choco.hpp>
+#include <decent/algorithm/d2.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/gradient_tracking.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
+#include <decent/algorithm/sgp.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/core/error.hpp>
 #include <decent/core/tensor.hpp>
@@ -60,7 +63,7 @@ struct algorithm_info {
 inline constexpr algorithm_info algorithms[] = {
     {"allreduce", false},   {"gossip", false}, {"relaysgd", false},     {"relaysgd-grad", false},
     {"powergossip", false}, {"choco", false},  {"async-gossip", true}, {"a2cid2", true},
-    {"a2cid2-low-rank", true},
+    {"a2cid2-low-rank", true}, {"d2", false},   {"gradient-tracking", false}, {"sgp", false},
 };
 
 /// A decent-sim run, as given by its flags. Optional fields are those that only some algorithms or problems
@@ -82,6 +85,7 @@ struct run_spec {
   bool no_warm_start = false;         ///< --no-warm-start (powergossip)
   std::optional<double> rate;         ///< --rate (a2cid2, a2cid2-low-rank, async-gossip; --describe)
   std::optional<std::string> compressor;  ///< --compressor (choco)
+  bool quasi_global_momentum = false;  ///< --quasi-global-momentum (gossip): --momentum is the rule's, not the local step's
   double heterogeneity = 1;
   double noise = 0;
   double mu = 0.5;                    ///< --mu (quadratic)
@@ -205,6 +209,7 @@ inline run_spec parse_arguments(const std::vector<std::string>& args) {
     else if (flag == "--no-warm-start") s.no_warm_start = true;
     else if (flag == "--rate") s.rate = detail::parse_number<double>(flag, value());
     else if (flag == "--compressor") s.compressor = value();
+    else if (flag == "--quasi-global-momentum") s.quasi_global_momentum = true;
     else if (flag == "--heterogeneity") s.heterogeneity = detail::parse_number<double>(flag, value());
     else if (flag == "--noise") s.noise = detail::parse_number<double>(flag, value());
     else if (flag == "--mu") s.mu = detail::parse_number<double>(flag, value()), mu_set = true;
@@ -235,8 +240,18 @@ inline run_spec parse_arguments(const std::vector<std::string>& args) {
   expects(s.lr >= 0, "--lr must be >= 0, got ", s.lr);
   expects(s.momentum >= 0 && s.momentum < 1, "--momentum must be in [0, 1), got ", s.momentum);
   expects(s.gamma > 0, "--gamma must be > 0, got ", s.gamma);
-  expects(!gamma_set || s.algorithm == "gossip" || s.algorithm == "powergossip" || s.algorithm == "choco",
-          "--gamma applies to gossip, powergossip and choco; ", s.algorithm, " has no diffusion rate");
+  expects(!gamma_set || s.algorithm == "gossip" || s.algorithm == "powergossip" || s.algorithm == "choco" ||
+              s.algorithm == "d2" || s.algorithm == "gradient-tracking",
+          "--gamma applies to gossip, powergossip, choco, d2 and gradient-tracking; ", s.algorithm,
+          " has no diffusion rate");
+  // SGP's graph is its own (i → i + 2^k, a new k every exchange); --topology names the exponential graph that
+  // holds all of its edges, and so the number of workers.
+  expects(s.algorithm != "sgp" || s.topology.rfind("exponential:", 0) == 0, "--algorithm sgp runs on the "
+          "time-varying directed exponential graph: give --topology exponential:N (got ", s.topology, ")");
+  expects(!s.quasi_global_momentum || s.algorithm == "gossip",
+          "--quasi-global-momentum applies to --algorithm gossip only");
+  expects(!s.quasi_global_momentum || s.momentum > 0,
+          "--quasi-global-momentum takes its momentum from --momentum: give --momentum in (0, 1)");
   if (algo.asynchronous) {
     expects(!steps_set, "--algorithm ", s.algorithm, " is asynchronous: give --time T (virtual time), not --steps");
     expects(!s.time || *s.time >= 0, "--time must be >= 0, got ", s.time.value_or(0));
@@ -300,9 +315,13 @@ inline double physical_memory() {
     per_worker += 1, per_neighbour = s.backend == "host" && max_degree <= 3 ? 1 : 2;
   }
   else if (a == "choco") per_worker += 3;
+  else if (a == "d2") per_worker += 1, per_neighbour = 1;                  // c, and gossip's receive buffers
+  else if (a == "gradient-tracking") per_worker += 3, per_neighbour = 2;   // c, x^t, z; two gossips' buffers
+  else if (a == "sgp") per_worker += 1;                                    // one receive buffer
   else if (a == "async-gossip" || a == "a2cid2") per_worker += 2;
   else if (a == "a2cid2-low-rank") per_worker += 4, per_neighbour = 0;  // + the snapshot and its copy; bases are small
-  else per_worker += 1, per_neighbour = 1;  // gossip, powergossip: a received copy per neighbour
+  else per_worker += 1 + (s.quasi_global_momentum ? 2 : 0), per_neighbour = 1;  // gossip, powergossip: a received
+                                                                                 // copy per neighbour; x^t and m
   return problem + numel * element * (n * per_worker + edge_ends * per_neighbour);
 }
 
@@ -407,7 +426,8 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
   const auto task = make_problem<T>(s, n);
   comm_options.deadline = std::max(comm_options.deadline, deadline_for(n, task->layout().numel()));
   cluster workers(n, comm_options);
-  const loop_options loop{s.steps, s.lr, s.momentum, s.every, until};
+  // With quasi-global momentum the local step is plain SGD: the momentum is the rule's.
+  const loop_options loop{s.steps, s.lr, s.quasi_global_momentum ? 0.0 : s.momentum, s.every, until};
   const auto start = std::chrono::steady_clock::now();
   // One composition per algorithm name, simulated the same way: every worker builds `Algorithm` with its
   // communicator, its parameters, `options` and its executor (and the topology, unless it needs none).
@@ -445,6 +465,19 @@ run_summary run_with(const run_spec& s, const row_sink& sink, MakeExecutor make_
       options.gamma = s.gamma;
       last = simulate(std::type_identity<choco<any_topology, inprocess, compress::sign<Exec, T>>>{}, options);
     }
+  } else if (s.algorithm == "d2") {
+    last = simulate(std::type_identity<d2<any_topology, inprocess, Exec, T>>{},
+                    gossip_options{s.gamma, topology::weight_scheme::uniform});
+  } else if (s.algorithm == "gradient-tracking") {
+    last = simulate(std::type_identity<gradient_tracking<any_topology, inprocess, Exec, T>>{},
+                    gossip_options{s.gamma, topology::weight_scheme::uniform});
+  } else if (s.algorithm == "sgp") {
+    last = simulate(std::type_identity<sgp<inprocess, Exec, T>>{}, sgp_options{});
+  } else if (s.quasi_global_momentum) {
+    quasi_global_options<gossip_options> options;
+    options.gamma = s.gamma;
+    options.momentum = s.momentum;
+    last = simulate(std::type_identity<quasi_global_gossip<any_topology, inprocess, Exec, T>>{}, options);
   } else {
     last = simulate(std::type_identity<gossip<any_topology, inprocess, Exec, T>>{},
                     gossip_options{s.gamma, topology::weight_scheme::uniform});

@@ -53,10 +53,11 @@
 namespace {
 
 constexpr const char* usage = R"(usage: decent-train [flags]
-  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2|a2cid2-low-rank
-                                          (default allreduce)
-  --topology SPEC   as decent-sim's (ring:N, binary-tree:N, ...; ":N" may be left out), default ring, and
-                    double-binary-tree for relaysgd
+  --algorithm allreduce|gossip|relaysgd|relaysgd-grad|powergossip|choco|async-gossip|a2cid2|a2cid2-low-rank|
+              d2|gradient-tracking|sgp    (default allreduce)
+  --topology SPEC   as decent-sim's (ring:N, binary-tree:N, ...; ":N" may be left out), default ring,
+                    double-binary-tree for relaysgd, exponential for sgp (its only graph)
+  --quasi-global-momentum   gossip with quasi-global momentum (--momentum is the rule's; the local step is plain)
   --workers N (16)  --epochs E (5)  --eval-every E (1)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
   --alpha A         Dirichlet(A) label split across workers (heterogeneous); default: IID
   --seed S (0)      --hidden 256,128 (hidden widths)
@@ -82,7 +83,7 @@ struct options {
   std::vector<int> hidden{256, 128};
   double gamma = 1;
   int rank = 1, iterations = 1;
-  bool no_warm_start = false, wall_clock = false;
+  bool no_warm_start = false, wall_clock = false, quasi_global_momentum = false;
   double rate = 1;
   std::string compressor = "sign";
   std::string backend = "host", launch = "inprocess";
@@ -139,6 +140,7 @@ options parse(const std::vector<std::string>& args) {
     else if (f == "--rate") o.rate = number<double>(f, value()), rate = true;
     else if (f == "--compressor") o.compressor = value(), compressor = true;
     else if (f == "--wall-clock") o.wall_clock = true;
+    else if (f == "--quasi-global-momentum") o.quasi_global_momentum = true;
     else if (f == "--backend") o.backend = value();
     else if (f == "--launch") o.launch = value();
     else if (f == "--data") o.data = value();
@@ -151,9 +153,9 @@ options parse(const std::vector<std::string>& args) {
   const std::string& a = o.algorithm;
   const bool async = a == "async-gossip" || a == "a2cid2" || a == "a2cid2-low-rank";
   if (!(a == "allreduce" || a == "gossip" || a == "relaysgd" || a == "relaysgd-grad" || a == "powergossip" ||
-        a == "choco" || async))
+        a == "choco" || a == "d2" || a == "gradient-tracking" || a == "sgp" || async))
     bad("unknown --algorithm '" + a + "': expected allreduce | gossip | relaysgd | relaysgd-grad | powergossip | "
-        "choco | async-gossip | a2cid2 | a2cid2-low-rank");
+        "choco | async-gossip | a2cid2 | a2cid2-low-rank | d2 | gradient-tracking | sgp");
   if (o.workers < 1) bad("--workers must be >= 1");
   if (o.epochs < 0) bad("--epochs must be >= 0");
   if (o.batch < 1) bad("--batch must be >= 1");
@@ -166,8 +168,14 @@ options parse(const std::vector<std::string>& args) {
     if (w < 1) bad("--hidden widths must be >= 1");
   if (o.backend != "host" && o.backend != "cuda") bad("unknown --backend '" + o.backend + "': expected host | cuda");
   if (o.launch != "inprocess" && o.launch != "mpi") bad("unknown --launch '" + o.launch + "': expected inprocess | mpi");
-  if (gamma && !(a == "gossip" || a == "powergossip" || a == "choco"))
-    bad("--gamma applies to gossip, powergossip and choco");
+  if (gamma && !(a == "gossip" || a == "powergossip" || a == "choco" || a == "d2" || a == "gradient-tracking"))
+    bad("--gamma applies to gossip, powergossip, choco, d2 and gradient-tracking");
+  if (o.quasi_global_momentum && a != "gossip") bad("--quasi-global-momentum applies to --algorithm gossip");
+  if (o.quasi_global_momentum && o.momentum == 0)
+    bad("--quasi-global-momentum takes its momentum from --momentum: give --momentum in (0, 1)");
+  if (a == "sgp" && !o.topology.empty() && o.topology.rfind("exponential", 0) != 0)
+    bad("--algorithm sgp runs on the time-varying directed exponential graph: give --topology exponential (or "
+        "leave it out), got " + o.topology);
   if ((rank || iterations || o.no_warm_start) && a != "powergossip" && a != "a2cid2-low-rank")
     bad("--rank, --iterations and --no-warm-start apply to powergossip and a2cid2-low-rank");
   if (rank && o.rank < 1) bad("--rank must be >= 1");
@@ -187,7 +195,8 @@ options parse(const std::vector<std::string>& args) {
 /// The topology spec for n workers: the flag's (":N" appended when left out) or the algorithm's default.
 std::string topology_spec(const options& o, int n) {
   std::string spec = o.topology;
-  if (spec.empty()) spec = o.algorithm.rfind("relaysgd", 0) == 0 ? "double-binary-tree" : "ring";
+  if (spec.empty())
+    spec = o.algorithm.rfind("relaysgd", 0) == 0 ? "double-binary-tree" : o.algorithm == "sgp" ? "exponential" : "ring";
   if (spec.find(':') == std::string::npos) spec += ":" + std::to_string(n);
   return spec;
 }
@@ -315,9 +324,30 @@ std::unique_ptr<mixing_step> make_algorithm(const options& o, Comm comm, const d
   if (a == "allreduce")
     return std::make_unique<synchronous<decent::allreduce<Comm, Exec, float>>>(
         decent::allreduce<Comm, Exec, float>(std::move(comm), params, {}, exec()));
+  if (a == "sgp") {  // its graph is its own: i → i + 2^k, a new k every exchange
+    if (topo::parse(topology_spec(o, comm.size())).size() != comm.size())
+      bad("--topology " + o.topology + " has another number of workers than --workers");
+    using algo = decent::sgp<Comm, Exec, float>;
+    return std::make_unique<synchronous<algo>>(algo(std::move(comm), params, {}, exec()));
+  }
   const topo::any_topology t = topo::parse(topology_spec(o, comm.size()));
+  if (a == "gossip" && o.quasi_global_momentum) {
+    using algo = decent::quasi_global_gossip<topo::any_topology, Comm, Exec, float>;
+    decent::quasi_global_options<decent::gossip_options> q;
+    q.gamma = o.gamma;
+    q.momentum = o.momentum;
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, q, exec()));
+  }
   if (a == "gossip") {
     using algo = decent::gossip<topo::any_topology, Comm, Exec, float>;
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, {o.gamma}, exec()));
+  }
+  if (a == "d2") {
+    using algo = decent::d2<topo::any_topology, Comm, Exec, float>;
+    return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, {o.gamma}, exec()));
+  }
+  if (a == "gradient-tracking") {
+    using algo = decent::gradient_tracking<topo::any_topology, Comm, Exec, float>;
     return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, {o.gamma}, exec()));
   }
   if (a == "relaysgd" || a == "relaysgd-grad") {
@@ -466,7 +496,8 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
       const double c0 = thread_seconds();
       sampler.next(static_cast<std::size_t>(o.batch), batch);
       loss_sum += model.train_step(r.train_images, r.train_labels, batch,
-                                   static_cast<float>(o.lr), static_cast<float>(o.momentum),
+                                   static_cast<float>(o.lr),
+                                   static_cast<float>(o.quasi_global_momentum ? 0.0 : o.momentum),
                                    static_cast<float>(o.weight_decay));
       ++loss_count;
       double inside = 0;

@@ -31,14 +31,21 @@
 #include <decent/mixing/acid.hpp>
 #include <decent/mixing/average.hpp>
 #include <decent/mixing/choco.hpp>
+#include <decent/mixing/d2.hpp>
 #include <decent/mixing/gossip.hpp>
+#include <decent/mixing/gradient_tracking.hpp>
 #include <decent/mixing/mixing_rule.hpp>
+#include <decent/mixing/quasi_global.hpp>
 #include <decent/mixing/relaysum.hpp>
+#include <decent/mixing/sgp.hpp>
 
 #include <decent/algorithm/a2cid2.hpp>
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/choco.hpp>
+#include <decent/algorithm/d2.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/gradient_tracking.hpp>
 #include <decent/algorithm/mixer.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
+#include <decent/algorithm/sgp.hpp>

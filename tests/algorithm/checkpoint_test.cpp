@@ -10,9 +10,12 @@
 
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/choco.hpp>
+#include <decent/algorithm/d2.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/gradient_tracking.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
+#include <decent/algorithm/sgp.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/compress/sign.hpp>
 #include <decent/compress/top_k.hpp>
@@ -131,6 +134,26 @@ TEST_CASE("checkpoints: save at step k, load, continue to 2k equals never stoppi
                                                                                  exec::host(1));
       }, 6);
     }
+  }
+  SUBCASE("d2, gradient tracking, sgp and gossip with quasi-global momentum") {
+    check_resume([&](comm::inprocess c, parameters<double> p) {
+      return d2<topology::graph, comm::inprocess, exec::host, double>(ring, std::move(c), p, {0.5}, exec::host(1));
+    }, 6);
+    check_resume([&](comm::inprocess c, parameters<double> p) {
+      return gradient_tracking<topology::graph, comm::inprocess, exec::host, double>(ring, std::move(c), p, {},
+                                                                                    exec::host(1));
+    }, 6);
+    // Stateless, but the step picks the shifts (2 exchanges per step, 3 shifts on 8 workers: a restart at step 0
+    // would use other ones).
+    check_resume([&](comm::inprocess c, parameters<double> p) {
+      return sgp<comm::inprocess, exec::host, double>(std::move(c), p, {}, exec::host(1));
+    }, 5);
+    quasi_global_options<gossip_options> qgm;
+    qgm.momentum = 0.8;
+    check_resume([&](comm::inprocess c, parameters<double> p) {
+      return quasi_global_gossip<topology::graph, comm::inprocess, exec::host, double>(ring, std::move(c), p, qgm,
+                                                                                      exec::host(1));
+    }, 6);
   }
   SUBCASE("choco with sign and with top-k") {
     choco_options<compress::sign<exec::host, double>::options> sign_options;

@@ -72,6 +72,11 @@ TEST_CASE("every algorithm trains the MLP well above chance on a subset of Fashi
       {"--algorithm async-gossip --lr 0.05", 0.7},
       {"--algorithm a2cid2 --lr 0.05", 0.7},
       {"--algorithm a2cid2-low-rank --lr 0.02", 0.6},
+      // The baselines of the RelaySGD tables (about 0.78-0.83 here).
+      {"--algorithm d2", 0.7},
+      {"--algorithm gradient-tracking", 0.7},
+      {"--algorithm sgp", 0.7},
+      {"--algorithm gossip --quasi-global-momentum", 0.7},
   };
   for (const auto& c : cases) {
     CAPTURE(c.flags);
@@ -148,6 +153,9 @@ TEST_CASE("bad flags and a missing data set: one clear line, exit 2 or 1, nothin
       {"--algorithm sgd", "unknown --algorithm 'sgd'"},
       {"--workers 0", "--workers must be >= 1"},
       {"--momentum 1", "--momentum must be in [0, 1)"},
+      {"--algorithm sgp --topology ring", "give --topology exponential"},
+      {"--algorithm d2 --quasi-global-momentum", "applies to --algorithm gossip"},
+      {"--quasi-global-momentum --algorithm gossip --momentum 0", "give --momentum in (0, 1)"},
       {"--lr nan", "invalid value 'nan' for --lr"},
       {"--alpha -1", "--alpha must be > 0"},
       {"--rank 2", "--rank, --iterations and --no-warm-start apply to powergossip and a2cid2-low-rank"},
