@@ -9,9 +9,12 @@
 #include <decent/algorithm/a2cid2.hpp>
 #include <decent/algorithm/allreduce.hpp>
 #include <decent/algorithm/choco.hpp>
+#include <decent/algorithm/d2.hpp>
 #include <decent/algorithm/gossip.hpp>
+#include <decent/algorithm/gradient_tracking.hpp>
 #include <decent/algorithm/powergossip.hpp>
 #include <decent/algorithm/relaysgd.hpp>
+#include <decent/algorithm/sgp.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/compress/compressor.hpp>
 #include <decent/compress/identity.hpp>
@@ -196,6 +199,10 @@ static_assert(mixing::mixing_rule_for<mixing::gossip<exec::host, float>, topolog
 static_assert(mixing::mixing_rule_for<mixing::relaysum<exec::host, double>, topology::graph>);
 static_assert(mixing::mixing_rule_for<mixing::choco<exec::host, float, compress::top_k<exec::host, float>>, topology::graph>);
 static_assert(mixing::mixing_rule_for<mixing::average<exec::host, float>, mixing::no_topology>);
+static_assert(mixing::mixing_rule_for<mixing::d2<exec::host, double>, topology::graph>);
+static_assert(mixing::mixing_rule_for<mixing::gradient_tracking<exec::host, float>, topology::graph>);
+static_assert(mixing::mixing_rule_for<mixing::sgp<exec::host, float>, mixing::no_topology>);
+static_assert(mixing::mixing_rule_for<mixing::quasi_global<mixing::gossip<exec::host, float>>, topology::graph>);
 static_assert(!mixing::mixing_rule<broken::misspelt_save>);
 static_assert(mixing::mixing_rule<broken::plan_only> && !mixing::mixing_rule_for<broken::plan_only, topology::graph>);
 static_assert(!mixing::mixing_rule<broken::untagged>);
@@ -214,4 +221,8 @@ static_assert(std::same_as<async_gossip<topology::graph, comm::inprocess>,
 static_assert(std::same_as<powergossip<topology::graph, comm::inprocess>,
                            mixer<topology::graph, comm::inprocess,
                                  mixing::gossip<exec::host, float, compress::low_rank<exec::host, float>>>>);
+static_assert(std::same_as<quasi_global_gossip<topology::graph, comm::inprocess>,
+                           mixer<topology::graph, comm::inprocess,
+                                 mixing::quasi_global<mixing::gossip<exec::host, float>>>>);
+static_assert(std::same_as<sgp<comm::inprocess>, mixer<no_topology, comm::inprocess, mixing::sgp<exec::host, float>>>);
 // (No test case: this file is the test — it does not compile when one of the checks above fails.)
