@@ -5,7 +5,7 @@ set -euo pipefail
 packages=("$@")
 if ((${#packages[@]} == 0)); then
   packages=(cmake ninja-build g++ doctest-dev libbenchmark-dev libopenmpi-dev openmpi-bin ccache libdlpack-dev
-    libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+    libopenblas-dev zlib1g-dev dataset-fashion-mnist python3-matplotlib)
 fi
 missing=()
 for p in "${packages[@]}"; do

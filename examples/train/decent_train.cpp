@@ -58,6 +58,8 @@ constexpr const char* usage = R"(usage: decent-train [flags]
   --topology SPEC   as decent-sim's (ring:N, binary-tree:N, ...; ":N" may be left out), default ring,
                     double-binary-tree for relaysgd, exponential for sgp (its only graph)
   --quasi-global-momentum   gossip with quasi-global momentum (--momentum is the rule's; the local step is plain)
+  --drop P          relaysgd, relaysgd-grad: each message is lost with probability P (seeded by --seed)
+  --update-reference   relaysgd: fill what a worker has not heard with its own last model, not the start
   --workers N (16)  --epochs E (5)  --eval-every E (1)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
   --alpha A         Dirichlet(A) label split across workers (heterogeneous); default: IID
   --seed S (0)      --hidden 256,128 (hidden widths)
@@ -83,8 +85,9 @@ struct options {
   std::vector<int> hidden{256, 128};
   double gamma = 1;
   int rank = 1, iterations = 1;
-  bool no_warm_start = false, wall_clock = false, quasi_global_momentum = false;
+  bool no_warm_start = false, wall_clock = false, quasi_global_momentum = false, update_reference = false;
   double rate = 1;
+  double drop = 0;
   std::string compressor = "sign";
   std::string backend = "host", launch = "inprocess";
   std::string data = train::default_data_dir;
@@ -111,7 +114,7 @@ N number(const std::string& flag, const std::string& text) {
 
 options parse(const std::vector<std::string>& args) {
   options o;
-  bool gamma = false, rank = false, iterations = false, rate = false, compressor = false;
+  bool gamma = false, rank = false, iterations = false, rate = false, compressor = false, dropping = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& f = args[i];
     auto value = [&]() -> const std::string& {
@@ -141,6 +144,8 @@ options parse(const std::vector<std::string>& args) {
     else if (f == "--compressor") o.compressor = value(), compressor = true;
     else if (f == "--wall-clock") o.wall_clock = true;
     else if (f == "--quasi-global-momentum") o.quasi_global_momentum = true;
+    else if (f == "--drop") o.drop = number<double>(f, value()), dropping = true;
+    else if (f == "--update-reference") o.update_reference = true;
     else if (f == "--backend") o.backend = value();
     else if (f == "--launch") o.launch = value();
     else if (f == "--data") o.data = value();
@@ -170,6 +175,9 @@ options parse(const std::vector<std::string>& args) {
   if (o.launch != "inprocess" && o.launch != "mpi") bad("unknown --launch '" + o.launch + "': expected inprocess | mpi");
   if (gamma && !(a == "gossip" || a == "powergossip" || a == "choco" || a == "d2" || a == "gradient-tracking"))
     bad("--gamma applies to gossip, powergossip, choco, d2 and gradient-tracking");
+  if (dropping && a.rfind("relaysgd", 0) != 0) bad("--drop applies to relaysgd and relaysgd-grad");
+  if (dropping && !(o.drop >= 0 && o.drop < 1)) bad("--drop must be in [0, 1)");
+  if (o.update_reference && a != "relaysgd") bad("--update-reference applies to relaysgd");
   if (o.quasi_global_momentum && a != "gossip") bad("--quasi-global-momentum applies to --algorithm gossip");
   if (o.quasi_global_momentum && o.momentum == 0)
     bad("--quasi-global-momentum takes its momentum from --momentum: give --momentum in (0, 1)");
@@ -354,6 +362,9 @@ std::unique_ptr<mixing_step> make_algorithm(const options& o, Comm comm, const d
     using algo = decent::relaysgd<topo::any_topology, Comm, Exec, float>;
     decent::relaysum_options r;
     r.variant = a == "relaysgd" ? decent::relay_variant::model : decent::relay_variant::grad;
+    r.drop_probability = o.drop;
+    r.drop_seed = o.seed;
+    r.update_reference = o.update_reference;
     return std::make_unique<synchronous<algo>>(algo(t, std::move(comm), params, r, exec()));
   }
   if (a == "powergossip") {

@@ -117,6 +117,7 @@ TEST_CASE("checkpoints: save at step k, load, continue to 2k equals never stoppi
       o.overlap = variant == relay_variant::grad;
       o.drop_probability = 0.2;
       o.drop_seed = 9;
+      o.update_reference = variant == relay_variant::model;  // x⁽⁰⁾ then changes every step: part of the state
       o.check_common_start = false;  // the workers start apart here
       check_resume([&](comm::inprocess c, parameters<double> p) {
         return relaysgd<topology::graph, comm::inprocess, exec::host, double>(tree, std::move(c), p, o, exec::host(1));

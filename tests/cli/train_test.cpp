@@ -62,6 +62,7 @@ TEST_CASE("every algorithm trains the MLP well above chance on a subset of Fashi
       {"--algorithm allreduce", 0.7},
       {"--algorithm gossip", 0.7},
       {"--algorithm relaysgd --lr 0.2", 0.7},
+      {"--algorithm relaysgd --lr 0.2 --drop 0.1 --update-reference", 0.7},  // 10 % of the messages lost
       {"--algorithm relaysgd --topology binary-tree --lr 0.2", 0.7},
       // Delayed updates with heavy momentum: unstable at lr 0.1 (the loss returns to chance), fine lower.
       {"--algorithm relaysgd-grad --lr 0.02", 0.65},
@@ -155,6 +156,9 @@ TEST_CASE("bad flags and a missing data set: one clear line, exit 2 or 1, nothin
       {"--momentum 1", "--momentum must be in [0, 1)"},
       {"--algorithm sgp --topology ring", "give --topology exponential"},
       {"--algorithm d2 --quasi-global-momentum", "applies to --algorithm gossip"},
+      {"--algorithm gossip --drop 0.1", "--drop applies to relaysgd"},
+      {"--algorithm relaysgd --drop 1", "--drop must be in [0, 1)"},
+      {"--algorithm relaysgd-grad --update-reference", "--update-reference applies to relaysgd"},
       {"--quasi-global-momentum --algorithm gossip --momentum 0", "give --momentum in (0, 1)"},
       {"--lr nan", "invalid value 'nan' for --lr"},
       {"--alpha -1", "--alpha must be > 0"},

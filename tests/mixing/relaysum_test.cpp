@@ -317,61 +317,71 @@ TEST_CASE("dropped messages: no input is ever counted twice, and C_i is exactly 
 }
 
 TEST_CASE("dropped messages follow the reference pseudo-code of docs/algorithms.md §4, replayed with the same drops") {
-  // An independent message-passing replay (one scalar per worker, model variant, x0 = 0, world_size), using
-  // the documented drop rule: the receiver i loses the message from j in round t when
-  // random_stream{seed, j | 2^31, i}.uniform(t·slices + slice) < p.
+  // An independent message-passing replay (one scalar per worker, model variant, world_size, x0_i = sin(i): the
+  // fill of what was not heard), using the documented drop rule: the receiver i loses the message from j in round
+  // t when random_stream{seed, j | 2^31, i}.uniform(t·slices + slice) < p. With update_reference, x0 ← x after
+  // every round (the reference's relaysum_model_update_ref_state).
   const auto tree = topology::binary_tree(11);
   const int n = tree.size(), rounds = 12;
-  relaysum_options o;
-  o.drop_probability = 0.3;
-  o.drop_seed = 5;
-  auto input = [](int t, int i) { return std::cos(0.3 * t + i); };
-  const auto xs = run_relay(tree, 1, rounds, o, [&](int t, int i, std::vector<double>& x) { x[0] = input(t, i); });
-  auto dropped = [&](int t, int from, int to) {
-    const random_stream s{o.drop_seed, static_cast<std::uint32_t>(from) | 0x80000000u, static_cast<std::uint32_t>(to)};
-    return s.uniform(static_cast<std::uint64_t>(t)) < o.drop_probability;
-  };
-  std::vector<std::vector<double>> relay(static_cast<std::size_t>(n)), count(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    relay[static_cast<std::size_t>(i)].assign(tree.neighbors(i).size(), 0.0);
-    count[static_cast<std::size_t>(i)].assign(tree.neighbors(i).size(), 0.0);
-  }
-  int losses = 0;
-  for (int t = 0; t < rounds; ++t) {
-    // Messages of round t from the relays of round t − 1.
-    std::vector<std::vector<double>> send(static_cast<std::size_t>(n)), send_count(static_cast<std::size_t>(n));
+  for (const bool update_reference : {false, true}) {
+    CAPTURE(update_reference);
+    relaysum_options o;
+    o.drop_probability = 0.3;
+    o.drop_seed = 5;
+    o.update_reference = update_reference;
+    auto input = [](int t, int i) { return std::cos(0.3 * t + i); };
+    const auto xs = run_relay(tree, 1, rounds, o, [&](int t, int i, std::vector<double>& x) { x[0] = input(t, i); },
+                              [](int i, std::vector<double>& x) { x[0] = std::sin(i); });
+    std::vector<double> reference(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) reference[static_cast<std::size_t>(i)] = std::sin(i);
+    auto dropped = [&](int t, int from, int to) {
+      const random_stream s{o.drop_seed, static_cast<std::uint32_t>(from) | 0x80000000u, static_cast<std::uint32_t>(to)};
+      return s.uniform(static_cast<std::uint64_t>(t)) < o.drop_probability;
+    };
+    std::vector<std::vector<double>> relay(static_cast<std::size_t>(n)), count(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
-      const auto nb = tree.neighbors(i);
-      for (std::size_t j = 0; j < nb.size(); ++j) {
-        double m = input(t, i), c = 1;
-        for (std::size_t k = 0; k < nb.size(); ++k)
-          if (k != j) {
-            m += relay[static_cast<std::size_t>(i)][k];
-            c += count[static_cast<std::size_t>(i)][k];
-          }
-        send[static_cast<std::size_t>(i)].push_back(m);
-        send_count[static_cast<std::size_t>(i)].push_back(c);
+      relay[static_cast<std::size_t>(i)].assign(tree.neighbors(i).size(), 0.0);
+      count[static_cast<std::size_t>(i)].assign(tree.neighbors(i).size(), 0.0);
+    }
+    int losses = 0;
+    for (int t = 0; t < rounds; ++t) {
+      // Messages of round t from the relays of round t − 1.
+      std::vector<std::vector<double>> send(static_cast<std::size_t>(n)), send_count(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        const auto nb = tree.neighbors(i);
+        for (std::size_t j = 0; j < nb.size(); ++j) {
+          double m = input(t, i), c = 1;
+          for (std::size_t k = 0; k < nb.size(); ++k)
+            if (k != j) {
+              m += relay[static_cast<std::size_t>(i)][k];
+              c += count[static_cast<std::size_t>(i)][k];
+            }
+          send[static_cast<std::size_t>(i)].push_back(m);
+          send_count[static_cast<std::size_t>(i)].push_back(c);
+        }
+      }
+      for (int i = 0; i < n; ++i) {
+        const auto nb = tree.neighbors(i);
+        double s = input(t, i), c = 1;
+        for (std::size_t j = 0; j < nb.size(); ++j) {
+          const int from = nb[j];
+          const auto back = tree.neighbors(from);
+          const auto q = static_cast<std::size_t>(std::find(back.begin(), back.end(), i) - back.begin());
+          const bool lost = dropped(t, from, i);
+          losses += lost ? 1 : 0;
+          relay[static_cast<std::size_t>(i)][j] = lost ? 0.0 : send[static_cast<std::size_t>(from)][q];
+          count[static_cast<std::size_t>(i)][j] = lost ? 0.0 : send_count[static_cast<std::size_t>(from)][q];
+          s += relay[static_cast<std::size_t>(i)][j];
+          c += count[static_cast<std::size_t>(i)][j];
+        }
+        const double expected = (s + (n - c) * reference[static_cast<std::size_t>(i)]) / n;
+        CHECK(xs[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)][0] == doctest::Approx(expected).epsilon(1e-14));
+        if (update_reference) reference[static_cast<std::size_t>(i)] = expected;
+        CHECK(c <= n);  // workers heard from, dropped messages excluded
       }
     }
-    for (int i = 0; i < n; ++i) {
-      const auto nb = tree.neighbors(i);
-      double s = input(t, i), c = 1;
-      for (std::size_t j = 0; j < nb.size(); ++j) {
-        const int from = nb[j];
-        const auto back = tree.neighbors(from);
-        const auto q = static_cast<std::size_t>(std::find(back.begin(), back.end(), i) - back.begin());
-        const bool lost = dropped(t, from, i);
-        losses += lost ? 1 : 0;
-        relay[static_cast<std::size_t>(i)][j] = lost ? 0.0 : send[static_cast<std::size_t>(from)][q];
-        count[static_cast<std::size_t>(i)][j] = lost ? 0.0 : send_count[static_cast<std::size_t>(from)][q];
-        s += relay[static_cast<std::size_t>(i)][j];
-        c += count[static_cast<std::size_t>(i)][j];
-      }
-      CHECK(xs[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)][0] == doctest::Approx(s / n).epsilon(1e-14));
-      CHECK(c <= n);  // workers heard from, dropped messages excluded
-    }
+    CHECK(losses > 5);  // the schedule did drop messages
   }
-  CHECK(losses > 5);  // the schedule did drop messages
 }
 
 TEST_CASE("overlap: the update uses the previous round's messages, so exactness takes one more round") {

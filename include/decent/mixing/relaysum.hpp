@@ -70,6 +70,10 @@ struct relaysum_options {
   double drop_probability = 0;  ///< simulated loss probability of each message, in [0, 1)
   std::uint64_t drop_seed = 0;  ///< seed of the drop decisions
   bool overlap = false;         ///< update with the previous round's messages
+  /// Model variant: x⁽⁰⁾ ← x after every step, so that a worker fills what it has not heard (yet, or because
+  /// messages were lost) with its own last model instead of the start (the reference's
+  /// `relaysum_model_update_ref_state`, which its runs with dropped messages use).
+  bool update_reference = false;
   /// Grad variant: the first mix() checks that every worker started from the same parameters (the grad variant
   /// only relays updates, so workers that start apart never agree). Set false to start apart on purpose. The
   /// model variant needs no check: differing starts enter only through each worker's own x⁽⁰⁾ fill while it has
@@ -80,6 +84,7 @@ struct relaysum_options {
 inline void add_to(fingerprint& f, const relaysum_options& o) {
   f.add(o.variant).add(o.normalization).add(o.drop_probability).add(o.drop_seed).add(o.overlap);
   f.add(o.check_common_start);
+  if (o.update_reference) f.add("update_reference");  // only when set: the fingerprints of earlier options stay
 }
 
 namespace mixing {
@@ -98,6 +103,8 @@ class relaysum {
       : options_(o), trees_(topology::spanning_trees(ctx.topology)), rank_(ctx.rank), size_(ctx.size) {
     expects(options_.drop_probability >= 0 && options_.drop_probability < 1,
             "relaysum drop probability must be in [0, 1), got ", options_.drop_probability);
+    expects(!options_.update_reference || options_.variant == relay_variant::model,
+            "relaysum_options::update_reference applies to the model variant (the grad variant keeps no x⁽⁰⁾)");
     const auto tree_count = trees_.size();
     // In place per tree: every worker of a tree decides the same (the tree, the options and the communicator are
     // the same on all of them), so both ends of every edge name one buffer or both name two.
@@ -289,7 +296,8 @@ class relaysum {
       ex.for_each(sl.length, decent::detail::relay_update_kernel<T, Degree, Stride>{
                                  sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
                                  sl.reached.data(), static_cast<double>(size_),
-                                 options_.normalization == relay_normalization::counts});
+                                 options_.normalization == relay_normalization::counts,
+                                 options_.update_reference ? sl.state.data() : nullptr});
     });
   }
 

@@ -136,6 +136,7 @@ struct relay_update_kernel {
   const double* reached;  ///< C, in executor memory
   double workers;         ///< n
   bool by_counts;         ///< counts normalisation instead of world_size
+  T* new_reference = nullptr;  ///< model variant, `update_reference`: x⁽⁰⁾ (the same memory) ← the new x; else null
   DECENT_HD void operator()(std::size_t i) const {
     const int degree = p.degree(runtime_degree);
     const std::size_t at = relay_coordinate<Stride>(i, stride);
@@ -150,7 +151,9 @@ struct relay_update_kernel {
       previous[i] = updated;
     } else {
       const double fill = by_counts || c >= workers ? 0.0 : (workers - c) * static_cast<double>(reference[i]);
-      x[at] = static_cast<T>((s + fill) / divisor);
+      const T updated = static_cast<T>((s + fill) / divisor);
+      x[at] = updated;
+      if (new_reference) new_reference[i] = updated;
     }
   }
 };
