@@ -21,18 +21,13 @@ Exit status 77 (skipped) without the data set. Usage: bench/paper/relaysgd.py [-
 """
 import argparse
 import csv
-import hashlib
 import math
 import os
 import pathlib
-import shlex
 import shutil
 import statistics
-import subprocess
-import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+from common import ROOT, check_environment, final, progress, pyplot, train
 
 ALGORITHMS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -76,71 +71,21 @@ def parse():
 
 
 def run(args, flags, split, seed, lr, extra=""):
-    """One decent-train run (cached): its last CSV row as a dict, plus the command and its wall time."""
-    train = pathlib.Path(args.build) / "examples" / "decent-train"
+    """One decent-train run (cached): its final accuracy, consensus, bytes, the command and its wall time."""
     command = (f"{flags} --workers {args.workers} --epochs {args.epochs} --eval-every {args.epochs} "
                f"--batch {args.batch} --lr {lr} --momentum 0.9 --seed {seed} "
                f"--train-samples {args.train_samples} --test-samples {args.test_samples}"
                + ("" if split == "iid" else f" --alpha {split}") + (f" {extra}" if extra else ""))
-    key = hashlib.sha256(command.encode()).hexdigest()[:16]
-    path = args.cache / f"{key}.csv"
-    if not path.exists():
-        args.cache.mkdir(parents=True, exist_ok=True)
-        start = time.time()
-        done = subprocess.run([str(train), *shlex.split(command), "--quiet"], capture_output=True, text=True)
-        seconds = time.time() - start
-        if done.returncode not in (0, 1):  # 1: the run diverged (a result); anything else is a failure
-            sys.exit(f"relaysgd.py: decent-train {command} failed ({done.returncode}): {done.stderr.strip()}")
-        with open(path.with_suffix(".tmp"), "w") as f:
-            f.write(f"# decent-train {command}\n# seconds {seconds:.1f}\n# status {done.returncode} "
-                    f"{done.stderr.strip()}\n{done.stdout}")
-        os.replace(path.with_suffix(".tmp"), path)
-    lines = path.read_text().splitlines()
-    seconds = float(lines[1].split()[2])
-    diverged = lines[2].split()[2] != "0"
-    rows = list(csv.DictReader(l for l in lines if not l.startswith("#")))
-    last = rows[-1] if rows and not diverged else None
-    result = {
-        "command": f"decent-train {command}", "seconds": seconds, "diverged": diverged,
-        "accuracy": float(last["test_accuracy"]) if last else math.nan,
-        "accuracy_workers": float(last["test_accuracy_workers"]) if last else math.nan,
-        "consensus": float(last["consensus"]) if last else math.nan,
-        "bytes_per_worker": float(last["bytes_per_worker"]) if last else math.nan,
-    }
-    return result
-
-
-class progress:
-    def __init__(self, total):
-        self.total, self.done, self.start = total, 0, time.time()
-
-    def step(self, what, r):
-        self.done += 1
-        spent = time.time() - self.start
-        eta = spent / self.done * (self.total - self.done)
-        acc = "diverged" if r["diverged"] else f"{100 * r['accuracy']:.1f} %"
-        print(f"[{self.done}/{self.total}] {what}: {acc} ({r['seconds']:.0f} s; about {eta / 60:.0f} min left)",
-              file=sys.stderr, flush=True)
+    return final(train(args.build, args.cache, command))
 
 
 def score(r):
     return -1.0 if math.isnan(r["accuracy"]) else r["accuracy"]
 
 
-DATA = pathlib.Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-
-
 def main():
     args = parse()
-    if not DATA.exists():
-        print(f"relaysgd.py: Fashion-MNIST is not installed ({DATA}; Debian: dataset-fashion-mnist): skipped",
-              file=sys.stderr)
-        sys.exit(77)
-    try:
-        import matplotlib  # noqa: F401  (checked before hours of runs, not after)
-    except ImportError:
-        sys.exit("relaysgd.py: matplotlib is missing (Debian: scripts/install-deps.sh python3-matplotlib, then run "
-                 "with /usr/bin/python3)")
+    check_environment("relaysgd.py")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     splits = ["0.1"] if args.smoke else SPLITS
@@ -221,13 +166,7 @@ def main():
 
 
 def plot(path, rows, splits, args):
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("relaysgd.py: matplotlib is missing (Debian: scripts/install-deps.sh python3-matplotlib, then run "
-                 "with /usr/bin/python3)")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(12, 6))
     width = 0.8 / len(ALGORITHMS)

@@ -11,6 +11,7 @@
 // test_accuracy is that of the workers' averaged model, test_accuracy_workers the mean of each worker's own;
 // consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean payload bytes sent so far. Progress goes to stderr.
 
+#include <algorithm>
 #include <barrier>
 #include <chrono>
 #include <cmath>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include <decent/decent.hpp>
+#include <decent/detail/linalg.hpp>  // --spectrum: the singular values of a neighbours' difference
 #include <decent/sim/cluster.hpp>  // the in-process threads that stand for the workers
 
 #include "blas.hpp"
@@ -68,6 +70,8 @@ constexpr const char* usage = R"(usage: decent-train [flags]
   --backend host|cuda (host)   --launch inprocess|mpi (inprocess; mpi: run under mpirun, one worker per rank)
   --data DIR (/usr/share/datasets/fashion-mnist)  --train-samples N  --test-samples N  (0: all)
   --csv PATH (default stdout)  --quiet (no progress on stderr)
+  --spectrum PATH   at every evaluation, the singular values of x_1 - x_0 (workers 0 and 1: neighbours on a ring,
+                    a chain or a tree) for every weight matrix, as CSV epoch,tensor,rows,cols,k,singular_value
 output: CSV epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
 )";
 
@@ -92,7 +96,7 @@ struct options {
   std::string backend = "host", launch = "inprocess";
   std::string data = train::default_data_dir;
   std::size_t train_samples = 0, test_samples = 0;
-  std::string csv;
+  std::string csv, spectrum;
   bool quiet = false;
   bool workers_set = false;
 };
@@ -152,6 +156,7 @@ options parse(const std::vector<std::string>& args) {
     else if (f == "--train-samples") o.train_samples = number<std::size_t>(f, value());
     else if (f == "--test-samples") o.test_samples = number<std::size_t>(f, value());
     else if (f == "--csv") o.csv = value();
+    else if (f == "--spectrum") o.spectrum = value();
     else if (f == "--quiet") o.quiet = true;
     else bad("unknown flag '" + f + "' (see decent-train --help)");
   }
@@ -464,9 +469,53 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
     return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
   };
 
+  // --spectrum: rank 0 writes the singular values of the difference of workers 0 and 1, per weight matrix.
+  std::ofstream spectrum;
+  if (!o.spectrum.empty() && rank == 0) {
+    spectrum.open(o.spectrum);
+    spectrum << "epoch,tensor,rows,cols,k,singular_value\n";
+    spectrum.precision(9);
+  }
+  const auto write_spectrum = [&](int epoch) {  // collective: every worker adds its part of x_1 − x_0
+    std::vector<double> difference(p, 0.0);
+    if (rank <= 1 && n > 1)
+      for (std::size_t k = 0; k < p; ++k) difference[k] = (rank == 1 ? 1.0 : -1.0) * static_cast<double>(host[k]);
+    g.sum(difference);
+    if (rank != 0) return;
+    for (std::size_t t = 0; t < params.num_tensors(); ++t) {
+      const auto& view = params[t];
+      if (view.shape.rank() != 2) continue;
+      const auto rows = static_cast<int>(view.shape[0]), cols = static_cast<int>(view.shape[1]);
+      const std::size_t offset = params.layout().offset(t);
+      // σ² are the eigenvalues of D·Dᵀ (or Dᵀ·D, the smaller one).
+      const int m = std::min(rows, cols);
+      decent::detail::dense_matrix gram(m, m);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j <= i; ++j) {
+          double s = 0;
+          if (rows <= cols)
+            for (int c = 0; c < cols; ++c)
+              s += difference[offset + static_cast<std::size_t>(i * cols + c)] *
+                   difference[offset + static_cast<std::size_t>(j * cols + c)];
+          else
+            for (int row = 0; row < rows; ++row)
+              s += difference[offset + static_cast<std::size_t>(row * cols + i)] *
+                   difference[offset + static_cast<std::size_t>(row * cols + j)];
+          gram(i, j) = gram(j, i) = s;
+        }
+      std::vector<double> sigma = decent::detail::symmetric_eigenvalues(gram);
+      for (double& v : sigma) v = std::sqrt(std::max(v, 0.0));
+      std::sort(sigma.rbegin(), sigma.rend());
+      for (std::size_t k = 0; k < sigma.size(); ++k)
+        spectrum << epoch << ',' << t << ',' << rows << ',' << cols << ',' << k << ',' << sigma[k] << '\n';
+    }
+    spectrum << std::flush;
+  };
+
   const auto evaluate = [&](int epoch) {
     ex.synchronize();
     ex.download(host.data(), model.params(), p);
+    if (!o.spectrum.empty()) write_spectrum(epoch);
     std::vector<double> mean(host.begin(), host.end());
     g.sum(mean);
     std::vector<float> average(p);
@@ -712,6 +761,10 @@ int main(int argc, char** argv) {
   }
   std::ostream& csv = o.csv.empty() ? std::cout : file;
   csv.precision(6);
+  if (!o.spectrum.empty() && !std::ofstream(o.spectrum)) {
+    std::cerr << "decent-train: cannot open --spectrum file '" << o.spectrum << "' for writing\n";
+    return 2;
+  }
   if (o.launch == "mpi") {
 #if defined(DECENT_TRAIN_WITH_MPI)
     int provided = 0;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -146,6 +148,43 @@ TEST_CASE("under mpirun -np 4 decent-train trains the same model as 4 in-process
 }
 #endif
 
+TEST_CASE("--spectrum: the singular values of x_1 - x_0 hold the workers' whole disagreement on the weights") {
+  if (!have_data()) {
+    MESSAGE("Fashion-MNIST is not installed (Debian: dataset-fashion-mnist): skipped");
+    return;
+  }
+  const std::string path = (std::filesystem::temp_directory_path() / "decent_train_spectrum.csv").string();
+  const result r = train("--algorithm gossip --gamma 0.5 --workers 2 --batch 8 --epochs 1 --train-samples 1600 "
+                         "--test-samples 200 --spectrum " + path);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const auto rows = rows_of(r);
+  REQUIRE(rows.size() == 2);
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  const auto table = csv(text.str());
+  REQUIRE(table.size() > 1);
+  CHECK(table[0] == std::vector<std::string>{"epoch", "tensor", "rows", "cols", "k", "singular_value"});
+  double start = 0, trained = 0;
+  std::size_t values = 0;
+  double previous = 0;
+  for (std::size_t k = 1; k < table.size(); ++k) {
+    const double sigma = std::stod(table[k][5]);
+    if (table[k][4] != "0") CHECK(sigma <= previous);  // sorted, largest first, per tensor
+    previous = sigma;
+    (table[k][0] == "0" ? start : trained) += sigma * sigma;
+    ++values;
+  }
+  CHECK(values == 2 * (256 + 128 + 10));  // min(rows, cols) per weight matrix, at epochs 0 and 1
+  CHECK(start == 0);                      // a common start
+  // Σσ² = ‖x_1 − x_0‖² over the weight matrices; 4·consensus is the same over all parameters, biases included
+  // (the consensus of 2 workers is ‖x_1 − x_0‖²/4).
+  const double whole = 4 * rows[1][6];
+  CHECK(trained <= whole * (1 + 1e-5));
+  CHECK(trained > 0.98 * whole);
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("bad flags and a missing data set: one clear line, exit 2 or 1, nothing on stdout") {
   struct bad_case {
     std::string flags, message;
@@ -159,6 +198,7 @@ TEST_CASE("bad flags and a missing data set: one clear line, exit 2 or 1, nothin
       {"--algorithm gossip --drop 0.1", "--drop applies to relaysgd"},
       {"--algorithm relaysgd --drop 1", "--drop must be in [0, 1)"},
       {"--algorithm relaysgd-grad --update-reference", "--update-reference applies to relaysgd"},
+      {"--spectrum /nonexistent/dir/s.csv", "cannot open --spectrum file"},
       {"--quasi-global-momentum --algorithm gossip --momentum 0", "give --momentum in (0, 1)"},
       {"--lr nan", "invalid value 'nan' for --lr"},
       {"--alpha -1", "--alpha must be > 0"},

@@ -1,0 +1,86 @@
+"""What the paper scripts share: cached decent-train runs, a progress line, the checks before hours of runs.
+
+A run is keyed by its command line (sha256): its CSV and wall time are kept in the cache directory, so that a
+script run again only does what is missing, and a changed flag is a new run.
+"""
+import csv
+import hashlib
+import math
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+DATA = pathlib.Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+def check_environment(script):
+    """Exit 77 (skipped) without Fashion-MNIST; exit 1 without matplotlib (before any run)."""
+    if not DATA.exists():
+        print(f"{script}: Fashion-MNIST is not installed ({DATA}; Debian: dataset-fashion-mnist): skipped",
+              file=sys.stderr)
+        sys.exit(77)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        sys.exit(f"{script}: matplotlib is missing (Debian: scripts/install-deps.sh python3-matplotlib, then run "
+                 "with /usr/bin/python3)")
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def train(build, cache, command):
+    """decent-train with `command` (cached): {"command", "seconds", "diverged", "rows"}, rows = the CSV rows as
+    dicts (empty when the run diverged, which decent-train reports with exit status 1)."""
+    binary = pathlib.Path(build) / "examples" / "decent-train"
+    cache = pathlib.Path(cache)
+    path = cache / f"{hashlib.sha256(command.encode()).hexdigest()[:16]}.csv"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        done = subprocess.run([str(binary), *shlex.split(command), "--quiet"], capture_output=True, text=True)
+        seconds = time.time() - start
+        if done.returncode not in (0, 1):  # 1: the run diverged (a result); anything else is a failure
+            sys.exit(f"decent-train {command} failed ({done.returncode}): {done.stderr.strip()}")
+        with open(path.with_suffix(".tmp"), "w") as f:
+            f.write(f"# decent-train {command}\n# seconds {seconds:.1f}\n# status {done.returncode} "
+                    f"{done.stderr.strip()}\n{done.stdout}")
+        os.replace(path.with_suffix(".tmp"), path)
+    lines = path.read_text().splitlines()
+    diverged = lines[2].split()[2] != "0"
+    rows = [] if diverged else list(csv.DictReader(l for l in lines if not l.startswith("#")))
+    return {"command": f"decent-train {command}", "seconds": float(lines[1].split()[2]), "diverged": diverged,
+            "rows": rows}
+
+
+def final(run):
+    """The last row's accuracy (averaged model and the workers' own), consensus and bytes; NaN if it diverged."""
+    last = run["rows"][-1] if run["rows"] else None
+    value = (lambda key: float(last[key])) if last else (lambda key: math.nan)
+    return {"command": run["command"], "seconds": run["seconds"], "diverged": run["diverged"],
+            "accuracy": value("test_accuracy"), "accuracy_workers": value("test_accuracy_workers"),
+            "consensus": value("consensus"), "bytes_per_worker": value("bytes_per_worker")}
+
+
+class progress:
+    """One line on stderr per run: how far, what it gave, about how long is left."""
+
+    def __init__(self, total):
+        self.total, self.done, self.start = total, 0, time.time()
+
+    def step(self, what, result):
+        self.done += 1
+        eta = (time.time() - self.start) / self.done * (self.total - self.done)
+        acc = "diverged" if result["diverged"] else f"{100 * result['accuracy']:.1f} %"
+        print(f"[{self.done}/{self.total}] {what}: {acc} ({result['seconds']:.0f} s; about {eta / 60:.0f} min left)",
+              file=sys.stderr, flush=True)
