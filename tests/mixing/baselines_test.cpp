@@ -11,6 +11,7 @@
 #include <decent/algorithm/d2.hpp>
 #include <decent/algorithm/gossip.hpp>
 #include <decent/algorithm/gradient_tracking.hpp>
+#include <decent/algorithm/relaysgd.hpp>
 #include <decent/algorithm/sgp.hpp>
 #include <decent/comm/inprocess.hpp>
 #include <decent/sim/cluster.hpp>
@@ -309,4 +310,17 @@ TEST_CASE("workers that disagree on a baseline's options are told at the first m
   });
   for (const auto& e : errors)
     CHECK_MESSAGE(e.find("disagree on the algorithm and its options (ranks 0, 2 vs rank 1)") != std::string::npos, e);
+}
+
+TEST_CASE("quasi-global momentum keeps the start check of the rule it wraps (RelaySGD/Grad)") {
+  using wrapped = mixing::quasi_global<mixing::relaysum<exec::host, double>>;
+  std::vector<double> x(4 * 3);
+  for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<double>(k);  // the workers start apart
+  quasi_global_options<relaysum_options> o;
+  o.variant = relay_variant::grad;
+  CHECK_THROWS_WITH_AS(sim::cluster(4).run([&](comm::inprocess c) {
+    mixer<topology::graph, comm::inprocess, wrapped> m(topology::chain(4), std::move(c),
+                                                       {{x.data() + 3 * c.rank(), {3}}}, o, exec::host(1));
+    m.mix();
+  }), doctest::Contains("starting parameters"), comm_error);
 }

@@ -17,6 +17,7 @@
 /// State: x^t and m, checkpointed with the inner rule's state. The rule keeps x^t from its construction on: build
 /// it once the parameters hold their starting values.
 
+#include <concepts>
 #include <cstddef>
 #include <vector>
 
@@ -135,6 +136,12 @@ class quasi_global {
     load_part(inner_, r, ex);
   }
 
+  /// The inner rule's start check (e.g. RelaySGD/Grad's), when it has one.
+  [[nodiscard]] bool needs_common_start() const
+    requires requires(const Rule& r) { { r.needs_common_start() } -> std::same_as<bool>; }
+  {
+    return inner_.needs_common_start();
+  }
   [[nodiscard]] const options& settings() const { return settings_; }
   [[nodiscard]] Rule& inner() { return inner_; }
   [[nodiscard]] const Rule& inner() const { return inner_; }
