@@ -39,13 +39,14 @@ def pyplot():
     return plt
 
 
-def train(build, cache, command):
+def train(build, cache, command, outputs=()):
     """decent-train with `command` (cached): {"command", "seconds", "diverged", "rows"}, rows = the CSV rows as
-    dicts (empty when the run diverged, which decent-train reports with exit status 1)."""
+    dicts (empty when the run diverged, which decent-train reports with exit status 1). `outputs`: files the
+    command writes besides its CSV (e.g. --spectrum's); the run is redone when one of them is missing."""
     binary = pathlib.Path(build) / "examples" / "decent-train"
     cache = pathlib.Path(cache)
     path = cache / f"{hashlib.sha256(command.encode()).hexdigest()[:16]}.csv"
-    if not path.exists():
+    if not path.exists() or not all(pathlib.Path(o).exists() for o in outputs):
         cache.mkdir(parents=True, exist_ok=True)
         start = time.time()
         done = subprocess.run([str(binary), *shlex.split(command), "--quiet"], capture_output=True, text=True)
