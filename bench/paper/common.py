@@ -1,7 +1,8 @@
 """What the paper scripts share: cached decent-train runs, a progress line, the checks before hours of runs.
 
 A run is keyed by its command line (sha256): its CSV and wall time are kept in the cache directory, so that a
-script run again only does what is missing, and a changed flag is a new run.
+script run again only does what is missing, and a changed flag is a new run. The key does not see the binary:
+after changing decent, rerun with --fresh (which empties the cache).
 """
 import csv
 import hashlib
@@ -51,7 +52,8 @@ def train(build, cache, command, outputs=()):
         start = time.time()
         done = subprocess.run([str(binary), *shlex.split(command), "--quiet"], capture_output=True, text=True)
         seconds = time.time() - start
-        if done.returncode not in (0, 1):  # 1: the run diverged (a result); anything else is a failure
+        diverged = done.returncode == 1 and "training diverged" in done.stderr  # a result, kept
+        if done.returncode != 0 and not diverged:  # anything else is a failure, not cached
             sys.exit(f"decent-train {command} failed ({done.returncode}): {done.stderr.strip()}")
         with open(path.with_suffix(".tmp"), "w") as f:
             f.write(f"# decent-train {command}\n# seconds {seconds:.1f}\n# status {done.returncode} "
@@ -62,6 +64,23 @@ def train(build, cache, command, outputs=()):
     rows = [] if diverged else list(csv.DictReader(l for l in lines if not l.startswith("#")))
     return {"command": f"decent-train {command}", "seconds": float(lines[1].split()[2]), "diverged": diverged,
             "rows": rows}
+
+
+def finite_mean(values):
+    """The mean of the finite values (NaN when there is none)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def check_smoke(script, table, rows, png):
+    """--smoke's own check (ctest reads the exit status): every row of `rows` in the markdown `table` with a
+    number, and a non-empty PNG."""
+    text = pathlib.Path(table).read_text()
+    missing = [r for r in rows if not any(line.startswith(f"| {r} | ") and any(ch.isdigit() for ch in
+                                          line[len(r) + 4:]) for line in text.splitlines())]
+    if missing or not pathlib.Path(png).exists() or pathlib.Path(png).stat().st_size == 0:
+        sys.exit(f"{script} --smoke: rows without a number: {missing}, or no plot at {png}")
+    print(f"{script} --smoke: every row and the plot are there", file=sys.stderr)
 
 
 def final(run):

@@ -19,13 +19,14 @@ Usage: bench/paper/powergossip.py [--build build] [--out bench/results/paper] [-
 """
 import argparse
 import csv
+import hashlib
 import math
 import os
 import pathlib
 import shutil
 import statistics
 
-from common import ROOT, check_environment, final, progress, pyplot, train
+from common import ROOT, check_environment, check_smoke, final, finite_mean, progress, pyplot, train
 
 METHODS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -53,12 +54,14 @@ def parse():
     p.add_argument("--train-samples", type=int, default=0, help="0: all 60000")
     p.add_argument("--test-samples", type=int, default=0, help="0: all 10000")
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--fresh", action="store_true", help="empty the cache first (after changing decent)")
     a = p.parse_args()
     if a.smoke:
         a.workers, a.epochs, a.seeds, a.batch, a.train_samples, a.test_samples = 4, 1, 1, 16, 1600, 500
     a.cache = pathlib.Path(a.cache or pathlib.Path(a.build) / "paper-cache" / "powergossip")
     if a.smoke:  # a fresh run every time: it checks the current binaries
         a.cache = pathlib.Path(a.out) / "cache-powergossip"
+    if a.smoke or a.fresh:
         shutil.rmtree(a.cache, ignore_errors=True)
     return a
 
@@ -71,14 +74,15 @@ def main():
     seeds = list(range(args.seeds))
     bar = progress(len(METHODS) * len(seeds))
     curves, finals = [], []
-    spectrum_path = args.cache / "spectrum.csv"
+    spectrum_path = None
     for label, flags in METHODS:
         for seed in seeds:
             command = (f"{flags} --topology ring --workers {args.workers} --epochs {args.epochs} --batch {args.batch} "
                        f"--lr {args.lr} --momentum 0.9 --seed {seed} --train-samples {args.train_samples} "
                        f"--test-samples {args.test_samples}")
             spectrum_here = label == SPECTRUM_METHOD and seed == 0
-            if spectrum_here:
+            if spectrum_here:  # named after the run, so that another configuration's spectrum is never read
+                spectrum_path = args.cache / f"spectrum-{hashlib.sha256(command.encode()).hexdigest()[:16]}.csv"
                 command += f" --spectrum {spectrum_path}"
             run = train(args.build, args.cache, command, [spectrum_path] if spectrum_here else [])
             result = final(run)
@@ -93,13 +97,13 @@ def main():
         w = csv.DictWriter(f, fieldnames=["method", "seed", "epoch", "accuracy", "bytes_per_worker"])
         w.writeheader()
         w.writerows(curves)
-    spectrum = list(csv.DictReader(open(spectrum_path))) if spectrum_path.exists() else []
+    spectrum = list(csv.DictReader(open(spectrum_path))) if spectrum_path and spectrum_path.exists() else []
     with open(out / "powergossip_spectrum.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["epoch", "tensor", "rows", "cols", "k", "singular_value"])
         w.writeheader()
         w.writerows(spectrum)
 
-    gossip_bytes = statistics.fmean(r["bytes_per_worker"] for r in finals if r["method"] == SPECTRUM_METHOD)
+    gossip_bytes = finite_mean([r["bytes_per_worker"] for r in finals if r["method"] == SPECTRUM_METHOD])
     lines = [
         f"PowerGossip's claims on Fashion-MNIST (decent-train's MLP 784-256-128-10): {args.workers} workers on a ring, "
         f"IID, batch {args.batch} per worker, {args.epochs} epoch{'s' * (args.epochs != 1)}, lr {args.lr} for every "
@@ -115,11 +119,12 @@ def main():
     for label, _ in METHODS:
         rows = [r for r in finals if r["method"] == label]
         accs = [100 * r["accuracy"] for r in rows]
-        sent = statistics.fmean(r["bytes_per_worker"] for r in rows)
-        acc = ("diverged" if any(math.isnan(a) for a in accs) else
+        sent = finite_mean([r["bytes_per_worker"] for r in rows])
+        diverged = sum(math.isnan(a) for a in accs)
+        acc = (f"diverged ({diverged}/{len(accs)})" if diverged else
                f"{statistics.fmean(accs):.1f}" + (f" ({min(accs):.1f}–{max(accs):.1f})" if len(accs) > 1 else ""))
-        ratio = "—" if label == "all-reduce" else f"{sent / gossip_bytes:.4f}"
-        lines.append(f"| {label} | {acc} | {sent / 1e6:.1f} | {ratio} |")
+        ratio = "—" if label == "all-reduce" or math.isnan(sent / gossip_bytes) else f"{sent / gossip_bytes:.4f}"
+        lines.append(f"| {label} | {acc} | {'—' if math.isnan(sent) else f'{sent / 1e6:.1f}'} | {ratio} |")
     if spectrum:
         last = max(int(r["epoch"]) for r in spectrum)
         lines += ["", f"Spectrum of x_1 − x_0 ({SPECTRUM_METHOD}, seed 0, epoch {last}): share of ‖x_1 − x_0‖²_F "
@@ -135,6 +140,9 @@ def main():
     (out / "powergossip_table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(out / "powergossip.png", curves, spectrum, args)
+    if args.smoke:
+        check_smoke("powergossip.py", out / "powergossip_table.md", [label for label, _ in METHODS],
+                    out / "powergossip.png")
 
 
 def plot(path, curves, spectrum, args):
@@ -142,6 +150,8 @@ def plot(path, curves, spectrum, args):
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     for label, _ in METHODS:
         epochs = sorted({r["epoch"] for r in curves if r["method"] == label})
+        if not epochs:  # every seed diverged: nothing to draw
+            continue
         xs, ys = [], []
         for e in epochs:
             at = [r for r in curves if r["method"] == label and r["epoch"] == e]
@@ -160,7 +170,7 @@ def plot(path, curves, spectrum, args):
     if spectrum:
         last = max(int(r["epoch"]) for r in spectrum)
         for tensor in sorted({r["tensor"] for r in spectrum}, key=int):
-            for epoch, style in ((1, "--"), (last, "-")):
+            for epoch, style in ((1, "--"), (last, "-")) if last > 1 else ((last, "-"),):
                 s = [float(r["singular_value"]) for r in spectrum if r["tensor"] == tensor and int(r["epoch"]) == epoch]
                 if not s or s[0] == 0:
                     continue

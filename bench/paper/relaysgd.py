@@ -27,7 +27,7 @@ import pathlib
 import shutil
 import statistics
 
-from common import ROOT, check_environment, final, progress, pyplot, train
+from common import ROOT, check_environment, check_smoke, final, progress, pyplot, train
 
 ALGORITHMS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -58,6 +58,7 @@ def parse():
     p.add_argument("--train-samples", type=int, default=0, help="0: all 60000")
     p.add_argument("--test-samples", type=int, default=0, help="0: all 10000")
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--fresh", action="store_true", help="empty the cache first (after changing decent)")
     a = p.parse_args()
     if a.smoke:
         a.workers, a.epochs, a.seeds, a.batch = 4, 1, 1, 16
@@ -66,6 +67,7 @@ def parse():
     a.cache = pathlib.Path(a.cache or pathlib.Path(a.build) / "paper-cache" / "relaysgd")
     if a.smoke:  # a fresh run every time: it checks the current binaries
         a.cache = pathlib.Path(a.out) / "cache"
+    if a.smoke or a.fresh:
         shutil.rmtree(a.cache, ignore_errors=True)
     return a
 
@@ -163,6 +165,9 @@ def main():
     (out / "relaysgd_table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(out / "relaysgd_table.png", main_rows, splits, args)
+    if args.smoke:
+        check_smoke("relaysgd.py", out / "relaysgd_table.md", [label for label, _ in ALGORITHMS] + ["accuracy"],
+                    out / "relaysgd_table.png")
 
 
 def plot(path, rows, splits, args):

@@ -183,6 +183,8 @@ options parse(const std::vector<std::string>& args) {
   if (dropping && a.rfind("relaysgd", 0) != 0) bad("--drop applies to relaysgd and relaysgd-grad");
   if (dropping && !(o.drop >= 0 && o.drop < 1)) bad("--drop must be in [0, 1)");
   if (o.update_reference && a != "relaysgd") bad("--update-reference applies to relaysgd");
+  if (!o.spectrum.empty() && o.launch == "inprocess" && o.workers < 2)
+    bad("--spectrum compares workers 0 and 1: give --workers 2 or more");
   if (o.quasi_global_momentum && a != "gossip") bad("--quasi-global-momentum applies to --algorithm gossip");
   if (o.quasi_global_momentum && o.momentum == 0)
     bad("--quasi-global-momentum takes its momentum from --momentum: give --momentum in (0, 1)");
@@ -761,7 +763,8 @@ int main(int argc, char** argv) {
   }
   std::ostream& csv = o.csv.empty() ? std::cout : file;
   csv.precision(6);
-  if (!o.spectrum.empty() && !std::ofstream(o.spectrum)) {
+  // Appending, not truncating: under mpirun every rank probes; rank 0 writes it.
+  if (!o.spectrum.empty() && !std::ofstream(o.spectrum, std::ios::app)) {
     std::cerr << "decent-train: cannot open --spectrum file '" << o.spectrum << "' for writing\n";
     return 2;
   }

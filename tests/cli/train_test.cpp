@@ -199,6 +199,7 @@ TEST_CASE("bad flags and a missing data set: one clear line, exit 2 or 1, nothin
       {"--algorithm relaysgd --drop 1", "--drop must be in [0, 1)"},
       {"--algorithm relaysgd-grad --update-reference", "--update-reference applies to relaysgd"},
       {"--spectrum /nonexistent/dir/s.csv", "cannot open --spectrum file"},
+      {"--spectrum s.csv --workers 1", "give --workers 2 or more"},
       {"--quasi-global-momentum --algorithm gossip --momentum 0", "give --momentum in (0, 1)"},
       {"--lr nan", "invalid value 'nan' for --lr"},
       {"--alpha -1", "--alpha must be > 0"},

@@ -501,6 +501,24 @@ TEST_CASE("graphs with cycles or that change in time are rejected with the fix i
   CHECK_NOTHROW(build(topology::star(6)));  // a star is a tree
 }
 
+TEST_CASE("update_reference needs the model variant and the world_size normalisation, where it fills") {
+  std::vector<float> x(4, 0.0f);
+  auto build = [&](relaysum_options o) {
+    sim::cluster(4).run([&](comm::inprocess c) {
+      const parameters<float> p{{x.data() + c.rank(), {1}}};
+      relaysgd<topology::graph, comm::inprocess> relay(topology::chain(4), std::move(c), p, o);
+    });
+  };
+  relaysum_options grad;
+  grad.variant = relay_variant::grad;
+  grad.update_reference = true;
+  CHECK_THROWS_WITH_AS(build(grad), doctest::Contains("applies to the model variant"), invalid_argument);
+  relaysum_options counts;
+  counts.normalization = relay_normalization::counts;
+  counts.update_reference = true;
+  CHECK_THROWS_WITH_AS(build(counts), doctest::Contains("needs the world_size normalisation"), invalid_argument);
+}
+
 TEST_CASE("bytes per worker grow by exactly the predicted payload per step") {
   for (const std::string spec : {"binary-tree:10", "double-binary-tree:10", "chain:7"}) {
     CAPTURE(spec);

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief D² and exact diffusion (docs/algorithms.md §2.6): the D² mixing rule over a static topology.
+/// @brief D² and exact diffusion (docs/algorithms.md §2.7): the D² mixing rule over a static topology.
 ///
 ///     decent::d2<decent::topology::graph, decent::comm::inprocess> d(decent::topology::ring(n), std::move(comm), params);
 ///     ...local step...; d.mix();   // y = x + c; x ← W y; c ← x − (the local step's result)

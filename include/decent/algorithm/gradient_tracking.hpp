@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief Gradient tracking (docs/algorithms.md §2.6): the gradient-tracking mixing rule over a topology, two
+/// @brief Gradient tracking (docs/algorithms.md §2.7): the gradient-tracking mixing rule over a topology, two
 /// exchanges per step (the parameters, then the tracker).
 ///
 ///     decent::gradient_tracking<decent::topology::graph, decent::comm::inprocess> gt(decent::topology::ring(n),

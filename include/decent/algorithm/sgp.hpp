@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief Stochastic gradient push on the time-varying directed exponential graph (docs/algorithms.md §2.6): the
+/// @brief Stochastic gradient push on the time-varying directed exponential graph (docs/algorithms.md §2.7): the
 /// SGP mixing rule, which needs no topology (its graph is a function of the rank, the world size and the step).
 ///
 ///     decent::sgp<decent::comm::inprocess> s(std::move(comm), params);   // 2 one-peer exchanges per step

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief The D² mixing rule (Tang et al., 2018; docs/algorithms.md §2.6): gossip of the local step's result
+/// @brief The D² mixing rule (Tang et al., 2018; docs/algorithms.md §2.7): gossip of the local step's result
 /// plus a correction that removes the data-heterogeneity bias of D-PSGD.
 ///
 /// With x^{t+½} the parameters after the user's local step (any optimiser: its update stands for −lr·g) and c
@@ -15,6 +15,10 @@
 /// y travels in the parameters' own memory (no copy); c holds −x^{t+½} during the round, so that the last line is
 /// one addition. State: c, one vector (checkpointed); the exchange's receive buffers are gossip's (one per
 /// neighbour). The topology must be static (c carries W's action over to the next step).
+///
+/// Stability: D² needs λ_min(W_γ) > −1/3 (Tang et al.). With γ = 1 and uniform weights an even ring has
+/// λ_min = −1/3 exactly — the boundary, where the alternating disagreement does not decay (the reference runs its
+/// ring baseline so); γ = ½ (exact diffusion) has λ_min ≥ 0. decent does not refuse γ = 1.
 
 #include <cstddef>
 #include <vector>
@@ -48,7 +52,7 @@ struct d2_send_kernel {
 
 namespace decent::mixing {
 
-/// D² (exact diffusion with γ = ½) over a static topology.
+/// D² over a static topology (γ = ½: exact diffusion).
 template <exec::executor Exec, class T>
 class d2 {
  public:

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// @brief The gradient-tracking mixing rule (Nedić et al., 2017; Lorenzo & Scutari, 2016; docs/algorithms.md
-/// §2.6): gossip of the parameters and of a correction that tracks the average update.
+/// §2.7): gossip of the parameters and of a correction that tracks the average update.
 ///
 /// With x^{t+½} the parameters after the user's local step, Δ = x^{t+½} − x^t its update (−lr·g for SGD; any
 /// optimiser's update stands in for it) and c the correction (c⁰ = 0), a step is

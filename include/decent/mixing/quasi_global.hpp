@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// @brief Quasi-global momentum (Lin et al., 2021; docs/algorithms.md §2.6) around a mixing rule: a momentum
+/// @brief Quasi-global momentum (Lin et al., 2021; docs/algorithms.md §2.7) around a mixing rule: a momentum
 /// built from the model's displacement over a whole step (local step and mixing), not from the local gradient.
 ///
 /// The user's local step is a plain one, without momentum (x^{t+½} = x^t − lr·g; weight decay etc. allowed). With

@@ -105,6 +105,8 @@ class relaysum {
             "relaysum drop probability must be in [0, 1), got ", options_.drop_probability);
     expects(!options_.update_reference || options_.variant == relay_variant::model,
             "relaysum_options::update_reference applies to the model variant (the grad variant keeps no x⁽⁰⁾)");
+    expects(!options_.update_reference || options_.normalization == relay_normalization::world_size,
+            "relaysum_options::update_reference needs the world_size normalisation (counts fills nothing in)");
     const auto tree_count = trees_.size();
     // In place per tree: every worker of a tree decides the same (the tree, the options and the communicator are
     // the same on all of them), so both ends of every edge name one buffer or both name two.

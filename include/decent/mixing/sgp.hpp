@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// @brief Stochastic gradient push on the time-varying directed exponential graph (Assran et al., 2019;
-/// docs/algorithms.md §2.6), as the RelaySGD paper's baseline runs it.
+/// docs/algorithms.md §2.7), as the RelaySGD paper's baseline runs it.
 ///
 /// Exchange k (counted over all steps, `sgp_options::exchanges_per_step` per step, 2 by default) has one
 /// directed edge per worker: i sends its parameters to i + s and receives from i − s (mod n), with
