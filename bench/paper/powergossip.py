@@ -179,6 +179,7 @@ def plot(path, curves, spectrum, args):
                 right.plot(range(1, k + 1), [v / s[0] for v in s[:k]], style, marker=".",
                            label=f"{shape}, epoch {epoch}")
         right.set_yscale("log")
+        right.set_ylim(1e-3, 1.5)  # a 10×128 difference has rank 9 (its rows sum to ~0): the 10th value is off it
         right.set_xlabel("k")
         right.set_ylabel("σ_k / σ_1")
         right.set_title(f"singular values of x_1 − x_0 ({SPECTRUM_METHOD})")
