@@ -4,18 +4,53 @@ A run is keyed by its command line (sha256): its CSV and wall time are kept in t
 script run again only does what is missing, and a changed flag is a new run. The key does not see the binary:
 after changing decent, rerun with --fresh (which empties the cache).
 """
+import argparse
 import csv
 import hashlib
 import math
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 DATA = pathlib.Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+def arguments(doc, name, epochs, seeds, workers):
+    """The flags every paper script takes (it adds its own before `parse`)."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--build", default=str(ROOT / "build"))
+    p.add_argument("--out", default=str(ROOT / "bench/results/paper"))
+    p.add_argument("--cache", default=None, help=f"default: BUILD/paper-cache/{name}")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--seeds", type=int, default=seeds)
+    p.add_argument("--workers", type=int, default=workers)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--train-samples", type=int, default=0, help="0: all 60000")
+    p.add_argument("--test-samples", type=int, default=0, help="0: all 10000")
+    p.add_argument("--smoke", action="store_true", help="a tiny version, seconds (CI); give --out")
+    p.add_argument("--fresh", action="store_true", help="empty the cache first (after changing decent)")
+    return p
+
+
+def parse(p, name, **smoke):
+    """Parses; --smoke sets 4 workers, 1 epoch, 1 seed, batch 16, 1600/500 images and `smoke`, with a cache of
+    its own emptied first (it checks the current binaries); --fresh empties the cache."""
+    a = p.parse_args()
+    if a.smoke:
+        a.workers, a.epochs, a.seeds, a.batch, a.train_samples, a.test_samples = 4, 1, 1, 16, 1600, 500
+        for key, value in smoke.items():
+            setattr(a, key, value)
+    a.cache = pathlib.Path(a.cache or pathlib.Path(a.build) / "paper-cache" / name)
+    if a.smoke:
+        a.cache = pathlib.Path(a.out) / f"cache-{name}"
+    if a.smoke or a.fresh:
+        shutil.rmtree(a.cache, ignore_errors=True)
+    return a
 
 
 def check_environment(script):

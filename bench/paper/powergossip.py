@@ -17,16 +17,15 @@ Exit status 77 (skipped) without the data set.
 Usage: bench/paper/powergossip.py [--build build] [--out bench/results/paper] [--epochs 3] [--seeds 2]
                                   [--lr 0.05] [--workers 8] [--smoke]
 """
-import argparse
 import csv
 import hashlib
 import math
 import os
 import pathlib
-import shutil
 import statistics
 
-from common import ROOT, check_environment, check_smoke, final, finite_mean, progress, pyplot, train
+from common import (arguments, check_environment, check_smoke, final, finite_mean, parse as parse_flags, progress,
+                    pyplot, train)
 
 METHODS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -42,28 +41,9 @@ SPECTRUM_METHOD = "gossip, uncompressed"
 
 
 def parse():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--build", default=str(ROOT / "build"))
-    p.add_argument("--out", default=str(ROOT / "bench/results/paper"))
-    p.add_argument("--cache", default=None, help="default: BUILD/paper-cache/powergossip")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--workers", type=int, default=8)
-    p.add_argument("--batch", type=int, default=32)
+    p = arguments(__doc__, "powergossip", epochs=3, seeds=2, workers=8)
     p.add_argument("--lr", default="0.05")
-    p.add_argument("--train-samples", type=int, default=0, help="0: all 60000")
-    p.add_argument("--test-samples", type=int, default=0, help="0: all 10000")
-    p.add_argument("--smoke", action="store_true")
-    p.add_argument("--fresh", action="store_true", help="empty the cache first (after changing decent)")
-    a = p.parse_args()
-    if a.smoke:
-        a.workers, a.epochs, a.seeds, a.batch, a.train_samples, a.test_samples = 4, 1, 1, 16, 1600, 500
-    a.cache = pathlib.Path(a.cache or pathlib.Path(a.build) / "paper-cache" / "powergossip")
-    if a.smoke:  # a fresh run every time: it checks the current binaries
-        a.cache = pathlib.Path(a.out) / "cache-powergossip"
-    if a.smoke or a.fresh:
-        shutil.rmtree(a.cache, ignore_errors=True)
-    return a
+    return parse_flags(p, "powergossip")
 
 
 def main():

@@ -19,15 +19,13 @@ Exit status 77 (skipped) without the data set. Usage: bench/paper/relaysgd.py [-
                                [--lrs 0.05,0.1,0.2,0.4] [--train-samples 0] [--smoke]
 --smoke: 4 workers, one split, one rate, one seed, tiny data — seconds, for CI (give --out).
 """
-import argparse
 import csv
 import math
 import os
 import pathlib
-import shutil
 import statistics
 
-from common import ROOT, check_environment, check_smoke, final, progress, pyplot, train
+from common import arguments, check_environment, check_smoke, final, parse as parse_flags, progress, pyplot, train
 
 ALGORITHMS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -46,29 +44,10 @@ DROPS = ["0", "0.01", "0.1"]
 
 
 def parse():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--build", default=str(ROOT / "build"))
-    p.add_argument("--out", default=str(ROOT / "bench/results/paper"))
-    p.add_argument("--cache", default=None, help="default: BUILD/paper-cache/relaysgd")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--workers", type=int, default=16)
-    p.add_argument("--batch", type=int, default=32)
+    p = arguments(__doc__, "relaysgd", epochs=2, seeds=3, workers=16)
     p.add_argument("--lrs", default="0.05,0.1,0.2,0.4")
-    p.add_argument("--train-samples", type=int, default=0, help="0: all 60000")
-    p.add_argument("--test-samples", type=int, default=0, help="0: all 10000")
-    p.add_argument("--smoke", action="store_true")
-    p.add_argument("--fresh", action="store_true", help="empty the cache first (after changing decent)")
-    a = p.parse_args()
-    if a.smoke:
-        a.workers, a.epochs, a.seeds, a.batch = 4, 1, 1, 16
-        a.lrs, a.train_samples, a.test_samples = "0.1", 1600, 500
+    a = parse_flags(p, "relaysgd", lrs="0.1")
     a.lrs = [x for x in a.lrs.split(",") if x]
-    a.cache = pathlib.Path(a.cache or pathlib.Path(a.build) / "paper-cache" / "relaysgd")
-    if a.smoke:  # a fresh run every time: it checks the current binaries
-        a.cache = pathlib.Path(a.out) / "cache"
-    if a.smoke or a.fresh:
-        shutil.rmtree(a.cache, ignore_errors=True)
     return a
 
 
