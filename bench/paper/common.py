@@ -54,7 +54,8 @@ def parse(p, name, **smoke):
 
 
 def check_environment(script):
-    """Exit 77 (skipped) without Fashion-MNIST; exit 1 without matplotlib (before any run)."""
+    """Exit 77 (skipped) without Fashion-MNIST; without matplotlib, run again under /usr/bin/python3 (a python3
+    first on PATH, e.g. pyenv's, may lack Debian's package), else exit 1 (before any run)."""
     if not DATA.exists():
         print(f"{script}: Fashion-MNIST is not installed ({DATA}; Debian: dataset-fashion-mnist): skipped",
               file=sys.stderr)
@@ -62,6 +63,9 @@ def check_environment(script):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
+        system = "/usr/bin/python3"  # Debian's, where scripts/install-deps.sh puts python3-matplotlib
+        if os.path.realpath(sys.executable) != os.path.realpath(system) and os.access(system, os.X_OK):
+            os.execv(system, [system, *sys.argv])
         sys.exit(f"{script}: matplotlib is missing (Debian: scripts/install-deps.sh python3-matplotlib, then run "
                  "with /usr/bin/python3)")
 
