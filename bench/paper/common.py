@@ -111,6 +111,16 @@ def finite_mean(values):
     return sum(finite) / len(finite) if finite else math.nan
 
 
+def accuracy_cell(results):
+    """A table cell for runs' final accuracies [%]: the mean and (min–max) over several, or "diverged (k/n)"."""
+    accs = [100 * r["accuracy"] for r in results]
+    diverged = sum(math.isnan(a) for a in accs)
+    if diverged:
+        return f"diverged ({diverged}/{len(accs)})"
+    mean = sum(accs) / len(accs)
+    return f"{mean:.1f} ({min(accs):.1f}–{max(accs):.1f})" if len(accs) > 1 else f"{mean:.1f}"
+
+
 def check_smoke(script, table, rows, png):
     """--smoke's own check (ctest reads the exit status): every row of `rows` in the markdown `table` with a
     number, and a non-empty PNG."""

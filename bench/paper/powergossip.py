@@ -24,8 +24,8 @@ import os
 import pathlib
 import statistics
 
-from common import (arguments, check_environment, check_smoke, final, finite_mean, parse as parse_flags, progress,
-                    pyplot, train)
+from common import (accuracy_cell, arguments, check_environment, check_smoke, final, finite_mean, parse as parse_flags,
+                    progress, pyplot, train)
 
 METHODS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -98,11 +98,8 @@ def main():
     ]
     for label, _ in METHODS:
         rows = [r for r in finals if r["method"] == label]
-        accs = [100 * r["accuracy"] for r in rows]
         sent = finite_mean([r["bytes_per_worker"] for r in rows])
-        diverged = sum(math.isnan(a) for a in accs)
-        acc = (f"diverged ({diverged}/{len(accs)})" if diverged else
-               f"{statistics.fmean(accs):.1f}" + (f" ({min(accs):.1f}–{max(accs):.1f})" if len(accs) > 1 else ""))
+        acc = accuracy_cell(rows)
         ratio = "—" if label == "all-reduce" or math.isnan(sent / gossip_bytes) else f"{sent / gossip_bytes:.4f}"
         lines.append(f"| {label} | {acc} | {'—' if math.isnan(sent) else f'{sent / 1e6:.1f}'} | {ratio} |")
     if spectrum:

@@ -25,7 +25,8 @@ import os
 import pathlib
 import statistics
 
-from common import arguments, check_environment, check_smoke, final, parse as parse_flags, progress, pyplot, train
+from common import (accuracy_cell as cell, arguments, check_environment, check_smoke, final, parse as parse_flags,
+                    progress, pyplot, train)
 
 ALGORITHMS = [  # (label, decent-train flags)
     ("all-reduce", "--algorithm allreduce"),
@@ -109,13 +110,6 @@ def main():
         w.writeheader()
         for r in records:
             w.writerow({k: r[k] for k in fields})
-
-    def cell(rows):
-        accs = [100 * r["accuracy"] for r in rows]
-        if any(math.isnan(a) for a in accs):
-            return f"diverged ({sum(math.isnan(a) for a in accs)}/{len(accs)})"
-        mean = statistics.fmean(accs)
-        return f"{mean:.1f} ({min(accs):.1f}–{max(accs):.1f})" if len(accs) > 1 else f"{mean:.1f}"
 
     main_rows = [r for r in records if r["table"] == "main"]
     header = " | ".join("IID" if s == "iid" else f"α = {s}" for s in splits)
