@@ -92,8 +92,8 @@ class quasi_global {
 
   template <class Context>
   quasi_global(const Context& ctx, const parameters<value_type>& params, options o)
-      : momentum_(check(o.momentum)), inner_(ctx, params, static_cast<const typename Rule::options&>(o)),
-        settings_(o), segments_(params.segments()), previous_(ctx.exec.template allocate<value_type>(params.numel())),
+      : settings_(checked(o)), inner_(ctx, params, static_cast<const typename Rule::options&>(o)),
+        segments_(params.segments()), previous_(ctx.exec.template allocate<value_type>(params.numel())),
         buffer_(ctx.exec.template allocate<value_type>(params.numel())) {
     ctx.exec.for_each(params.numel(), decent::detail::fill_kernel<value_type>{buffer_.data(), value_type(0)});
     for (const auto& [x, offset] : segments_) ctx.exec.copy(previous_.data() + offset, x.data, x.numel());
@@ -110,7 +110,7 @@ class quasi_global {
     if (ctx.round == 0)
       for (const auto& [x, offset] : segments_)
         ctx.exec.for_each(x.numel(), decent::detail::quasi_global_step_kernel<value_type>{
-                                         x.data, previous_.data() + offset, buffer_.data() + offset, momentum_});
+                                         x.data, previous_.data() + offset, buffer_.data() + offset, settings_.momentum});
     inner_.plan(ctx, plan);
   }
 
@@ -121,7 +121,7 @@ class quasi_global {
     if (ctx.round + 1 < rounds_of(inner_, ctx)) return;
     for (const auto& [x, offset] : segments_)
       ctx.exec.for_each(x.numel(), decent::detail::quasi_global_update_kernel<value_type>{
-                                       buffer_.data() + offset, previous_.data() + offset, x.data, momentum_});
+                                       buffer_.data() + offset, previous_.data() + offset, x.data, settings_.momentum});
   }
 
   /// Checkpoint: x^t and m, then the inner rule's state.
@@ -149,14 +149,13 @@ class quasi_global {
   [[nodiscard]] const value_type* momentum_buffer() const { return buffer_.data(); }
 
  private:
-  static double check(double mu) {
-    expects(mu >= 0 && mu < 1, "quasi_global_options::momentum must be in [0, 1), got ", mu);
-    return mu;
+  static const options& checked(const options& o) {
+    expects(o.momentum >= 0 && o.momentum < 1, "quasi_global_options::momentum must be in [0, 1), got ", o.momentum);
+    return o;
   }
 
-  double momentum_;
-  Rule inner_;
   options settings_;
+  Rule inner_;
   std::vector<typename parameters<value_type>::segment> segments_;
   typename executor_type::template buffer<value_type> previous_, buffer_;
 };
