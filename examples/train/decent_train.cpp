@@ -8,10 +8,13 @@
 //
 // Output: CSV, one row per evaluation (at the start, then every --eval-every epochs and after the last):
 //   epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
-// test_accuracy is that of the workers' averaged model, test_accuracy_workers the mean of each worker's own;
-// consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean payload bytes sent so far. Progress goes to stderr.
+// step is the gradient steps per worker (the mean over workers), time the wall seconds of training (set-up and
+// evaluations left out); test_accuracy is that of the workers' averaged model, test_accuracy_workers the mean of
+// each worker's own; consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean payload bytes sent so far. Progress
+// goes to stderr.
 
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cmath>
@@ -24,8 +27,11 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <numeric>
+#include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -62,17 +68,28 @@ constexpr const char* usage = R"(usage: decent-train [flags]
   --quasi-global-momentum   gossip with quasi-global momentum (--momentum is the rule's; the local step is plain)
   --drop P          relaysgd, relaysgd-grad: each message is lost with probability P (seeded by --seed)
   --update-reference   relaysgd: fill what a worker has not heard with its own last model, not the start
-  --workers N (16)  --epochs E (5)  --eval-every E (1)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
+  --workers N (16)  --epochs E (5)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
+  --eval-every E (1)  epochs between evaluations (a fraction evaluates within an epoch)
   --alpha A         Dirichlet(A) label split across workers (heterogeneous); default: IID
   --seed S (0)      --hidden 256,128 (hidden widths)
   --gamma --rank --iterations --no-warm-start --rate --compressor sign|topk:F   algorithm flags, as decent-sim's
   --wall-clock      a2cid2/async: time from the clock (default: time = gradient steps, reproducible)
+  --patience MS     a2cid2/async: a worker waits at most MS ms for a partner that is not ready, then skips the
+                    meeting (default 0: every scheduled exchange happens, and a slow worker holds its neighbours back)
+  --global-budget   a2cid2/async, in-process: the run (and each --eval-every) counts gradients of all workers
+                    together, workers x steps per epoch per epoch: faster workers take more steps (default: each
+                    worker takes the same number of steps)
+  --compute-time MS every gradient step lasts at least MS ms of wall time (the rest is slept): a modelled
+                    accelerator, so that the pace is the model's and not that of this machine's shared cores
+  --slow F:A-B      with --compute-time: a seeded fraction F of the workers computes A to B times slower (each a
+                    factor drawn uniformly in [A, B]), e.g. 0.25:2-5
   --backend host|cuda (host)   --launch inprocess|mpi (inprocess; mpi: run under mpirun, one worker per rank)
   --data DIR (/usr/share/datasets/fashion-mnist)  --train-samples N  --test-samples N  (0: all)
   --csv PATH (default stdout)  --quiet (no progress on stderr)
   --spectrum PATH   at every evaluation, the singular values of x_1 - x_0 (workers 0 and 1: neighbours on a ring,
                     a chain or a tree) for every weight matrix, as CSV epoch,tensor,rows,cols,k,singular_value
 output: CSV epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
+  (step: gradient steps per worker, the mean over workers; time: wall seconds of training, evaluations excluded)
 )";
 
 /// The run, as given by the flags.
@@ -81,7 +98,7 @@ struct options {
   std::string topology;
   int workers = 16;
   int epochs = 5;
-  int eval_every = 1;  // epochs between evaluations (the last epoch is always evaluated)
+  double eval_every = 1;  // epochs between evaluations (the end of the run is always evaluated)
   int batch = 32;
   double lr = 0.1, momentum = 0.9, weight_decay = 1e-4;
   double alpha = 0;  // 0: IID
@@ -93,6 +110,10 @@ struct options {
   double rate = 1;
   double drop = 0;
   std::string compressor = "sign";
+  double patience_ms = 0;     // asynchronous: how long to wait for a partner that is not ready
+  bool global_budget = false;  // asynchronous, in-process: the steps are counted over all workers together
+  double compute_time_ms = 0;  // a gradient step lasts at least this long (0: as long as it takes)
+  double slow_fraction = 0, slow_min = 1, slow_max = 1;  // --slow F:A-B
   std::string backend = "host", launch = "inprocess";
   std::string data = train::default_data_dir;
   std::size_t train_samples = 0, test_samples = 0;
@@ -118,7 +139,8 @@ N number(const std::string& flag, const std::string& text) {
 
 options parse(const std::vector<std::string>& args) {
   options o;
-  bool gamma = false, rank = false, iterations = false, rate = false, compressor = false, dropping = false;
+  bool gamma = false, rank = false, iterations = false, rate = false, compressor = false, dropping = false,
+       patience = false, slow = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& f = args[i];
     auto value = [&]() -> const std::string& {
@@ -129,7 +151,7 @@ options parse(const std::vector<std::string>& args) {
     else if (f == "--topology") o.topology = value();
     else if (f == "--workers") o.workers = number<int>(f, value()), o.workers_set = true;
     else if (f == "--epochs") o.epochs = number<int>(f, value());
-    else if (f == "--eval-every") o.eval_every = number<int>(f, value());
+    else if (f == "--eval-every") o.eval_every = number<double>(f, value());
     else if (f == "--batch") o.batch = number<int>(f, value());
     else if (f == "--lr") o.lr = number<double>(f, value());
     else if (f == "--momentum") o.momentum = number<double>(f, value());
@@ -147,6 +169,19 @@ options parse(const std::vector<std::string>& args) {
     else if (f == "--rate") o.rate = number<double>(f, value()), rate = true;
     else if (f == "--compressor") o.compressor = value(), compressor = true;
     else if (f == "--wall-clock") o.wall_clock = true;
+    else if (f == "--patience") o.patience_ms = number<double>(f, value()), patience = true;
+    else if (f == "--global-budget") o.global_budget = true;
+    else if (f == "--compute-time") o.compute_time_ms = number<double>(f, value());
+    else if (f == "--slow") {
+      const std::string& spec = value();
+      const auto colon = spec.find(':'), dash = spec.find('-', colon == std::string::npos ? 0 : colon);
+      if (colon == std::string::npos || dash == std::string::npos)
+        bad("invalid value '" + spec + "' for --slow: expected FRACTION:MIN-MAX, e.g. 0.25:2-5");
+      o.slow_fraction = number<double>(f + " FRACTION", spec.substr(0, colon));
+      o.slow_min = number<double>(f + " MIN", spec.substr(colon + 1, dash - colon - 1));
+      o.slow_max = number<double>(f + " MAX", spec.substr(dash + 1));
+      slow = true;
+    }
     else if (f == "--quasi-global-momentum") o.quasi_global_momentum = true;
     else if (f == "--drop") o.drop = number<double>(f, value()), dropping = true;
     else if (f == "--update-reference") o.update_reference = true;
@@ -169,7 +204,7 @@ options parse(const std::vector<std::string>& args) {
   if (o.workers < 1) bad("--workers must be >= 1");
   if (o.epochs < 0) bad("--epochs must be >= 0");
   if (o.batch < 1) bad("--batch must be >= 1");
-  if (o.eval_every < 1) bad("--eval-every must be >= 1");
+  if (!(o.eval_every > 0)) bad("--eval-every must be > 0 (epochs; a fraction evaluates within an epoch)");
   if (o.lr < 0) bad("--lr must be >= 0");
   if (o.momentum < 0 || o.momentum >= 1) bad("--momentum must be in [0, 1)");
   if (o.weight_decay < 0) bad("--weight-decay must be >= 0");
@@ -197,6 +232,17 @@ options parse(const std::vector<std::string>& args) {
   if (iterations && o.iterations < 1) bad("--iterations must be >= 1");
   if ((rate || o.wall_clock) && !async) bad("--rate and --wall-clock apply to async-gossip, a2cid2 and a2cid2-low-rank");
   if (rate && o.rate <= 0) bad("--rate must be > 0");
+  if (patience && !async) bad("--patience applies to async-gossip, a2cid2 and a2cid2-low-rank");
+  if (patience && !(o.patience_ms >= 0 && o.patience_ms <= 1e6)) bad("--patience must be in [0, 1e6] ms");
+  if (o.global_budget && !async) bad("--global-budget applies to async-gossip, a2cid2 and a2cid2-low-rank");
+  if (o.global_budget && o.launch != "inprocess")
+    bad("--global-budget needs --launch inprocess (the workers count their steps in one shared counter)");
+  if (!(o.compute_time_ms >= 0 && o.compute_time_ms <= 1e6)) bad("--compute-time must be in [0, 1e6] ms");
+  if (slow && o.compute_time_ms == 0)
+    bad("--slow needs --compute-time (the modelled time of a gradient step that the slow workers multiply)");
+  if (slow && !(o.slow_fraction > 0 && o.slow_fraction <= 1)) bad("--slow FRACTION must be in (0, 1]");
+  if (slow && !(o.slow_min >= 1 && o.slow_min <= o.slow_max && o.slow_max <= 1e3))
+    bad("--slow MIN-MAX must satisfy 1 <= MIN <= MAX <= 1000");
   if (compressor && a != "choco") bad("--compressor applies to choco");
   if (o.compressor != "sign" && o.compressor.rfind("topk:", 0) != 0)
     bad("unknown --compressor '" + o.compressor + "': expected sign | topk:FRACTION");
@@ -224,6 +270,8 @@ class group {
   [[nodiscard]] virtual int size() const = 0;
   /// In place: the element-wise sum over all workers, the same on every worker.
   virtual void sum(std::vector<double>& v) = 0;
+  /// --global-budget: the gradient steps of all workers so far, one counter for the group (threads only).
+  [[nodiscard]] virtual std::atomic<std::int64_t>* gradients() { return nullptr; }
 };
 
 /// Workers as threads: slots in shared memory, summed in rank order (deterministic) by every worker.
@@ -233,6 +281,7 @@ class threads_group final : public group {
     explicit shared(int n) : slots(static_cast<std::size_t>(n)), sync(n) {}
     std::vector<std::vector<double>*> slots;
     std::barrier<> sync;
+    std::atomic<std::int64_t> gradients{0};
   };
   threads_group(shared& s, int rank) : s_(s), rank_(rank) {}
   [[nodiscard]] int rank() const override { return rank_; }
@@ -246,6 +295,7 @@ class threads_group final : public group {
     s_.sync.arrive_and_wait();  // everyone has read every slot
     v = std::move(total);
   }
+  [[nodiscard]] std::atomic<std::int64_t>* gradients() override { return &s_.gradients; }
 
  private:
   shared& s_;
@@ -401,6 +451,7 @@ std::unique_ptr<mixing_step> make_algorithm(const options& o, Comm comm, const d
   base.rate = o.rate;
   base.seed = o.seed;
   base.step_time = !o.wall_clock;
+  base.patience = std::chrono::microseconds(std::llround(o.patience_ms * 1e3));
   base.average_at_stop = false;  // the trainer evaluates the average itself; the workers keep their own models
   if (a == "a2cid2-low-rank") {
     using algo = decent::a2cid2_low_rank<topo::graph, Comm, Exec, float>;
@@ -438,6 +489,21 @@ struct report {
 /// The CSV header; it goes out with the first row, so that a setup error leaves stdout empty.
 constexpr const char* csv_header =
     "epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker\n";
+
+/// --slow: every worker's factor on --compute-time (1 for most), the same on every worker: a seeded choice of
+/// round(F·n) workers (at least one), each slower by a factor drawn uniformly in [MIN, MAX].
+std::vector<double> slow_factors(const options& o, int n) {
+  std::vector<double> factor(static_cast<std::size_t>(n), 1.0);
+  if (o.slow_fraction == 0) return factor;
+  std::mt19937_64 draw(o.seed ^ 0x736c6f77u);  // its own stream: "slow"
+  std::vector<std::size_t> order(factor.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[draw() % (i + 1)]);
+  const auto k = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(o.slow_fraction * n)));
+  for (std::size_t j = 0; j < k; ++j)
+    factor[order[j]] = o.slow_min + (o.slow_max - o.slow_min) * static_cast<double>(draw() >> 11) * 0x1p-53;
+  return factor;
+}
 
 /// One worker's whole training run. Collective over the group and the communicator.
 template <class Comm, class MakeExec, class Blas, class Views>
@@ -478,7 +544,7 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
     spectrum << "epoch,tensor,rows,cols,k,singular_value\n";
     spectrum.precision(9);
   }
-  const auto write_spectrum = [&](int epoch) {  // collective: every worker adds its part of x_1 − x_0
+  const auto write_spectrum = [&](double epoch) {  // collective: every worker adds its part of x_1 − x_0
     std::vector<double> difference(p, 0.0);
     if (rank <= 1 && n > 1)
       for (std::size_t k = 0; k < p; ++k) difference[k] = (rank == 1 ? 1.0 : -1.0) * static_cast<double>(host[k]);
@@ -514,7 +580,8 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
     spectrum << std::flush;
   };
 
-  const auto evaluate = [&](int epoch) {
+  // An evaluation after `trained` seconds of training (its row's time); collective.
+  const auto evaluate = [&](double epoch, double trained) {
     ex.synchronize();
     ex.download(host.data(), model.params(), p);
     if (!o.spectrum.empty()) write_spectrum(epoch);
@@ -531,29 +598,61 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
     const auto correct_average = model.correct(model.eval_params(), r.test_images, r.test_labels, first, last);
     const auto correct_own = model.correct(model.params(), r.test_images, r.test_labels, 0, test);
     std::vector<double> m{deviation, static_cast<double>(correct_average), static_cast<double>(correct_own), loss_sum,
-                          static_cast<double>(loss_count), static_cast<double>(algo->bytes_sent())};
+                          static_cast<double>(loss_count), static_cast<double>(algo->bytes_sent()),
+                          static_cast<double>(step)};
     g.sum(m);
     loss_sum = 0;
     loss_count = 0;
     if (out.csv) {
       if (epoch == 0) *out.csv << csv_header;
-      *out.csv << epoch << ',' << step << ',' << seconds_since(started) << ',';
+      *out.csv << epoch << ',' << m[6] / n << ',' << trained << ',';
       if (m[4] > 0) *out.csv << m[3] / m[4];
       *out.csv << ',' << m[1] / static_cast<double>(test) << ',' << m[2] / (static_cast<double>(test) * n) << ','
                << m[0] / n << ',' << m[5] / n << '\n'
                << std::flush;
     }
     if (!std::isfinite(m[0]) || (m[4] > 0 && !std::isfinite(m[3])))
-      throw decent::error("training diverged at epoch " + std::to_string(epoch) + " (non-finite loss or model): "
-                          "lower --lr");
+      throw decent::error(decent::detail::concat("training diverged at epoch ", epoch,
+                                                 " (non-finite loss or model): lower --lr"));
   };
 
-  evaluate(0);
+  // Evaluation k after round(k · eval_every · steps per epoch) steps per worker, and at the end. With
+  // --global-budget the points count the steps of all workers together (one shared counter): each worker steps
+  // until the point is passed, so faster workers take more steps, and the run ends when the workers have made
+  // n times the steps of the run.
+  const std::size_t total_steps = static_cast<std::size_t>(o.epochs) * steps_per_epoch;
+  const auto evaluation_point = [&](std::size_t k) {  // at least one step apart
+    const double at = static_cast<double>(k) * o.eval_every * static_cast<double>(steps_per_epoch);
+    if (at >= static_cast<double>(total_steps)) return total_steps;
+    return std::max<std::size_t>(k, static_cast<std::size_t>(std::llround(at)));
+  };
+  std::atomic<std::int64_t>* const shared_steps = o.global_budget ? g.gradients() : nullptr;
+  const auto steps_done = [&] {  // per worker (the mean over workers with the shared counter)
+    return shared_steps ? static_cast<double>(shared_steps->load()) / n : static_cast<double>(step);
+  };
+  // --compute-time and --slow: a gradient step lasts at least `pace` (the rest is slept).
+  const std::vector<double> factors = slow_factors(o, n);
+  const std::chrono::duration<double> pace(1e-3 * o.compute_time_ms * factors[static_cast<std::size_t>(rank)]);
+  std::size_t late = 0;  // steps whose compute took longer than `pace`
+  if (out.progress && o.slow_fraction > 0) {
+    std::string slow;
+    for (int w = 0; w < n; ++w)
+      if (factors[static_cast<std::size_t>(w)] > 1) {
+        char item[48];
+        std::snprintf(item, sizeof item, "%s%d (x%.2f)", slow.empty() ? "" : ", ", w, factors[static_cast<std::size_t>(w)]);
+        slow += item;
+      }
+    std::fprintf(stderr, "decent-train: a step lasts %g ms; slower workers: %s\n", o.compute_time_ms, slow.c_str());
+  }
+
+  evaluate(0, 0);
+  double excluded = seconds_since(started);  // seconds not spent training: the set-up and the evaluations
   algo->begin();
   std::vector<std::uint32_t> batch;
   auto last_progress = std::chrono::steady_clock::now();
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-    for (std::size_t s = 0; s < steps_per_epoch; ++s, ++step) {
+  for (std::size_t k = 1; total_steps > 0; ++k) {
+    const std::size_t target = std::min(total_steps, evaluation_point(k));
+    while (shared_steps ? shared_steps->load() < static_cast<std::int64_t>(target) * n : step < target) {
       const auto t0 = std::chrono::steady_clock::now();
       const double c0 = thread_seconds();
       sampler.next(static_cast<std::size_t>(o.batch), batch);
@@ -568,28 +667,51 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
         ex.synchronize();
       };
       ex.synchronize();
+      if (pace.count() > 0) {
+        const auto end = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(pace);
+        if (std::chrono::steady_clock::now() > end) ++late;
+        std::this_thread::sleep_until(end);
+      }
       const double c1 = thread_seconds();
       inside = algo->step(apply_own);
       const double c2 = thread_seconds();
+      ++step;
+      if (shared_steps) shared_steps->fetch_add(1);
       compute_seconds += seconds_since(t0) - inside;
       mix_seconds += inside;
       compute_cpu += c1 - c0;  // the user's step of a synchronous algorithm counts as compute: its CPU time is small
       mix_cpu += c2 - c1;
       if (out.progress && seconds_since(last_progress) > 5) {
         last_progress = std::chrono::steady_clock::now();
-        std::fprintf(stderr, "decent-train: epoch %d/%d, step %zu/%zu, loss %.4f, %.1f s\n", epoch, o.epochs, s + 1,
-                     steps_per_epoch, loss_sum / static_cast<double>(loss_count), seconds_since(started));
+        const double done = steps_done();
+        std::fprintf(stderr, "decent-train: epoch %.2f/%d, step %.0f/%zu, loss %.4f, %.1f s\n",
+                     done / static_cast<double>(steps_per_epoch), o.epochs, done, total_steps,
+                     loss_sum / static_cast<double>(loss_count), seconds_since(started));
       }
     }
-    if (epoch % o.eval_every != 0 && epoch < o.epochs) continue;
+    const auto paused = std::chrono::steady_clock::now();
+    const double trained = seconds_since(started) - excluded;
     algo->pause();
-    evaluate(epoch);
-    if (epoch < o.epochs) algo->resume();
+    evaluate(static_cast<double>(target) / static_cast<double>(steps_per_epoch), trained);
+    if (target == total_steps) break;
+    algo->resume();
+    excluded += seconds_since(paused);
   }
   // Per step and worker: wall time (includes waiting for the other workers, and on an oversubscribed machine
   // for the CPU) and thread CPU time (the work itself) of the model's compute and of decent's part.
-  std::vector<double> t{compute_seconds, mix_seconds, compute_cpu, mix_cpu, static_cast<double>(step)};
+  std::vector<double> t{compute_seconds, mix_seconds, compute_cpu, mix_cpu, static_cast<double>(step),
+                        static_cast<double>(late)};
   g.sum(t);
+  // Each worker's steps (they differ with --global-budget), as a sum of one-hot vectors.
+  std::vector<double> steps(static_cast<std::size_t>(n), 0.0);
+  steps[static_cast<std::size_t>(rank)] = static_cast<double>(step);
+  g.sum(steps);
+  if (rank == 0 && t[5] > 0.01 * t[4])
+    std::fprintf(stderr, "decent-train: warning: %.1f %% of the steps took longer than --compute-time (times their "
+                 "factor): the pace is partly this machine's; raise --compute-time\n", 100 * t[5] / t[4]);
+  if (out.progress && shared_steps)
+    std::fprintf(stderr, "decent-train: steps per worker %.0f-%.0f (--global-budget)\n",
+                 *std::min_element(steps.begin(), steps.end()), *std::max_element(steps.begin(), steps.end()));
   if (out.progress && t[4] > 0)
     std::fprintf(stderr,
                  "decent-train: %s on %s, %d workers, per step and worker: compute %.3f ms wall / %.3f ms CPU, "
