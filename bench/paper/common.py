@@ -54,12 +54,17 @@ def parse(p, name, **smoke):
 
 
 def check_environment(script):
-    """Exit 77 (skipped) without Fashion-MNIST; without matplotlib, run again under /usr/bin/python3 (a python3
-    first on PATH, e.g. pyenv's, may lack Debian's package), else exit 1 (before any run)."""
+    """Exit 77 (skipped) without Fashion-MNIST; then `check_plotting`."""
     if not DATA.exists():
         print(f"{script}: Fashion-MNIST is not installed ({DATA}; Debian: dataset-fashion-mnist): skipped",
               file=sys.stderr)
         sys.exit(77)
+    check_plotting(script)
+
+
+def check_plotting(script):
+    """Without matplotlib, run again under /usr/bin/python3 (a python3 first on PATH, e.g. pyenv's, may lack
+    Debian's package), else exit 1 (before any run)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
