@@ -142,8 +142,10 @@ void bm_relay_messages(benchmark::State& state) {
   const relay_buffers<T> b(degree, stride);
   for (auto _ : state) {
     decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
-      ex.for_each(elements, decent::detail::relay_messages_kernel<T, Degree, Stride>{
-                                b.x.data(), stride, nullptr, b.template pointers<Degree>(), degree});
+      constexpr std::size_t block = decent::detail::relay_block;  // the host's (runtime degrees)
+      ex.for_each(decent::detail::relay_items<Degree>(elements, block),
+                  decent::detail::relay_messages_kernel<T, Degree, Stride>{
+                      b.x.data(), stride, nullptr, b.template pointers<Degree>(), degree, elements, block});
     });
     benchmark::ClobberMemory();
   }
@@ -161,9 +163,11 @@ void bm_relay_update(benchmark::State& state) {
   const double reached = 5;
   for (auto _ : state) {
     decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
-      ex.for_each(elements, decent::detail::relay_update_kernel<T, Degree, Stride>{
-                                b.x.data(), stride, nullptr, b.reference[0].data(), b.template pointers<Degree>(),
-                                degree, &reached, 16.0, false});
+      constexpr std::size_t block = decent::detail::relay_block;
+      ex.for_each(decent::detail::relay_items<Degree>(elements, block),
+                  decent::detail::relay_update_kernel<T, Degree, Stride>{
+                      b.x.data(), stride, nullptr, b.reference[0].data(), b.template pointers<Degree>(), degree,
+                      &reached, 16.0, false, nullptr, elements, block});
     });
     benchmark::ClobberMemory();
   }

@@ -175,6 +175,47 @@ TEST_CASE("delivery test of docs/algorithms.md §2.1: chain n=4, a kick of 1 on 
     for (std::size_t i = 0; i < 4; ++i) CHECK(m[t][i][0] == doctest::Approx(model_expected[t][i]).epsilon(1e-15));
 }
 
+TEST_CASE("a run-time degree mixes in blocks of coordinates: a star's centre over 2 full blocks and a part one") {
+  // The centre of star(7) has degree 6 (the run-time degree kernels, blocks of detail::relay_block coordinates
+  // on the host); every coordinate gets its own kicks, and each must follow the oracle of docs/algorithms.md §2.1.
+  const topology::graph tree = topology::star(7);
+  const int n = tree.size(), rounds = 4;
+  const auto un = static_cast<std::size_t>(n);
+  const std::size_t d = 2 * decent::detail::relay_block + 37;
+  auto kick_value = [](int i, std::size_t k) { return std::cos(0.1 * static_cast<double>(k) + i) + 0.01 * i; };
+  auto kick = [&](int t, int i, std::vector<double>& x) {
+    if (t == 0)
+      for (std::size_t k = 0; k < d; ++k) x[k] += kick_value(i, k);
+  };
+  relaysum_options grad;
+  grad.variant = relay_variant::grad;
+  const auto g = run_relay(tree, d, rounds, grad, kick);
+  const auto m = run_relay(tree, d, rounds, {}, kick);
+  for (std::size_t k = 0; k < d; ++k) {
+    CAPTURE(k);
+    std::vector<std::vector<double>> u(static_cast<std::size_t>(rounds), std::vector<double>(un, 0.0)), um = u;
+    for (int j = 0; j < n; ++j) u[0][static_cast<std::size_t>(j)] = kick_value(j, k);
+    std::vector<double> x(un, 0.0), xm(un, 0.0);
+    for (std::size_t t = 0; t < static_cast<std::size_t>(rounds); ++t) {
+      for (int j = 0; j < n; ++j)
+        um[t][static_cast<std::size_t>(j)] = xm[static_cast<std::size_t>(j)] + (t == 0 ? kick_value(j, k) : 0.0);
+      std::vector<double> next(un);
+      for (int i = 0; i < n; ++i) {
+        const auto ui = static_cast<std::size_t>(i);
+        double s;
+        int c;
+        relay_oracle(tree, u, t, i, s, c);
+        x[ui] += s / n;
+        relay_oracle(tree, um, t, i, s, c);
+        next[ui] = s / n;
+        REQUIRE(g[t][ui][k] == doctest::Approx(x[ui]).epsilon(1e-13));
+        REQUIRE(m[t][ui][k] == doctest::Approx(next[ui]).epsilon(1e-13));
+      }
+      xm = next;
+    }
+  }
+}
+
 TEST_CASE("kicks on all workers, on chains and trees, match the delay formula of docs/algorithms.md §2.1") {
   for (const auto& tree : {topology::chain(4), topology::binary_tree(6), random_bfs_tree()}) {
     CAPTURE(tree.name());

@@ -141,8 +141,9 @@ class relaysum {
       ctx.exec.for_each(1, decent::detail::relay_counts_kernel<T>{sl.relay_table.data(), sl.message_table.data(),
                                                                    sl.reached.data(), sl.length, degree});
       decent::detail::with_relay_shape(degree, sl.stride, [&]<int Degree, int Stride>() {
-        ctx.exec.for_each(sl.length, decent::detail::relay_messages_kernel<T, Degree, Stride>{
-                                         sl.base, sl.stride, previous_of(sl), pointers<Degree>(sl), degree});
+        ctx.exec.for_each(decent::detail::relay_items<Degree>(sl.length, block),
+                          decent::detail::relay_messages_kernel<T, Degree, Stride>{
+                              sl.base, sl.stride, previous_of(sl), pointers<Degree>(sl), degree, sl.length, block});
       });
       if (options_.overlap) update(ctx.exec, sl);
       const std::size_t bytes = (sl.length + 1) * sizeof(T);
@@ -285,6 +286,9 @@ class relaysum {
     ex.upload(sl.message_table.data(), sl.message_pointers.data(), sl.relays.size());
   }
 
+  /// Coordinates per item of the runtime-degree kernels: blocks on the host, one per thread on a GPU.
+  static constexpr std::size_t block = Exec::space == memory_space::host ? decent::detail::relay_block : 1;
+
   [[nodiscard]] std::span<const int> neighbours(const slice& sl) const { return trees_[sl.tree].neighbors(rank_); }
   [[nodiscard]] T* previous_of(slice& sl) const {
     return options_.variant == relay_variant::grad ? sl.state.data() : nullptr;
@@ -295,11 +299,12 @@ class relaysum {
     ex.for_each(1, decent::detail::relay_counts_kernel<T>{sl.relay_table.data(), nullptr, sl.reached.data(),
                                                           sl.length, degree});
     decent::detail::with_relay_shape(degree, sl.stride, [&]<int Degree, int Stride>() {
-      ex.for_each(sl.length, decent::detail::relay_update_kernel<T, Degree, Stride>{
-                                 sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
-                                 sl.reached.data(), static_cast<double>(size_),
-                                 options_.normalization == relay_normalization::counts,
-                                 options_.update_reference ? sl.state.data() : nullptr});
+      ex.for_each(decent::detail::relay_items<Degree>(sl.length, block),
+                  decent::detail::relay_update_kernel<T, Degree, Stride>{
+                      sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
+                      sl.reached.data(), static_cast<double>(size_),
+                      options_.normalization == relay_normalization::counts,
+                      options_.update_reference ? sl.state.data() : nullptr, sl.length, block});
     });
   }
 

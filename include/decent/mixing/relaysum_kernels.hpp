@@ -25,6 +25,20 @@ struct gather_kernel {
 /// at most 3); higher degrees (stars, BFS trees) use the runtime-degree kernels, with the same sums in the same order.
 inline constexpr int max_fixed_relay_degree = 3;
 
+/// The runtime-degree kernels (Degree = 0) take a block of coordinates per item, at most this many: the pointer
+/// tables are read once per block and each loop over neighbours runs over the block's contiguous coordinates
+/// (vectorised), every coordinate keeping its sums and their order. Host executors use blocks of this size,
+/// CUDA blocks of one coordinate (an item per thread, coalesced).
+inline constexpr std::size_t relay_block = 256;
+
+/// The items of a runtime-degree kernel over `length` coordinates in blocks of `block` (compile-time degrees: one
+/// item per coordinate).
+template <int Degree>
+[[nodiscard]] DECENT_HD inline std::size_t relay_items(std::size_t length, std::size_t block) {
+  if constexpr (Degree == 0) return (length + block - 1) / block;
+  else return length;
+}
+
 /// Where a slice's coordinate i lives in x: x[Stride·i] for a compile-time Stride (1: one tree; 2: one of a double
 /// binary tree's two slices), x[stride·i] for Stride = 0.
 template <int Stride>
@@ -69,7 +83,8 @@ template <class T, int Degree>
 /// RelaySum's outgoing messages of one slice, all neighbours in one pass (docs/algorithms.md §2.1), over the
 /// slice's `length` coordinates: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double, with
 /// u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update the worker applied).
-/// The counts (item `length` of every message) are `relay_counts_kernel`'s.
+/// The counts (item `length` of every message) are `relay_counts_kernel`'s. Items: coordinates, or for a runtime
+/// degree blocks of `block` coordinates (`relay_items`; messages and relays are then separate buffers).
 template <class T, int Degree, int Stride>
 struct relay_messages_kernel {
   const T* x;
@@ -77,10 +92,21 @@ struct relay_messages_kernel {
   const T* previous;  ///< null: model variant
   relay_pointers<T, Degree> p;
   int runtime_degree;  ///< the degree when Degree = 0
-  DECENT_HD void operator()(std::size_t i) const {
-    const double u = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]) -
-                     (previous ? static_cast<double>(previous[i]) : 0.0);
+  std::size_t length = 0;  ///< Degree = 0: the slice's coordinates
+  std::size_t block = 1;   ///< Degree = 0: coordinates per item, at most relay_block
+  [[nodiscard]] std::size_t work_per_item() const
+    requires(Degree == 0)
+  {
+    return block * static_cast<std::size_t>(2 * runtime_degree + 1);
+  }
+  DECENT_HD double input(std::size_t i) const {
+    return static_cast<double>(x[relay_coordinate<Stride>(i, stride)]) -
+           (previous ? static_cast<double>(previous[i]) : 0.0);
+  }
+  DECENT_HD void operator()(std::size_t item) const {
     if constexpr (Degree > 0) {
+      const std::size_t i = item;
+      const double u = input(i);
       // Every relay is read before any message is written, so message j may replace relay j (in-place exchanges).
       constexpr auto degree = static_cast<std::size_t>(Degree);
       double r[degree];
@@ -92,11 +118,17 @@ struct relay_messages_kernel {
         p.message[j][i] = static_cast<T>(m);
       }
     } else {
+      const std::size_t first = item * block, count = first + block < length ? block : length - first;
+      double m[relay_block];
       for (int j = 0; j < runtime_degree; ++j) {
-        double m = u;
-        for (int k = 0; k < runtime_degree; ++k)
-          if (k != j) m += static_cast<double>(p.relay[k][i]);
-        p.message[j][i] = static_cast<T>(m);
+        for (std::size_t e = 0; e < count; ++e) m[e] = input(first + e);
+        for (int k = 0; k < runtime_degree; ++k) {
+          if (k == j) continue;
+          const T* r = p.relay[k] + first;
+          for (std::size_t e = 0; e < count; ++e) m[e] += static_cast<double>(r[e]);
+        }
+        T* out = p.message[j] + first;
+        for (std::size_t e = 0; e < count; ++e) out[e] = static_cast<T>(m[e]);
       }
     }
   }
@@ -124,7 +156,8 @@ struct relay_counts_kernel {
 
 /// RelaySum's update of one slice from S = u + Σ_k r_k[i] (in neighbour order, in double) and C = `*reached`
 /// (`relay_counts_kernel`). Model variant (previous null): x ← (S + (n − C)·reference)/n for world_size
-/// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x.
+/// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x. Items as
+/// `relay_messages_kernel`'s.
 template <class T, int Degree, int Stride>
 struct relay_update_kernel {
   T* x;
@@ -137,12 +170,38 @@ struct relay_update_kernel {
   double workers;         ///< n
   bool by_counts;         ///< counts normalisation instead of world_size
   T* new_reference = nullptr;  ///< model variant, `update_reference`: x⁽⁰⁾ (the same memory) ← the new x; else null
-  DECENT_HD void operator()(std::size_t i) const {
-    const int degree = p.degree(runtime_degree);
+  std::size_t length = 0;      ///< Degree = 0: the slice's coordinates
+  std::size_t block = 1;       ///< Degree = 0: coordinates per item, at most relay_block
+  [[nodiscard]] std::size_t work_per_item() const
+    requires(Degree == 0)
+  {
+    return block * static_cast<std::size_t>(runtime_degree + 2);
+  }
+  DECENT_HD void operator()(std::size_t item) const {
+    if constexpr (Degree > 0) {
+      const std::size_t i = item;
+      double s = input(i);
+      for (int k = 0; k < Degree; ++k) s += static_cast<double>(p.relay[k][i]);
+      finish(i, s);
+    } else {
+      const std::size_t first = item * block, count = first + block < length ? block : length - first;
+      double s[relay_block];
+      for (std::size_t e = 0; e < count; ++e) s[e] = input(first + e);
+      for (int k = 0; k < runtime_degree; ++k) {
+        const T* r = p.relay[k] + first;
+        for (std::size_t e = 0; e < count; ++e) s[e] += static_cast<double>(r[e]);
+      }
+      for (std::size_t e = 0; e < count; ++e) finish(first + e, s[e]);
+    }
+  }
+  /// u[i]: x (model variant) or x − previous (grad variant).
+  DECENT_HD double input(std::size_t i) const {
+    const double xi = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]);
+    return previous ? xi - static_cast<double>(previous[i]) : xi;
+  }
+  /// Coordinate i's new value from its sum S.
+  DECENT_HD void finish(std::size_t i, double s) const {
     const std::size_t at = relay_coordinate<Stride>(i, stride);
-    const double xi = static_cast<double>(x[at]);
-    double s = previous ? xi - static_cast<double>(previous[i]) : xi;
-    for (int k = 0; k < degree; ++k) s += static_cast<double>(p.relay[k][i]);
     const double c = *reached;
     const double divisor = by_counts ? c : workers;
     if (previous) {
