@@ -85,8 +85,8 @@ def pyplot():
 
 
 def train(build, cache, command, outputs=()):
-    """decent-train with `command` (cached): {"command", "seconds", "diverged", "rows"}, rows = the CSV rows as
-    dicts (empty when the run diverged, which decent-train reports with exit status 1). `outputs`: files the
+    """decent-train with `command` (cached): {"command", "seconds", "diverged", "rows", "stderr"}, rows = the CSV
+    rows as dicts (empty when the run diverged, which decent-train reports with exit status 1). `outputs`: files the
     command writes besides its CSV (e.g. --spectrum's); the run is redone when one of them is missing."""
     binary = pathlib.Path(build) / "examples" / "decent-train"
     cache = pathlib.Path(cache)
@@ -99,15 +99,18 @@ def train(build, cache, command, outputs=()):
         diverged = done.returncode == 1 and "training diverged" in done.stderr  # a result, kept
         if done.returncode != 0 and not diverged:  # anything else is a failure, not cached
             sys.exit(f"decent-train {command} failed ({done.returncode}): {done.stderr.strip()}")
+        status = done.stderr.strip().replace("\n", "\n# ")  # every line of stderr stays a comment
         with open(path.with_suffix(".tmp"), "w") as f:
             f.write(f"# decent-train {command}\n# seconds {seconds:.1f}\n# status {done.returncode} "
-                    f"{done.stderr.strip()}\n{done.stdout}")
+                    f"{status}\n{done.stdout}")
         os.replace(path.with_suffix(".tmp"), path)
     lines = path.read_text().splitlines()
     diverged = lines[2].split()[2] != "0"
     rows = [] if diverged else list(csv.DictReader(l for l in lines if not l.startswith("#")))
+    stderr = "\n".join([lines[2].split(" ", 3)[3] if lines[2].count(" ") >= 3 else ""] +
+                       [l[2:] for l in lines[3:] if l.startswith("# ")])
     return {"command": f"decent-train {command}", "seconds": float(lines[1].split()[2]), "diverged": diverged,
-            "rows": rows}
+            "rows": rows, "stderr": stderr}
 
 
 def finite_mean(values):

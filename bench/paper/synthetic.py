@@ -14,7 +14,7 @@
   the decay rate is fitted on the second half of the run.
 
 Writes into OUT: relaysgd_steps.{csv,md,png}, compression_curves.csv, compression_ratios.csv, compression.{md,png},
-a2cid2_consensus.{csv,md,png}. No data set needed; about 2 minutes on 2 cores (--smoke: seconds).
+a2cid2_consensus.{csv,md,png}. No data set needed; about 3 minutes on 2 cores (--smoke: seconds).
 
 Usage: bench/paper/synthetic.py [--build build] [--out bench/results/paper] [--smoke]
 """

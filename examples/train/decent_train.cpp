@@ -8,10 +8,10 @@
 //
 // Output: CSV, one row per evaluation (at the start, then every --eval-every epochs and after the last):
 //   epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
-// step is the gradient steps per worker (the mean over workers), time the wall seconds of training (set-up and
-// evaluations left out); test_accuracy is that of the workers' averaged model, test_accuracy_workers the mean of
-// each worker's own; consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean payload bytes sent so far. Progress
-// goes to stderr.
+// step is the gradient steps per worker (the mean over workers), time the wall seconds of training (the slowest
+// worker's; set-up and evaluations left out); test_accuracy is that of the workers' averaged model,
+// test_accuracy_workers the mean of each worker's own; consensus = (1/n) Σ‖x_i − x̄‖²; bytes_per_worker = mean
+// payload bytes sent so far. Progress goes to stderr.
 
 #include <algorithm>
 #include <atomic>
@@ -69,7 +69,8 @@ constexpr const char* usage = R"(usage: decent-train [flags]
   --drop P          relaysgd, relaysgd-grad: each message is lost with probability P (seeded by --seed)
   --update-reference   relaysgd: fill what a worker has not heard with its own last model, not the start
   --workers N (16)  --epochs E (5)  --batch B per worker (32)  --lr (0.1)  --momentum (0.9)  --weight-decay (1e-4)
-  --eval-every E (1)  epochs between evaluations (a fraction evaluates within an epoch)
+  --eval-every E (1)  epochs between evaluations (a fraction evaluates within an epoch; points are rounded to
+                    whole steps, and the CSV's epoch is the step's)
   --alpha A         Dirichlet(A) label split across workers (heterogeneous); default: IID
   --seed S (0)      --hidden 256,128 (hidden widths)
   --gamma --rank --iterations --no-warm-start --rate --compressor sign|topk:F   algorithm flags, as decent-sim's
@@ -77,19 +78,21 @@ constexpr const char* usage = R"(usage: decent-train [flags]
   --patience MS     a2cid2/async: a worker waits at most MS ms for a partner that is not ready, then skips the
                     meeting (default 0: every scheduled exchange happens, and a slow worker holds its neighbours back)
   --global-budget   a2cid2/async, in-process: the run (and each --eval-every) counts gradients of all workers
-                    together, workers x steps per epoch per epoch: faster workers take more steps (default: each
-                    worker takes the same number of steps)
+                    together, exactly workers x steps per epoch per epoch: faster workers take more steps (default:
+                    each worker takes the same number of steps)
   --compute-time MS every gradient step lasts at least MS ms of wall time (the rest is slept): a modelled
                     accelerator, so that the pace is the model's and not that of this machine's shared cores
-  --slow F:A-B      with --compute-time: a seeded fraction F of the workers computes A to B times slower (each a
-                    factor drawn uniformly in [A, B]), e.g. 0.25:2-5
+  --slow F:A-B      with --compute-time: a seeded fraction F of the workers (round(F x workers), at least one)
+                    computes A to B times slower (each a factor drawn uniformly in [A, B]), e.g. 0.25:2-5; a
+                    warning (even with --quiet) says when the machine could not keep the pace
   --backend host|cuda (host)   --launch inprocess|mpi (inprocess; mpi: run under mpirun, one worker per rank)
   --data DIR (/usr/share/datasets/fashion-mnist)  --train-samples N  --test-samples N  (0: all)
   --csv PATH (default stdout)  --quiet (no progress on stderr)
   --spectrum PATH   at every evaluation, the singular values of x_1 - x_0 (workers 0 and 1: neighbours on a ring,
                     a chain or a tree) for every weight matrix, as CSV epoch,tensor,rows,cols,k,singular_value
 output: CSV epoch,step,time,train_loss,test_accuracy,test_accuracy_workers,consensus,bytes_per_worker
-  (step: gradient steps per worker, the mean over workers; time: wall seconds of training, evaluations excluded)
+  (step: gradient steps per worker, their mean; time: wall seconds of training, the slowest worker's, set-up and
+   evaluations excluded)
 )";
 
 /// The run, as given by the flags.
@@ -601,11 +604,17 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
                           static_cast<double>(loss_count), static_cast<double>(algo->bytes_sent()),
                           static_cast<double>(step)};
     g.sum(m);
+    // The run's training time is the slowest worker's: a worker that finished first waited for it in the
+    // evaluation, and its wait was left out of its own time (a max, as a sum of one-hot vectors).
+    std::vector<double> trained_by(static_cast<std::size_t>(n), 0.0);
+    trained_by[static_cast<std::size_t>(rank)] = trained;
+    g.sum(trained_by);
+    trained = *std::max_element(trained_by.begin(), trained_by.end());
     loss_sum = 0;
     loss_count = 0;
     if (out.csv) {
       if (epoch == 0) *out.csv << csv_header;
-      *out.csv << epoch << ',' << m[6] / n << ',' << trained << ',';
+      *out.csv << epoch << ',' << std::llround(m[6] / n) << ',' << trained << ',';
       if (m[4] > 0) *out.csv << m[3] / m[4];
       *out.csv << ',' << m[1] / static_cast<double>(test) << ',' << m[2] / (static_cast<double>(test) * n) << ','
                << m[0] / n << ',' << m[5] / n << '\n'
@@ -642,17 +651,26 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
         std::snprintf(item, sizeof item, "%s%d (x%.2f)", slow.empty() ? "" : ", ", w, factors[static_cast<std::size_t>(w)]);
         slow += item;
       }
-    std::fprintf(stderr, "decent-train: a step lasts %g ms; slower workers: %s\n", o.compute_time_ms, slow.c_str());
+    std::fprintf(stderr, "decent-train: a step lasts %g ms; slower workers: %s\n", o.compute_time_ms,
+                 slow.empty() ? "none (every factor is 1)" : slow.c_str());
   }
 
   evaluate(0, 0);
-  double excluded = seconds_since(started);  // seconds not spent training: the set-up and the evaluations
   algo->begin();
+  double excluded = seconds_since(started);  // seconds not spent training: the set-up and the evaluations
   std::vector<std::uint32_t> batch;
   auto last_progress = std::chrono::steady_clock::now();
   for (std::size_t k = 1; total_steps > 0; ++k) {
     const std::size_t target = std::min(total_steps, evaluation_point(k));
-    while (shared_steps ? shared_steps->load() < static_cast<std::int64_t>(target) * n : step < target) {
+    // A step takes a ticket from the shared counter (with --global-budget), so the workers make exactly
+    // target · n steps together: the counter never falls back below target · n once it got there.
+    const auto next_step = [&] {
+      if (!shared_steps) return step < target;
+      if (shared_steps->fetch_add(1) < static_cast<std::int64_t>(target) * n) return true;
+      shared_steps->fetch_sub(1);
+      return false;
+    };
+    while (next_step()) {
       const auto t0 = std::chrono::steady_clock::now();
       const double c0 = thread_seconds();
       sampler.next(static_cast<std::size_t>(o.batch), batch);
@@ -676,7 +694,6 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
       inside = algo->step(apply_own);
       const double c2 = thread_seconds();
       ++step;
-      if (shared_steps) shared_steps->fetch_add(1);
       compute_seconds += seconds_since(t0) - inside;
       mix_seconds += inside;
       compute_cpu += c1 - c0;  // the user's step of a synchronous algorithm counts as compute: its CPU time is small
@@ -690,7 +707,7 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
       }
     }
     const auto paused = std::chrono::steady_clock::now();
-    const double trained = seconds_since(started) - excluded;
+    const double trained = seconds_since(started) - excluded;  // this worker's (evaluate takes the slowest's)
     algo->pause();
     evaluate(static_cast<double>(target) / static_cast<double>(steps_per_epoch), trained);
     if (target == total_steps) break;
@@ -709,9 +726,14 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
   if (rank == 0 && t[5] > 0.01 * t[4])
     std::fprintf(stderr, "decent-train: warning: %.1f %% of the steps took longer than --compute-time (times their "
                  "factor): the pace is partly this machine's; raise --compute-time\n", 100 * t[5] / t[4]);
-  if (out.progress && shared_steps)
-    std::fprintf(stderr, "decent-train: steps per worker %.0f-%.0f (--global-budget)\n",
-                 *std::min_element(steps.begin(), steps.end()), *std::max_element(steps.begin(), steps.end()));
+  if (out.progress && shared_steps) {
+    std::string each;  // every worker's, for up to 32 workers
+    for (std::size_t w = 0; w < steps.size() && steps.size() <= 32; ++w)
+      each += (w ? ", " : ": ") + std::to_string(std::llround(steps[w]));
+    std::fprintf(stderr, "decent-train: steps per worker %.0f-%.0f (--global-budget)%s\n",
+                 *std::min_element(steps.begin(), steps.end()), *std::max_element(steps.begin(), steps.end()),
+                 each.c_str());
+  }
   if (out.progress && t[4] > 0)
     std::fprintf(stderr,
                  "decent-train: %s on %s, %d workers, per step and worker: compute %.3f ms wall / %.3f ms CPU, "

@@ -22,7 +22,10 @@
 /// granted exchange when its round comes meets its partner "not ready" after that wait, and both skip the round:
 /// a slow worker then costs its partners at most the patience per scheduled meeting, and workers further away
 /// keep their pace, like the reference's pairing of available workers (which rounds are skipped then depends on
-/// timing).
+/// timing). The rate lock still ties each step to the exchanges granted before it: a worker whose neighbours are
+/// mostly slow waits for the few meetings with a ready partner, so it steps slower than a worker among fast ones
+/// (decent-train on a ring of 4, one worker 4× slower, patience 1 ms, 80 steps in all: its two neighbours made
+/// 17–22 steps, the worker opposite 29–35).
 ///
 /// **Rate.** Each `step` grants the communication thread r exchanges (`rate_control::poisson`: a Poisson(r)
 /// draw; `deterministic`: r, the fraction carried over), and waits until the exchanges granted by the previous
