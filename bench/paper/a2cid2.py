@@ -64,8 +64,9 @@ def main():
     for n in rings:
         for label, flags in METHODS:
             for seed in seeds:
-                command = (f"{flags}{ASYNC + ' --patience ' + args.patience if 'async' in flags or 'a2cid2' in flags else ''}"
-                           f" --topology ring --workers {n} --epochs {args.epochs} --eval-every {args.eval_every} "
+                asynchronous = "async" in flags or "a2cid2" in flags
+                extra = f"{ASYNC} --patience {args.patience}" if asynchronous else ""
+                command = (f"{flags}{extra} --topology ring --workers {n} --epochs {args.epochs} --eval-every {args.eval_every} "
                            f"--batch {args.batch} --lr {args.lr} --momentum 0.9 --seed {seed} "
                            f"--compute-time {args.compute_time} --slow {args.slow} "
                            f"--train-samples {args.train_samples} --test-samples {args.test_samples}")
