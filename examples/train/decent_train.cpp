@@ -626,9 +626,9 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
   };
 
   // Evaluation k after round(k · eval_every · steps per epoch) steps per worker, and at the end. With
-  // --global-budget the points count the steps of all workers together (one shared counter): each worker steps
-  // until the point is passed, so faster workers take more steps, and the run ends when the workers have made
-  // n times the steps of the run.
+  // --global-budget the points count the steps of all workers together (one shared counter, a ticket per step):
+  // each worker steps while tickets are left, so faster workers take more steps, and the workers make exactly
+  // n times the run's steps per worker.
   const std::size_t total_steps = static_cast<std::size_t>(o.epochs) * steps_per_epoch;
   const auto evaluation_point = [&](std::size_t k) {  // at least one step apart
     const double at = static_cast<double>(k) * o.eval_every * static_cast<double>(steps_per_epoch);
