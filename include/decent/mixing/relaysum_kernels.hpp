@@ -31,6 +31,14 @@ inline constexpr int max_fixed_relay_degree = 3;
 /// CUDA blocks of one coordinate (an item per thread, coalesced).
 inline constexpr std::size_t relay_block = 256;
 
+/// A kernel's block buffer: relay_block sums on the host, one on a GPU (whose items are single coordinates), so
+/// that device threads keep no 2 KiB array in local memory.
+#if defined(__CUDA_ARCH__)
+inline constexpr std::size_t relay_buffer = 1;
+#else
+inline constexpr std::size_t relay_buffer = relay_block;
+#endif
+
 /// The items of a runtime-degree kernel over `length` coordinates in blocks of `block` (compile-time degrees: one
 /// item per coordinate).
 template <int Degree>
@@ -93,7 +101,7 @@ struct relay_messages_kernel {
   relay_pointers<T, Degree> p;
   int runtime_degree;  ///< the degree when Degree = 0
   std::size_t length = 0;  ///< Degree = 0: the slice's coordinates
-  std::size_t block = 1;   ///< Degree = 0: coordinates per item, at most relay_block
+  std::size_t block = 1;   ///< Degree = 0: coordinates per item, at most relay_buffer (1 on a GPU)
   [[nodiscard]] std::size_t work_per_item() const
     requires(Degree == 0)
   {
@@ -119,7 +127,7 @@ struct relay_messages_kernel {
       }
     } else {
       const std::size_t first = item * block, count = first + block < length ? block : length - first;
-      double m[relay_block];
+      double m[relay_buffer];
       for (int j = 0; j < runtime_degree; ++j) {
         for (std::size_t e = 0; e < count; ++e) m[e] = input(first + e);
         for (int k = 0; k < runtime_degree; ++k) {
@@ -171,7 +179,7 @@ struct relay_update_kernel {
   bool by_counts;         ///< counts normalisation instead of world_size
   T* new_reference = nullptr;  ///< model variant, `update_reference`: x⁽⁰⁾ (the same memory) ← the new x; else null
   std::size_t length = 0;      ///< Degree = 0: the slice's coordinates
-  std::size_t block = 1;       ///< Degree = 0: coordinates per item, at most relay_block
+  std::size_t block = 1;       ///< Degree = 0: coordinates per item, at most relay_buffer (1 on a GPU)
   [[nodiscard]] std::size_t work_per_item() const
     requires(Degree == 0)
   {
@@ -185,7 +193,7 @@ struct relay_update_kernel {
       finish(i, s);
     } else {
       const std::size_t first = item * block, count = first + block < length ? block : length - first;
-      double s[relay_block];
+      double s[relay_buffer];
       for (std::size_t e = 0; e < count; ++e) s[e] = input(first + e);
       for (int k = 0; k < runtime_degree; ++k) {
         const T* r = p.relay[k] + first;
