@@ -3,12 +3,12 @@
 
 The layout of Vogels et al. (2021), Table 2, on decent-train (an MLP on Fashion-MNIST instead of VGG-11 on
 CIFAR-10): all-reduce, RelaySGD on double binary trees and on a chain, RelaySGD/Grad on a chain, D-PSGD on a
-ring (with local and with quasi-global momentum), D² and gradient tracking on a ring, and SGP on the time-varying
-exponential graph, for a Dirichlet(α) split of the labels, α ∈ {1, 0.1, 0.01}, and an IID split. Every worker
+ring (with local and with quasi-global momentum), D² (γ = 1, as the reference runs it) and exact diffusion (D² with
+γ = ½) and gradient tracking on a ring, and SGP on the time-varying exponential graph, for a Dirichlet(α) split of the labels, α ∈ {1, 0.1, 0.01}, and an IID split. Every worker
 uses SGD with momentum 0.9 (local momentum; quasi-global momentum takes it into the rule instead).
 
 Learning rates are tuned per (algorithm, split) on a grid with seed 0 (the best final accuracy of the averaged
-model); the table is the mean over seeds 0 … S−1 at that rate (seed 0 is the tuning run), with the range.
+model; RelaySGD/Grad's grid has two lower rates, EXTRA_LRS); the table is the mean over seeds 0 … S−1 at that rate (seed 0 is the tuning run), with the range.
 Then RelaySGD on double binary trees at α = 0.01 with 0, 1 and 10 % of the messages lost (each worker fills
 what it has not heard with its own last model, `--update-reference`, as the reference's runs with drops do).
 
@@ -36,12 +36,15 @@ ALGORITHMS = [  # (label, decent-train flags)
     ("D-PSGD, ring", "--algorithm gossip --topology ring"),
     ("D-PSGD + quasi-global momentum, ring", "--algorithm gossip --quasi-global-momentum --topology ring"),
     ("D², ring", "--algorithm d2 --topology ring"),
+    ("exact diffusion (D², γ = ½), ring", "--algorithm d2 --gamma 0.5 --topology ring"),
     ("gradient tracking, ring", "--algorithm gradient-tracking --topology ring"),
     ("SGP, time-varying exponential", "--algorithm sgp"),
 ]
 SPLITS = ["iid", "1", "0.1", "0.01"]  # α of the Dirichlet split, or IID
 DROP_ALGORITHM = "RelaySGD, double binary trees"
 DROPS = ["0", "0.01", "0.1"]
+# Rates added to the grid for one algorithm: RelaySGD/Grad's best was the grid's lowest (unstable with momentum).
+EXTRA_LRS = {"RelaySGD/Grad, chain": ["0.0125", "0.025"]}
 
 
 def parse():
@@ -74,19 +77,22 @@ def main():
     drops = ["0", "0.1"] if args.smoke else DROPS
     drop_split = "0.1" if args.smoke else "0.01"
     seeds = list(range(args.seeds))
-    total = len(ALGORITHMS) * len(splits) * (len(args.lrs) + len(seeds) - 1) + len(drops) * len(seeds)
+    grids = {label: args.lrs if args.smoke else sorted(set(args.lrs) | set(EXTRA_LRS.get(label, [])), key=float)
+             for label, _ in ALGORITHMS}
+    total = (sum(len(splits) * (len(grids[label]) + len(seeds) - 1) for label, _ in ALGORITHMS)
+             + len(drops) * len(seeds))
     bar = progress(total)
     records, chosen = [], {}
     for label, flags in ALGORITHMS:
         for split in splits:
             tuning = {}
-            for lr in args.lrs:
+            for lr in grids[label]:
                 r = run(args, flags, split, 0, lr)
                 tuning[lr] = r
                 records.append({"table": "tuning", "algorithm": label, "split": split, "seed": 0, "lr": lr,
                                 "drop": 0, **r})
                 bar.step(f"{label}, α={split}, lr {lr}, seed 0", r)
-            best = max(args.lrs, key=lambda lr: (score(tuning[lr]), -float(lr)))
+            best = max(grids[label], key=lambda lr: (score(tuning[lr]), -float(lr)))
             chosen[label, split] = best
             for seed in seeds:
                 r = tuning[best] if seed == 0 else run(args, flags, split, seed, best)
@@ -118,7 +124,9 @@ def main():
         f"{args.batch} per worker, {args.epochs} epoch{'s' * (args.epochs != 1)}, SGD with momentum 0.9 and weight decay 1e-4, "
         f"{args.train_samples or 60000} training and {args.test_samples or 10000} test images. Test accuracy [%] of "
         f"the averaged model, mean over seeds {', '.join(map(str, seeds))} (range), at the learning rate tuned on "
-        f"{{{', '.join(args.lrs)}}} with seed 0 (in brackets after the accuracy).",
+        f"{{{', '.join(args.lrs)}}} with seed 0 (in brackets after the accuracy)"
+        + "".join(f"; for {label} also {', '.join(extra)}" for label, extra in EXTRA_LRS.items() if not args.smoke)
+        + ".",
         "",
         f"Command: `bench/paper/relaysgd.py{' --smoke' if args.smoke else ''} --epochs {args.epochs} --seeds "
         f"{args.seeds} --lrs {','.join(args.lrs)}` ({os.cpu_count()} cores).",
