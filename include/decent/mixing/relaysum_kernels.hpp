@@ -55,6 +55,14 @@ DECENT_HD inline std::size_t relay_coordinate(std::size_t i, std::size_t stride)
   else return static_cast<std::size_t>(Stride) * i;
 }
 
+/// u[i], a slice's own input at coordinate i: x[stride·i] (model variant, previous null) or x[stride·i] −
+/// previous[i] (grad variant: the update the worker applied), in double.
+template <int Stride, class T>
+DECENT_HD inline double relay_input(const T* x, std::size_t stride, const T* previous, std::size_t i) {
+  const double xi = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]);
+  return previous ? xi - static_cast<double>(previous[i]) : xi;
+}
+
 /// The pointers of a slice's relays and messages: by value for a compile-time degree (they stay in registers and
 /// every loop over neighbours unrolls), as executor-memory tables for a runtime degree (Degree = 0).
 template <class T, int Degree>
@@ -107,10 +115,7 @@ struct relay_messages_kernel {
   {
     return block * static_cast<std::size_t>(2 * runtime_degree + 1);
   }
-  DECENT_HD double input(std::size_t i) const {
-    return static_cast<double>(x[relay_coordinate<Stride>(i, stride)]) -
-           (previous ? static_cast<double>(previous[i]) : 0.0);
-  }
+  DECENT_HD double input(std::size_t i) const { return relay_input<Stride>(x, stride, previous, i); }
   DECENT_HD void operator()(std::size_t item) const {
     if constexpr (Degree > 0) {
       const std::size_t i = item;
@@ -202,11 +207,7 @@ struct relay_update_kernel {
       for (std::size_t e = 0; e < count; ++e) finish(first + e, s[e]);
     }
   }
-  /// u[i]: x (model variant) or x − previous (grad variant).
-  DECENT_HD double input(std::size_t i) const {
-    const double xi = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]);
-    return previous ? xi - static_cast<double>(previous[i]) : xi;
-  }
+  DECENT_HD double input(std::size_t i) const { return relay_input<Stride, T>(x, stride, previous, i); }
   /// Coordinate i's new value from its sum S.
   DECENT_HD void finish(std::size_t i, double s) const {
     const std::size_t at = relay_coordinate<Stride>(i, stride);
