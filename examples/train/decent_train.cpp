@@ -273,6 +273,13 @@ class group {
   [[nodiscard]] virtual int size() const = 0;
   /// In place: the element-wise sum over all workers, the same on every worker.
   virtual void sum(std::vector<double>& v) = 0;
+  /// Every worker's `value`, indexed by rank, the same on every worker (a sum of one-hot vectors).
+  [[nodiscard]] std::vector<double> each(double value) {
+    std::vector<double> v(static_cast<std::size_t>(size()), 0.0);
+    v[static_cast<std::size_t>(rank())] = value;
+    sum(v);
+    return v;
+  }
   /// --global-budget: the gradient steps of all workers so far, one counter for the group (threads only).
   [[nodiscard]] virtual std::atomic<std::int64_t>* gradients() { return nullptr; }
 };
@@ -605,10 +612,8 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
                           static_cast<double>(step)};
     g.sum(m);
     // The run's training time is the slowest worker's: a worker that finished first waited for it in the
-    // evaluation, and its wait was left out of its own time (a max, as a sum of one-hot vectors).
-    std::vector<double> trained_by(static_cast<std::size_t>(n), 0.0);
-    trained_by[static_cast<std::size_t>(rank)] = trained;
-    g.sum(trained_by);
+    // evaluation, and its wait was left out of its own time.
+    const std::vector<double> trained_by = g.each(trained);
     trained = *std::max_element(trained_by.begin(), trained_by.end());
     loss_sum = 0;
     loss_count = 0;
@@ -719,10 +724,7 @@ void train_worker(const options& o, Comm comm, group& g, const data& d,
   std::vector<double> t{compute_seconds, mix_seconds, compute_cpu, mix_cpu, static_cast<double>(step),
                         static_cast<double>(late)};
   g.sum(t);
-  // Each worker's steps (they differ with --global-budget), as a sum of one-hot vectors.
-  std::vector<double> steps(static_cast<std::size_t>(n), 0.0);
-  steps[static_cast<std::size_t>(rank)] = static_cast<double>(step);
-  g.sum(steps);
+  const std::vector<double> steps = g.each(static_cast<double>(step));  // they differ with --global-budget
   if (rank == 0 && t[5] > 0.01 * t[4])
     std::fprintf(stderr, "decent-train: warning: %.1f %% of the steps took longer than --compute-time (times their "
                  "factor): the pace is partly this machine's; raise --compute-time\n", 100 * t[5] / t[4]);
