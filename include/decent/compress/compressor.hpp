@@ -88,7 +88,8 @@ struct decoded_values {
 };
 
 /// The decoded differences for `n` elements at `x` (`decoded_differences` form): `terms(j, e)` is D̂ at element e
-/// for neighbour `slots[j]` of the round, evaluated in double by a trivially copyable `DECENT_HD` functor.
+/// for neighbour `slots[j]` of the round, by a trivially copyable `DECENT_HD` functor, in double or in the type the
+/// functor names as `accumulator` (the rule sums the edges in it: mixing/decoded.hpp).
 template <class T, class Terms>
 struct decoded_differences {
   T* x;

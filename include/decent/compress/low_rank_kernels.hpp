@@ -100,47 +100,49 @@ struct low_rank_project_kernel {
 
 /// PowerGossip's decoded differences of one matrix X (a×b) for all its edges of one side, in factored form
 /// (item e = element (i, k) of X): D̂_j = (peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
-/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the sum over the rank in double, in order.
+/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the sum over the rank in order, in T (the
+/// `accumulator`: the rule's update sums the edges in it too, as the reference does in the tensors' type).
 /// With a compile-time `Rank` (1 … max_fixed_rank) the terms also have a row form, `along_row`, which the rule's
 /// update uses on the host: the same values, with what depends only on the row computed once per row.
 template <class T, int Rank = 0>
 struct low_rank_terms {
+  /// The arithmetic of the terms and of the update that sums them (mixing/decoded.hpp).
+  using accumulator = T;
   std::size_t b, r;
   bool by_rows;
   const T* const* basis;
   const T* const* own;
   const T* const* peer;
 
-  DECENT_HD double operator()(int j, std::size_t e) const {
+  DECENT_HD T operator()(int j, std::size_t e) const {
     const std::size_t i = e / b, k = e % b;
     const std::size_t message_row = by_rows ? i : k, basis_row = by_rows ? k : i;
-    double s = 0;
+    T s = 0;
     for (std::size_t c = 0; c < r; ++c)
-      s += (static_cast<double>(peer[j][message_row * r + c]) - static_cast<double>(own[j][message_row * r + c])) *
-           static_cast<double>(basis[j][basis_row * r + c]);
+      s += (peer[j][message_row * r + c] - own[j][message_row * r + c]) * basis[j][basis_row * r + c];
     return s;
   }
 
   /// By rows, along row i: D̂_j(i, k) = Σ_c d[c]·basis[k·R + c] with d = peer_j − own_j of row i.
   struct rows_side {
-    double d[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
+    T d[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
     const T* basis;
-    DECENT_HD double operator()(std::size_t k) const {
-      double s = 0;
-      for (int c = 0; c < Rank; ++c) s += d[c] * static_cast<double>(basis[k * Rank + static_cast<std::size_t>(c)]);
+    DECENT_HD T operator()(std::size_t k) const {
+      T s = 0;
+      for (int c = 0; c < Rank; ++c) s += d[c] * basis[k * Rank + static_cast<std::size_t>(c)];
       return s;
     }
   };
   /// By columns, along row i: D̂_j(i, k) = Σ_c (peer_j[k·R + c] − own_j[k·R + c])·q[c] with q = basis_j's row i.
   struct cols_side {
-    double q[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
+    T q[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
     const T* own;
     const T* peer;
-    DECENT_HD double operator()(std::size_t k) const {
-      double s = 0;
+    DECENT_HD T operator()(std::size_t k) const {
+      T s = 0;
       for (int c = 0; c < Rank; ++c) {
         const std::size_t at = k * Rank + static_cast<std::size_t>(c);
-        s += (static_cast<double>(peer[at]) - static_cast<double>(own[at])) * q[c];
+        s += (peer[at] - own[at]) * q[c];
       }
       return s;
     }
@@ -185,7 +187,7 @@ struct low_rank_terms {
     rows_side side{{}, basis[j]};
     for (int c = 0; c < Rank; ++c) {
       const std::size_t at = i * Rank + static_cast<std::size_t>(c);
-      side.d[c] = static_cast<double>(peer[j][at]) - static_cast<double>(own[j][at]);
+      side.d[c] = peer[j][at] - own[j][at];
     }
     return side;
   }
@@ -194,7 +196,7 @@ struct low_rank_terms {
     requires(Rank > 0)
   {
     cols_side side{{}, own[j], peer[j]};
-    for (int c = 0; c < Rank; ++c) side.q[c] = static_cast<double>(basis[j][i * Rank + static_cast<std::size_t>(c)]);
+    for (int c = 0; c < Rank; ++c) side.q[c] = basis[j][i * Rank + static_cast<std::size_t>(c)];
     return side;
   }
 };

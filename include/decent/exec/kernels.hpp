@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <decent/core/config.hpp>
 #include <decent/core/rng.hpp>
@@ -82,85 +83,168 @@ struct squared_distance_term {
   }
 };
 
-/// How many interleaved partial sums a row of P = X·Q is summed in (see `times_basis_row`).
-inline constexpr std::size_t product_lanes = 8;
 /// How many bases `transposed_times_bases_rows` takes in one pass over X.
 inline constexpr int product_bases_per_pass = 4;
 
-/// The lanes of a row product combined in a fixed tree: ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
-DECENT_HD inline double combine_lanes(const double (&s)[product_lanes]) {
-  static_assert(product_lanes == 8, "combine_lanes names every lane");
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+/// The eight partial sums of a row product (`strided_dot`): lane l adds the terms k ≡ l (mod 8) in increasing k;
+/// `total` combines them as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). This is the form devices run;
+/// the host runs `host_lane_sums`, the same sums in 16-byte vectors.
+template <class T>
+struct lane_sums {
+  T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+  /// Terms k … k + 7: x[j]·q[j·stride] for j < 8, into lanes 0 … 7.
+  DECENT_HD void add8(const T* x, const T* q, std::size_t stride) {
+    s0 += x[0] * q[0];
+    s1 += x[1] * q[stride];
+    s2 += x[2] * q[2 * stride];
+    s3 += x[3] * q[3 * stride];
+    s4 += x[4] * q[4 * stride];
+    s5 += x[5] * q[5 * stride];
+    s6 += x[6] * q[6 * stride];
+    s7 += x[7] * q[7 * stride];
+  }
+  /// The last `count` (< 8) terms, into lanes 0 … count − 1.
+  DECENT_HD void add_tail(const T* x, const T* q, std::size_t stride, std::size_t count) {
+    if (count > 0) s0 += x[0] * q[0];
+    if (count > 1) s1 += x[1] * q[stride];
+    if (count > 2) s2 += x[2] * q[2 * stride];
+    if (count > 3) s3 += x[3] * q[3 * stride];
+    if (count > 4) s4 += x[4] * q[4 * stride];
+    if (count > 5) s5 += x[5] * q[5 * stride];
+    if (count > 6) s6 += x[6] * q[6 * stride];
+  }
+  [[nodiscard]] DECENT_HD T total() const { return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)); }
+};
+
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__)
+/// `lane_sums` for the host (GCC, Clang, and nvcc's host pass), float or double: the eight lanes as 16-byte GNU
+/// vectors (float: 2, double: 4), each a named member, so that they stay in registers. Each vector operation is
+/// the scalar one per lane, so the sums are the same bits. (Left to the auto-vectoriser, lanes in an array stayed
+/// in memory, stored and reloaded at every step, and more than one `lane_sums` in a loop made GCC 12 interleave
+/// and spill them: 0.13–0.5× the triad bandwidth, bench/mixing_bench.)
+template <class T>
+struct host_lane_sums {
+  typedef T vector __attribute__((vector_size(16)));
+  static constexpr std::size_t width = 16 / sizeof(T);
+  static_assert(width == 2 || width == 4, "host_lane_sums: float or double");
+  vector v0 = {}, v1 = {}, v2 = {}, v3 = {};  // lanes 0–3 and 4–7 (float), or 0–1, 2–3, 4–5, 6–7 (double)
+
+  /// x[0 … width) times q[0], q[stride], …: a vector load of q at stride 1, else one value at a time.
+  static vector product(const T* x, const T* q, std::size_t stride) {
+    vector a, b;
+    __builtin_memcpy(&a, x, sizeof a);
+    if (stride == 1) __builtin_memcpy(&b, q, sizeof b);
+    else
+      for (std::size_t l = 0; l < width; ++l) b[l] = q[l * stride];
+    return a * b;
+  }
+  void add8(const T* x, const T* q, std::size_t stride) {
+    v0 += product(x, q, stride);
+    v1 += product(x + width, q + width * stride, stride);
+    if constexpr (width == 2) {
+      v2 += product(x + 4, q + 4 * stride, stride);
+      v3 += product(x + 6, q + 6 * stride, stride);
+    }
+  }
+  void add_tail(const T* x, const T* q, std::size_t stride, std::size_t count) {
+    lane_sums<T> s = lanes();
+    s.add_tail(x, q, stride, count);
+    *this = from(s);
+  }
+  [[nodiscard]] T total() const { return lanes().total(); }
+
+ private:
+  [[nodiscard]] lane_sums<T> lanes() const {
+    if constexpr (width == 4) return {v0[0], v0[1], v0[2], v0[3], v1[0], v1[1], v1[2], v1[3]};
+    else return {v0[0], v0[1], v1[0], v1[1], v2[0], v2[1], v3[0], v3[1]};
+  }
+  static host_lane_sums from(const lane_sums<T>& s) {
+    host_lane_sums h;
+    if constexpr (width == 4) {
+      h.v0 = vector{s.s0, s.s1, s.s2, s.s3};
+      h.v1 = vector{s.s4, s.s5, s.s6, s.s7};
+    } else {
+      h.v0 = vector{s.s0, s.s1};
+      h.v1 = vector{s.s2, s.s3};
+      h.v2 = vector{s.s4, s.s5};
+      h.v3 = vector{s.s6, s.s7};
+    }
+    return h;
+  }
+};
+/// The lanes a row product runs here: vectors on the host for float and double, scalars otherwise.
+template <class T>
+using row_lane_sums = std::conditional_t<std::is_same_v<T, float> || std::is_same_v<T, double>, host_lane_sums<T>,
+                                         lane_sums<T>>;
+#else
+template <class T>
+using row_lane_sums = lane_sums<T>;
+#endif
+
+/// PowerGossip's products (this and the functions below, through `matmul_transposed_row`) sum in T, the tensors'
+/// own type, as the reference's torch.matmul does: float tensors in float, double in double. (Until 2026-12-02
+/// they summed in double and rounded once; float in float is what lets the loops run 4 lanes wide in SSE2.)
+///
+/// Σ_{k<n} x[k]·q[k·stride] in the order of `lane_sums`; the stride is `Stride` when it is not 0 (a compile-time
+/// stride of 1 makes the loads of q vector loads), else `stride`.
+template <std::size_t Stride, class T>
+DECENT_HD T strided_dot(const T* x, const T* q, std::size_t n, std::size_t stride) {
+  const std::size_t step = Stride != 0 ? Stride : stride;
+  row_lane_sums<T> s;
+  std::size_t k = 0;
+  for (; k + 8 <= n; k += 8) s.add8(x + k, q + k * step, step);
+  s.add_tail(x + k, q + k * step, step, n - k);
+  return s.total();
 }
 
-/// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in double, rounded
-/// once. Summation order: `product_lanes` partial sums, lane l adding the terms k ≡ l (mod 8) in increasing k, then
-/// `combine_lanes` — so that the loop over k vectorises. `times_bases_row_fixed` is the same with r at compile time.
+/// `strided_dot` for two vectors q and u against the same x, in one pass: the same sums, with twice the
+/// independent lanes (the lanes' add latency, not the loads, bounded a single dot product).
+template <std::size_t Stride, class T>
+DECENT_HD void strided_dot2(const T* x, const T* q, const T* u, std::size_t n, std::size_t stride, T& xq, T& xu) {
+  const std::size_t step = Stride != 0 ? Stride : stride;
+  row_lane_sums<T> s, t;
+  std::size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    s.add8(x + k, q + k * step, step);
+    t.add8(x + k, u + k * step, step);
+  }
+  s.add_tail(x + k, q + k * step, step, n - k);
+  t.add_tail(x + k, u + k * step, step, n - k);
+  xq = s.total();
+  xu = t.total();
+}
+
+/// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in T, summed as
+/// `strided_dot` (8 interleaved lanes). `times_bases_row_fixed` is the same with r at compile time.
 template <class T>
 DECENT_HD void times_basis_row(const T* x, std::size_t b, const T* q, std::size_t r, std::size_t i, T* p) {
-  const T* row = x + i * b;
-  for (std::size_t c = 0; c < r; ++c) {
-    double s[product_lanes] = {};
-    std::size_t k = 0;
-    for (; k + product_lanes <= b; k += product_lanes)
-      for (std::size_t l = 0; l < product_lanes; ++l)
-        s[l] += static_cast<double>(row[k + l]) * static_cast<double>(q[(k + l) * r + c]);
-    for (; k < b; ++k) s[k % product_lanes] += static_cast<double>(row[k]) * static_cast<double>(q[k * r + c]);
-    p[i * r + c] = static_cast<T>(combine_lanes(s));
-  }
-}
-
-/// Row i of P_j = X·Q_j for the `Pass` bases q[0 … Pass) (b×Rank), into p[0 … Pass): the sums of
-/// `times_basis_row`, with the rank and the number of bases at compile time, so that the partial sums stay in
-/// registers.
-template <int Rank, std::size_t Pass, class T>
-DECENT_HD void times_bases_row_pass(const T* row, std::size_t b, const T* const* q, T* const* p, std::size_t i) {
-  constexpr auto rank = static_cast<std::size_t>(Rank);
-  double s[Pass][rank][product_lanes] = {};
-  std::size_t k = 0;
-  for (; k + product_lanes <= b; k += product_lanes) {
-    double v[product_lanes];
-    for (std::size_t l = 0; l < product_lanes; ++l) v[l] = static_cast<double>(row[k + l]);
-    for (std::size_t e = 0; e < Pass; ++e)
-      for (std::size_t c = 0; c < rank; ++c)
-        for (std::size_t l = 0; l < product_lanes; ++l) s[e][c][l] += v[l] * static_cast<double>(q[e][(k + l) * rank + c]);
-  }
-  for (; k < b; ++k)
-    for (std::size_t e = 0; e < Pass; ++e)
-      for (std::size_t c = 0; c < rank; ++c)
-        s[e][c][k % product_lanes] += static_cast<double>(row[k]) * static_cast<double>(q[e][k * rank + c]);
-  for (std::size_t e = 0; e < Pass; ++e)
-    for (std::size_t c = 0; c < rank; ++c) p[e][i * rank + c] = static_cast<T>(combine_lanes(s[e][c]));
+  for (std::size_t c = 0; c < r; ++c) p[i * r + c] = strided_dot<0>(x + i * b, q + c, b, r);
 }
 
 /// Row i of P_j = X·Q_j for the `bases` bases q[j] (b×Rank), into p[j]: the sums of `times_basis_row` with the
-/// rank at compile time, every column of the row and up to `PerPass` bases in one pass over it (rank 1: 4 bases,
-/// so that the row is read once for all of them; higher ranks: one, so that the partial sums stay in registers).
-template <int Rank, class T, std::size_t PerPass = Rank == 1 ? 4 : 1>
+/// rank at compile time. One pass over the row per two bases and a column (`strided_dot2`), the lanes in
+/// registers: the row (b values) comes from the L1 cache after the first pass.
+template <int Rank, class T>
 DECENT_HD void times_bases_row_fixed(const T* x, std::size_t b, const T* const* q, T* const* p, int bases,
                                      std::size_t i) {
-  static_assert(PerPass >= 1 && PerPass <= 4, "times_bases_row_fixed: 1 to 4 bases per pass");
+  constexpr auto rank = static_cast<std::size_t>(Rank);
   const T* row = x + i * b;
-  for (int first = 0; first < bases; first += static_cast<int>(PerPass)) {
-    const auto left = static_cast<std::size_t>(bases - first);
-    const T* const* qs = q + first;
-    T* const* ps = p + first;
-    // The number of bases of this pass at compile time (a runtime count keeps the partial sums in memory).
-    if (left >= PerPass) times_bases_row_pass<Rank, PerPass>(row, b, qs, ps, i);
-    else if (left == 3) times_bases_row_pass<Rank, (PerPass > 3 ? 3 : PerPass)>(row, b, qs, ps, i);
-    else if (left == 2) times_bases_row_pass<Rank, (PerPass > 2 ? 2 : PerPass)>(row, b, qs, ps, i);
-    else times_bases_row_pass<Rank, 1>(row, b, qs, ps, i);
-  }
+  int j = 0;
+  for (; j + 2 <= bases; j += 2)
+    for (std::size_t c = 0; c < rank; ++c)
+      strided_dot2<rank>(row, q[j] + c, q[j + 1] + c, b, rank, p[j][i * rank + c], p[j + 1][i * rank + c]);
+  if (j < bases)
+    for (std::size_t c = 0; c < rank; ++c) p[j][i * rank + c] = strided_dot<rank>(row, q[j] + c, b, rank);
 }
 
-/// Row k of Q = Xᵀ·P: q[k·r + c] = Σ_i x[i·b + k]·p[i·r + c] (X row-major a×b, P a×r).
+/// Row k of Q = Xᵀ·P: q[k·r + c] = Σ_i x[i·b + k]·p[i·r + c] (X row-major a×b, P a×r), in T, over i in order.
 template <class T>
 DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t b, const T* p, std::size_t r,
                                           std::size_t k, T* q) {
   for (std::size_t c = 0; c < r; ++c) {
-    double acc = 0;
-    for (std::size_t i = 0; i < a; ++i) acc += static_cast<double>(x[i * b + k]) * static_cast<double>(p[i * r + c]);
-    q[k * r + c] = static_cast<T>(acc);
+    T acc = 0;
+    for (std::size_t i = 0; i < a; ++i) acc += x[i * b + k] * p[i * r + c];
+    q[k * r + c] = acc;
   }
 }
 
@@ -171,31 +255,31 @@ DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t
 inline constexpr std::size_t host_product_block = 128;
 
 /// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_e = Xᵀ·P_e for `Pass` bases, Rank and Pass at compile time: X
-/// read once, a row segment at a time; the sums in a stack table (at most 4·4·Block doubles), the loop over the
+/// read once, a row segment at a time; the sums in a stack table (at most 4·4·Block values of T), the loop over the
 /// segment's columns vectorised.
 template <std::size_t Block, int Rank, std::size_t Pass, class T>
 DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
                                             std::size_t k0, std::size_t count) {
   constexpr auto rank = static_cast<std::size_t>(Rank);
-  double acc[Pass][rank][Block] = {};
+  T acc[Pass][rank][Block] = {};
   for (std::size_t i = 0; i < a; ++i) {
     const T* row = x + i * b + k0;
-    double pc[Pass][rank];
+    T pc[Pass][rank];
     for (std::size_t e = 0; e < Pass; ++e)
-      for (std::size_t c = 0; c < rank; ++c) pc[e][c] = static_cast<double>(p[e][i * rank + c]);
+      for (std::size_t c = 0; c < rank; ++c) pc[e][c] = p[e][i * rank + c];
     for (std::size_t w = 0; w < count; ++w) {
-      const double v = static_cast<double>(row[w]);
+      const T v = row[w];
       for (std::size_t e = 0; e < Pass; ++e)
         for (std::size_t c = 0; c < rank; ++c) acc[e][c][w] += v * pc[e][c];
     }
   }
   for (std::size_t e = 0; e < Pass; ++e)
     for (std::size_t w = 0; w < count; ++w)
-      for (std::size_t c = 0; c < rank; ++c) q[e][(k0 + w) * rank + c] = static_cast<T>(acc[e][c][w]);
+      for (std::size_t c = 0; c < rank; ++c) q[e][(k0 + w) * rank + c] = acc[e][c][w];
 }
 
 /// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_j = Xᵀ·P_j for the `bases` bases p[j] (a×r), into q[j] (b×r): the
-/// same sums as `transposed_times_basis_row`, over i in order, in double, rounded once, whatever Block. With a
+/// same sums as `transposed_times_basis_row`, over i in order, in T, whatever Block. With a
 /// compile-time Rank and Block > 1, X is read once for up to 4 bases (`transposed_times_bases_block`); otherwise
 /// the columns go one by one.
 template <std::size_t Block, int Rank, class T>

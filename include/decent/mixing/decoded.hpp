@@ -8,8 +8,8 @@
 /// - `decoded_values` (lossless): x ← (1 − Σ_j c_j)·x + Σ_j c_j·x_j, neighbours summed in order in double and
 ///   rounded once per pass of up to `detail::max_weighted_terms` (8) neighbours (`weighted_sum`); a part marked
 ///   `full_rate` takes c_j = w_j (rate 1, the rule's γ not applied).
-/// - `decoded_differences`: x ← x + Σ_j c_j·terms(j, e), edges summed in order in double, rounded once; on the
-///   host, terms with a row form (`cols()`, `along_row`: low rank up to rank 4) run a row per item, with the
+/// - `decoded_differences`: x ← x + Σ_j c_j·terms(j, e), edges summed in order in the terms' `accumulator` type
+///   (low rank: the tensors' own type; double where the terms name none), rounded once; on the host, terms with a row form (`cols()`, `along_row`: low rank up to rank 4) run a row per item, with the
 ///   same arithmetic (the same operations in the same order; bit-identical where the compiler contracts neither
 ///   form into fused multiply-adds, as GCC does not for x86-64 without -march).
 
@@ -25,18 +25,32 @@
 
 namespace decent::detail {
 
+/// The type decoded terms are summed in: `Terms::accumulator` where it names one, else double.
+template <class Terms>
+struct terms_accumulator {
+  using type = double;
+};
+template <class Terms>
+  requires requires { typename Terms::accumulator; }
+struct terms_accumulator<Terms> {
+  using type = typename Terms::accumulator;
+};
+template <class Terms>
+using terms_accumulator_t = typename terms_accumulator<Terms>::type;
+
 /// x[e] ← x[e] + Σ_j coef[j]·terms(j, e): a rule's update from decoded differences, edges summed in order in
-/// double and rounded once.
+/// A = `terms_accumulator_t<Terms>` (each coefficient rounded to A first) and rounded once.
 template <class T, class Terms>
 struct add_differences_kernel {
+  using A = terms_accumulator_t<Terms>;
   T* x;
   Terms terms;
   const double* coef;
   int edges;
   DECENT_HD void operator()(std::size_t e) const {
-    double acc = 0;
-    for (int j = 0; j < edges; ++j) acc += coef[j] * terms(j, e);
-    x[e] = static_cast<T>(static_cast<double>(x[e]) + acc);
+    A acc = 0;
+    for (int j = 0; j < edges; ++j) acc += static_cast<A>(coef[j]) * terms(j, e);
+    x[e] = static_cast<T>(static_cast<A>(x[e]) + acc);
   }
 };
 
@@ -46,6 +60,7 @@ struct add_differences_kernel {
 /// columns so that each loop over k runs over contiguous memory with its per-row factors in registers.
 template <class T, class Terms>
 struct add_differences_rows_kernel {
+  using A = terms_accumulator_t<Terms>;
   T* x;
   Terms terms;
   const double* coef;
@@ -68,18 +83,18 @@ struct add_differences_rows_kernel {
       }
     }
     constexpr std::size_t chunk = 512;
-    double acc[chunk];
+    A acc[chunk];
     T* row = x + i * cols;
     for (std::size_t k0 = 0; k0 < cols; k0 += chunk) {
       const std::size_t len = cols - k0 < chunk ? cols - k0 : chunk;
       for (std::size_t k = 0; k < len; ++k) acc[k] = 0;
       for (int j = 0; j < edges; ++j) {
-        const double c = coef[j];
+        const A c = static_cast<A>(coef[j]);
         terms.along_row(j, i, [&](const auto& along) {
           for (std::size_t k = 0; k < len; ++k) acc[k] += c * along(k0 + k);
         });
       }
-      for (std::size_t k = 0; k < len; ++k) row[k0 + k] = static_cast<T>(static_cast<double>(row[k0 + k]) + acc[k]);
+      for (std::size_t k = 0; k < len; ++k) row[k0 + k] = static_cast<T>(static_cast<A>(row[k0 + k]) + acc[k]);
     }
   }
 
@@ -88,12 +103,12 @@ struct add_differences_rows_kernel {
   void fused_row(std::size_t i) const {
     terms.template along_row_all<Edges>(i, [&](const auto& sides) {
       T* row = x + i * cols;
-      double c[static_cast<std::size_t>(Edges)];
-      for (int j = 0; j < Edges; ++j) c[j] = coef[j];
+      A c[static_cast<std::size_t>(Edges)];
+      for (int j = 0; j < Edges; ++j) c[j] = static_cast<A>(coef[j]);
       for (std::size_t k = 0; k < cols; ++k) {
-        double acc = 0;
+        A acc = 0;
         for (int j = 0; j < Edges; ++j) acc += c[j] * sides[j](k);
-        row[k] = static_cast<T>(static_cast<double>(row[k]) + acc);
+        row[k] = static_cast<T>(static_cast<A>(row[k]) + acc);
       }
     });
   }
