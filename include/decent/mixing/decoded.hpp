@@ -9,7 +9,8 @@
 ///   rounded once per pass of up to `detail::max_weighted_terms` (8) neighbours (`weighted_sum`); a part marked
 ///   `full_rate` takes c_j = w_j (rate 1, the rule's γ not applied).
 /// - `decoded_differences`: x ← x + Σ_j c_j·terms(j, e), edges summed in order in the terms' `accumulator` type
-///   (low rank: the tensors' own type; double where the terms name none), rounded once; on the host, terms with a row form (`cols()`, `along_row`: low rank up to rank 4) run a row per item, with the
+///   (low rank: the tensors' own type; double where the terms name none), rounded once; on the host, terms
+///   with a row form (`cols()`, `along_row`: low rank up to rank 4) run a row per item, with the
 ///   same arithmetic (the same operations in the same order; bit-identical where the compiler contracts neither
 ///   form into fused multiply-adds, as GCC does not for x86-64 without -march).
 
