@@ -114,14 +114,17 @@ struct lane_sums {
     if (count > 6) s6 += x[6] * q[6 * stride];
   }
   [[nodiscard]] DECENT_HD T total() const { return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)); }
+  /// The lanes as scalars (this form is its own).
+  [[nodiscard]] DECENT_HD lane_sums lanes() const { return *this; }
 };
 
 #if defined(__GNUC__) && !defined(__CUDA_ARCH__)
 /// `lane_sums` for the host (GCC, Clang, and nvcc's host pass), float or double: the eight lanes as 16-byte GNU
 /// vectors (float: 2, double: 4), each a named member, so that they stay in registers. Each vector operation is
-/// the scalar one per lane, so the sums are the same bits. (Left to the auto-vectoriser, lanes in an array stayed
-/// in memory, stored and reloaded at every step, and more than one `lane_sums` in a loop made GCC 12 interleave
-/// and spill them: 0.13–0.5× the triad bandwidth, bench/mixing_bench.)
+/// the scalar one per lane, so the sums are the same bits. Only the full steps of 8 run here: the tail and the
+/// total go through `lanes()`. (Left to GCC 12's auto-vectoriser, lanes in an array stayed in memory, stored and
+/// reloaded at every step: 0.54× the triad bandwidth for X·Q̂ in bench/mixing_bench; two scalar `lane_sums` in one
+/// loop were interleaved and spilled: 0.12–0.13×.)
 template <class T>
 struct host_lane_sums {
   typedef T vector __attribute__((vector_size(16)));
@@ -146,30 +149,10 @@ struct host_lane_sums {
       v3 += product(x + 6, q + 6 * stride, stride);
     }
   }
-  void add_tail(const T* x, const T* q, std::size_t stride, std::size_t count) {
-    lane_sums<T> s = lanes();
-    s.add_tail(x, q, stride, count);
-    *this = from(s);
-  }
-  [[nodiscard]] T total() const { return lanes().total(); }
-
- private:
+  /// The eight lanes as scalars, for the tail and the total.
   [[nodiscard]] lane_sums<T> lanes() const {
     if constexpr (width == 4) return {v0[0], v0[1], v0[2], v0[3], v1[0], v1[1], v1[2], v1[3]};
     else return {v0[0], v0[1], v1[0], v1[1], v2[0], v2[1], v3[0], v3[1]};
-  }
-  static host_lane_sums from(const lane_sums<T>& s) {
-    host_lane_sums h;
-    if constexpr (width == 4) {
-      h.v0 = vector{s.s0, s.s1, s.s2, s.s3};
-      h.v1 = vector{s.s4, s.s5, s.s6, s.s7};
-    } else {
-      h.v0 = vector{s.s0, s.s1};
-      h.v1 = vector{s.s2, s.s3};
-      h.v2 = vector{s.s4, s.s5};
-      h.v3 = vector{s.s6, s.s7};
-    }
-    return h;
   }
 };
 /// The lanes a row product runs here: vectors on the host for float and double, scalars otherwise.
@@ -193,8 +176,9 @@ DECENT_HD T strided_dot(const T* x, const T* q, std::size_t n, std::size_t strid
   row_lane_sums<T> s;
   std::size_t k = 0;
   for (; k + 8 <= n; k += 8) s.add8(x + k, q + k * step, step);
-  s.add_tail(x + k, q + k * step, step, n - k);
-  return s.total();
+  lane_sums<T> all = s.lanes();
+  all.add_tail(x + k, q + k * step, step, n - k);
+  return all.total();
 }
 
 /// `strided_dot` for two vectors q and u against the same x, in one pass: the same sums, with twice the
@@ -208,10 +192,11 @@ DECENT_HD void strided_dot2(const T* x, const T* q, const T* u, std::size_t n, s
     s.add8(x + k, q + k * step, step);
     t.add8(x + k, u + k * step, step);
   }
-  s.add_tail(x + k, q + k * step, step, n - k);
-  t.add_tail(x + k, u + k * step, step, n - k);
-  xq = s.total();
-  xu = t.total();
+  lane_sums<T> all_q = s.lanes(), all_u = t.lanes();
+  all_q.add_tail(x + k, q + k * step, step, n - k);
+  all_u.add_tail(x + k, u + k * step, step, n - k);
+  xq = all_q.total();
+  xu = all_u.total();
 }
 
 /// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in T, summed as
