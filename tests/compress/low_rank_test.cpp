@@ -372,14 +372,15 @@ TEST_CASE("the compressor's payload accounting equals what the communicator sent
 }
 
 TEST_CASE("the projections give the same bits in every form: host blocks and compile-time ranks, device items") {
-  // X is 37×43 (lane tails, one partial block of columns) or 9×300 (two full blocks of 128 columns and a partial
-  // one), 5 or 7 bases per side (passes of 4 and 1, of 4 and 3), ranks 1 to 5 (5: runtime rank only), in f32 and
-  // f64 (where a change of the sums' order shows in the last bits). The host form (blocks of host_product_block
-  // columns, rank at compile time, two threads) must equal the device form (one row or column per item, runtime
-  // rank) bit for bit, and both the sums computed here.
+  // X is 37×43 (lane tails, one partial block of columns), 9×300 (two full blocks of 128 columns and a partial
+  // one), 6×130, 8×16 or 11×7 (by columns, 4 rows per sweep: 1, 1, 2, 0 and 3 rows left; by rows, in the rank-2
+  // pairs: tails of 3, 4, 2, 0 and 7 columns), 5 or 7 bases per side (passes of 4 and 1, of 4 and 3), ranks 1 to 5
+  // (5: runtime rank only), in f32 and f64 (where a change of the sums' order shows in the last bits). The host
+  // form (blocks of host_product_block columns, rank at compile time, two threads) must equal the device form (one
+  // row or column per item, runtime rank) bit for bit, and both the sums computed here.
   static_assert(detail::host_product_block == 128, "the sizes below are chosen for blocks of 128 columns");
   auto check = [&]<class T>() {
-  for (const std::pair<std::size_t, std::size_t>& size : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}})
+  for (const std::pair<std::size_t, std::size_t>& size : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}, {6, 130}, {8, 16}, {11, 7}})
   for (const int edges : {5, 7})
   for (std::size_t r = 1; r <= 5; ++r) {
     const std::size_t a = size.first, b = size.second;  // not a structured binding: Clang 14 cannot capture one

@@ -159,6 +159,37 @@ struct host_lane_sums {
 template <class T>
 using row_lane_sums = std::conditional_t<std::is_same_v<T, float> || std::is_same_v<T, double>, host_lane_sums<T>,
                                          lane_sums<T>>;
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define DECENT_HOST_PAIR_LANES 1
+/// The row product of rank 2 for float on the host: both columns of one basis q (b×2, row-major: 2b consecutive
+/// values) in one pass, with vector loads of q. Vector m of q holds (q_{k,0}, q_{k,1}, q_{k+1,0}, q_{k+1,1}) for
+/// k = 2m; it is multiplied by (x_k, x_k, x_{k+1}, x_{k+1}), so the sum of lane l (k mod 8) of column c sits at
+/// position 2l + c of v0 … v3: each lane is the scalar `lane_sums`' lane of its column, the same bits.
+struct host_pair_lane_sums {
+  typedef float vector __attribute__((vector_size(16)));
+  vector v0 = {}, v1 = {}, v2 = {}, v3 = {};
+  /// Terms k … k + 7: x[0 … 8) and q[0 … 16).
+  void add8(const float* x, const float* q) {
+    vector lo, hi, q0, q1, q2, q3;
+    __builtin_memcpy(&lo, x, sizeof lo);
+    __builtin_memcpy(&hi, x + 4, sizeof hi);
+    __builtin_memcpy(&q0, q, sizeof q0);
+    __builtin_memcpy(&q1, q + 4, sizeof q1);
+    __builtin_memcpy(&q2, q + 8, sizeof q2);
+    __builtin_memcpy(&q3, q + 12, sizeof q3);
+    v0 += __builtin_shufflevector(lo, lo, 0, 0, 1, 1) * q0;
+    v1 += __builtin_shufflevector(lo, lo, 2, 2, 3, 3) * q1;
+    v2 += __builtin_shufflevector(hi, hi, 0, 0, 1, 1) * q2;
+    v3 += __builtin_shufflevector(hi, hi, 2, 2, 3, 3) * q3;
+  }
+  /// The eight lanes of column c as scalars, for the tail and the total.
+  [[nodiscard]] lane_sums<float> lanes(std::size_t c) const {
+    return {v0[c], v0[2 + c], v1[c], v1[2 + c], v2[c], v2[2 + c], v3[c], v3[2 + c]};
+  }
+};
+#endif
+#endif
 #else
 template <class T>
 using row_lane_sums = lane_sums<T>;
@@ -199,6 +230,38 @@ DECENT_HD void strided_dot2(const T* x, const T* q, const T* u, std::size_t n, s
   xu = all_u.total();
 }
 
+#ifdef DECENT_HOST_PAIR_LANES
+/// Σ_k x[k]·q[2k + c] for c = 0, 1 (a row times a b×2 basis) into xq[0], xq[1], and the same for u into xu, in
+/// the order of `lane_sums`: `host_pair_lane_sums`, two bases per pass as in `strided_dot2`. (Rank 2 read q at
+/// stride 2 one value at a time before: 0.21× the triad bandwidth in bench/mixing_bench, 0.50× with these.)
+inline void pair_dot2(const float* x, const float* q, const float* u, std::size_t n, float* xq, float* xu) {
+  host_pair_lane_sums s, t;
+  std::size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    s.add8(x + k, q + 2 * k);
+    t.add8(x + k, u + 2 * k);
+  }
+  for (std::size_t c = 0; c < 2; ++c) {
+    lane_sums<float> all_q = s.lanes(c), all_u = t.lanes(c);
+    all_q.add_tail(x + k, q + 2 * k + c, 2, n - k);
+    all_u.add_tail(x + k, u + 2 * k + c, 2, n - k);
+    xq[c] = all_q.total();
+    xu[c] = all_u.total();
+  }
+}
+/// `pair_dot2` for one basis.
+inline void pair_dot(const float* x, const float* q, std::size_t n, float* xq) {
+  host_pair_lane_sums s;
+  std::size_t k = 0;
+  for (; k + 8 <= n; k += 8) s.add8(x + k, q + 2 * k);
+  for (std::size_t c = 0; c < 2; ++c) {
+    lane_sums<float> all = s.lanes(c);
+    all.add_tail(x + k, q + 2 * k + c, 2, n - k);
+    xq[c] = all.total();
+  }
+}
+#endif
+
 /// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in T, summed as
 /// `strided_dot` (8 interleaved lanes). `times_bases_row_fixed` is the same with r at compile time.
 template <class T>
@@ -215,6 +278,13 @@ DECENT_HD void times_bases_row_fixed(const T* x, std::size_t b, const T* const* 
   constexpr auto rank = static_cast<std::size_t>(Rank);
   const T* row = x + i * b;
   int j = 0;
+#if defined(DECENT_HOST_PAIR_LANES) && !defined(__CUDA_ARCH__)
+  if constexpr (Rank == 2 && std::is_same_v<T, float>) {
+    for (; j + 2 <= bases; j += 2) pair_dot2(row, q[j], q[j + 1], b, p[j] + i * rank, p[j + 1] + i * rank);
+    if (j < bases) pair_dot(row, q[j], b, p[j] + i * rank);
+    return;
+  }
+#endif
   for (; j + 2 <= bases; j += 2)
     for (std::size_t c = 0; c < rank; ++c)
       strided_dot2<rank>(row, q[j] + c, q[j + 1] + c, b, rank, p[j][i * rank + c], p[j + 1][i * rank + c]);
@@ -241,13 +311,37 @@ inline constexpr std::size_t host_product_block = 128;
 
 /// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_e = Xᵀ·P_e for `Pass` bases, Rank and Pass at compile time: X
 /// read once, a row segment at a time; the sums in a stack table (at most 4·4·Block values of T), the loop over the
-/// segment's columns vectorised.
+/// segment's columns vectorised. Four rows per sweep of the table: a sum takes its four terms one after another,
+/// ((s + x_i·p_i) + x_{i+1}·p_{i+1}) + …, so each is still summed over i in order (the bits of one row per sweep),
+/// while the table is loaded and stored once per four rows instead of once per row (0.51–0.55× the triad
+/// bandwidth at one row per sweep, bench/mixing_bench, 1000×1000 f32, rank 1).
 template <std::size_t Block, int Rank, std::size_t Pass, class T>
 DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
                                             std::size_t k0, std::size_t count) {
   constexpr auto rank = static_cast<std::size_t>(Rank);
+  constexpr std::size_t rows = 4;
   T acc[Pass][rank][Block] = {};
-  for (std::size_t i = 0; i < a; ++i) {
+  std::size_t i = 0;
+  for (; i + rows <= a; i += rows) {
+    const T* row = x + i * b + k0;
+    T pc[rows][Pass][rank];
+    for (std::size_t h = 0; h < rows; ++h)
+      for (std::size_t e = 0; e < Pass; ++e)
+        for (std::size_t c = 0; c < rank; ++c) pc[h][e][c] = p[e][(i + h) * rank + c];
+    for (std::size_t w = 0; w < count; ++w) {
+      const T v0 = row[w], v1 = row[b + w], v2 = row[2 * b + w], v3 = row[3 * b + w];
+      for (std::size_t e = 0; e < Pass; ++e)
+        for (std::size_t c = 0; c < rank; ++c) {
+          T s = acc[e][c][w];
+          s += v0 * pc[0][e][c];
+          s += v1 * pc[1][e][c];
+          s += v2 * pc[2][e][c];
+          s += v3 * pc[3][e][c];
+          acc[e][c][w] = s;
+        }
+    }
+  }
+  for (; i < a; ++i) {
     const T* row = x + i * b + k0;
     T pc[Pass][rank];
     for (std::size_t e = 0; e < Pass; ++e)
