@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <decent/algorithm/gossip.hpp>
@@ -212,6 +214,61 @@ TEST_CASE("a run-time degree mixes in blocks of coordinates: a star's centre ove
         REQUIRE(m[t][ui][k] == doctest::Approx(next[ui]).epsilon(1e-13));
       }
       xm = next;
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("once every worker is heard, the branch-free updates give the general update's bits", T, float,
+                   double) {
+  // relay_update_kernel's heard_all (S/n) and, for a power of two n, heard_all_exact (S·(1/n)) against the general
+  // finish, on sums from 1e-44 to 3e38 (subnormal and overflowing f32 quotients included), ±0, ∞ and NaN. In f64
+  // every quotient shows its last bit (multiplying by an inexact 1/12 for n = 12 fails 2722 of 8192); in f32 the
+  // rounding from double hid every one of them.
+  using decent::detail::relay_finish;
+  constexpr std::size_t d = 4096;
+  const exec::host ex(1);
+  const random_stream gen{7, 1, 2};
+  std::vector<T> x0(d), r0(d), r1(d), reference(d);
+  for (std::size_t i = 0; i < d; ++i) {
+    const T scale = std::ldexp(T(1), static_cast<int>(i % 270) - 145);  // 2^-145 … 2^124
+    x0[i] = scale * static_cast<T>(gen.normal(4 * i));
+    r0[i] = scale * static_cast<T>(gen.normal(4 * i + 1));
+    r1[i] = i % 7 == 0 ? -x0[i] : scale * static_cast<T>(gen.normal(4 * i + 2));  // exact zeros now and then
+    reference[i] = static_cast<T>(gen.normal(4 * i + 3));
+  }
+  x0[0] = std::numeric_limits<T>::infinity();
+  x0[1] = std::numeric_limits<T>::quiet_NaN();
+  x0[2] = std::numeric_limits<T>::max();
+  r0[2] = std::numeric_limits<T>::max();
+  x0[3] = T(-0.0);
+  r0[3] = T(-0.0);
+  r1[3] = T(-0.0);
+  for (const int n : {1, 2, 4, 12, 16, 1024, 1 << 20}) {
+    for (const double reached : {static_cast<double>(n), n + 3.0}) {  // C ≥ n: every worker heard
+      CAPTURE(n);
+      CAPTURE(reached);
+      auto run = [&]<relay_finish Finish>() {
+        std::vector<T> x = x0;
+        decent::detail::relay_pointers<T, 2> p{{r0.data(), r1.data()}, {nullptr, nullptr}};
+        ex.for_each(d, decent::detail::relay_update_kernel<T, 2, 1, Finish>{
+                           x.data(), 1, nullptr, reference.data(), p, 2, &reached, static_cast<double>(n), false,
+                           nullptr, d, 1, 1.0 / n});
+        return x;
+      };
+      const auto general = run.template operator()<relay_finish::general>();
+      std::vector<std::vector<T>> fast = {run.template operator()<relay_finish::heard_all>()};
+      if (std::has_single_bit(static_cast<unsigned>(n)))
+        fast.push_back(run.template operator()<relay_finish::heard_all_exact>());
+      for (const auto& x : fast) {
+        int subnormal = 0;
+        for (std::size_t i = 0; i < d; ++i) {
+          CAPTURE(i);
+          REQUIRE(std::memcmp(&x[i], &general[i], sizeof(T)) == 0);
+          subnormal += std::fpclassify(general[i]) == FP_SUBNORMAL;
+        }
+        // The sums reach the subnormal quotients (those that round at fewer bits).
+        if (std::is_same_v<T, float> && n >= 16) CHECK(subnormal > 0);
+      }
     }
   }
 }

@@ -37,6 +37,7 @@
 /// Determinism: sums in tree-neighbour order, in double, rounded once.
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -298,13 +299,37 @@ class relaysum {
     const int degree = static_cast<int>(sl.relays.size());
     ex.for_each(1, decent::detail::relay_counts_kernel<T>{sl.relay_table.data(), nullptr, sl.reached.data(),
                                                           sl.length, degree});
+    const bool by_counts = options_.normalization == relay_normalization::counts;
+    using decent::detail::relay_finish;
+    relay_finish finish = relay_finish::general;
+    if constexpr (Exec::space == memory_space::host) {
+      // Once every worker is heard (C ≥ n, read here from host memory), the model variant's update is S/n.
+      if (options_.variant == relay_variant::model && !by_counts && !options_.update_reference &&
+          *sl.reached.data() >= static_cast<double>(size_))
+        finish = std::has_single_bit(static_cast<unsigned>(size_)) ? relay_finish::heard_all_exact
+                                                                   : relay_finish::heard_all;
+    }
     decent::detail::with_relay_shape(degree, sl.stride, [&]<int Degree, int Stride>() {
-      ex.for_each(decent::detail::relay_items<Degree>(sl.length, block),
-                  decent::detail::relay_update_kernel<T, Degree, Stride>{
-                      sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
-                      sl.reached.data(), static_cast<double>(size_),
-                      options_.normalization == relay_normalization::counts,
-                      options_.update_reference ? sl.state.data() : nullptr, sl.length, block});
+      auto launch = [&]<relay_finish Finish>() {
+        ex.for_each(decent::detail::relay_items<Degree>(sl.length, block),
+                    decent::detail::relay_update_kernel<T, Degree, Stride, Finish>{
+                        sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
+                        sl.reached.data(), static_cast<double>(size_), by_counts,
+                        options_.update_reference ? sl.state.data() : nullptr, sl.length, block,
+                        1.0 / static_cast<double>(size_)});
+      };
+      // The branch-free finishes serve the compile-time shapes (the run-time ones loop over blocks themselves).
+      if constexpr (Degree > 0 && Stride > 0) {
+        if (finish == relay_finish::heard_all_exact) {
+          launch.template operator()<relay_finish::heard_all_exact>();
+          return;
+        }
+        if (finish == relay_finish::heard_all) {
+          launch.template operator()<relay_finish::heard_all>();
+          return;
+        }
+      }
+      launch.template operator()<relay_finish::general>();
     });
   }
 

@@ -171,7 +171,16 @@ struct relay_counts_kernel {
 /// (`relay_counts_kernel`). Model variant (previous null): x ← (S + (n − C)·reference)/n for world_size
 /// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x. Items as
 /// `relay_messages_kernel`'s.
-template <class T, int Degree, int Stride>
+/// How the update finishes a coordinate (`Finish`):
+/// - `general`: every variant and option above, decided per coordinate (uniform branches: what GPUs run, and the
+///   host for the grad variant, counts, update_reference, x⁽⁰⁾ fills, run-time degrees and strides);
+/// - `heard_all`: the model variant, world_size normalisation, C ≥ n (no fill), no update_reference: x ← S/n,
+///   with no branch in the loop, so that it vectorises (`general` stays scalar in some of GCC's loop versions);
+/// - `heard_all_exact`: the same with n a power of two, multiplying by `inverse` = 1/n: 1/n is exact, and S·(1/n)
+///   and S/n are then the correctly rounded values of the same real number (the same bits, no division).
+enum class relay_finish { general, heard_all, heard_all_exact };
+
+template <class T, int Degree, int Stride, relay_finish Finish = relay_finish::general>
 struct relay_update_kernel {
   T* x;
   std::size_t stride;
@@ -185,6 +194,7 @@ struct relay_update_kernel {
   T* new_reference = nullptr;  ///< model variant, `update_reference`: x⁽⁰⁾ (the same memory) ← the new x; else null
   std::size_t length = 0;      ///< Degree = 0: the slice's coordinates
   std::size_t block = 1;       ///< Degree = 0: coordinates per item, at most relay_buffer (1 on a GPU)
+  double inverse = 0;          ///< heard_all_exact: 1/n, n a power of two
   [[nodiscard]] std::size_t work_per_item() const
     requires(Degree == 0)
   {
@@ -211,17 +221,24 @@ struct relay_update_kernel {
   /// Coordinate i's new value from its sum S.
   DECENT_HD void finish(std::size_t i, double s) const {
     const std::size_t at = relay_coordinate<Stride>(i, stride);
-    const double c = *reached;
-    const double divisor = by_counts ? c : workers;
-    if (previous) {
-      const T updated = static_cast<T>(static_cast<double>(previous[i]) + s / divisor);
-      x[at] = updated;
-      previous[i] = updated;
+    // + 0.0, the general finish's zero fill: a sum of −0 gives +0 in every finish.
+    if constexpr (Finish == relay_finish::heard_all) {
+      x[at] = static_cast<T>((s + 0.0) / workers);
+    } else if constexpr (Finish == relay_finish::heard_all_exact) {
+      x[at] = static_cast<T>((s + 0.0) * inverse);
     } else {
-      const double fill = by_counts || c >= workers ? 0.0 : (workers - c) * static_cast<double>(reference[i]);
-      const T updated = static_cast<T>((s + fill) / divisor);
-      x[at] = updated;
-      if (new_reference) new_reference[i] = updated;
+      const double c = *reached;
+      const double divisor = by_counts ? c : workers;
+      if (previous) {
+        const T updated = static_cast<T>(static_cast<double>(previous[i]) + s / divisor);
+        x[at] = updated;
+        previous[i] = updated;
+      } else {
+        const double fill = by_counts || c >= workers ? 0.0 : (workers - c) * static_cast<double>(reference[i]);
+        const T updated = static_cast<T>((s + fill) / divisor);
+        x[at] = updated;
+        if (new_reference) new_reference[i] = updated;
+      }
     }
   }
 };
