@@ -34,7 +34,7 @@
 /// messages; update: x, the relays, x) — 3 + 5·deg when the contents are swapped or copied. Memory per slice
 /// coordinate, besides x: deg + 1 values in place (relays, and x⁽⁰⁾ or the previous parameters), 2·deg + 1
 /// otherwise (separate messages). The sums are the same in every layout.
-/// Determinism: sums in tree-neighbour order, in double, rounded once.
+/// Determinism: sums in tree-neighbour order, in the tensors' type (f32 in f32; counts in double, exact).
 
 #include <algorithm>
 #include <bit>

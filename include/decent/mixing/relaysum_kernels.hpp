@@ -5,6 +5,9 @@
 ///
 /// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
 /// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
+/// Arithmetic: the tensors' type T (f32 tensors in f32, as the reference's torch tensors; since 2026-12-03, in
+/// double and rounded once before, which kept the portable build's loops 2 lanes wide with a conversion per
+/// value); the counts in double (integers, exact either way).
 
 #include <cstddef>
 
@@ -56,11 +59,11 @@ DECENT_HD inline std::size_t relay_coordinate(std::size_t i, std::size_t stride)
 }
 
 /// u[i], a slice's own input at coordinate i: x[stride·i] (model variant, previous null) or x[stride·i] −
-/// previous[i] (grad variant: the update the worker applied), in double.
+/// previous[i] (grad variant: the update the worker applied), in T.
 template <int Stride, class T>
-DECENT_HD inline double relay_input(const T* x, std::size_t stride, const T* previous, std::size_t i) {
-  const double xi = static_cast<double>(x[relay_coordinate<Stride>(i, stride)]);
-  return previous ? xi - static_cast<double>(previous[i]) : xi;
+DECENT_HD inline T relay_input(const T* x, std::size_t stride, const T* previous, std::size_t i) {
+  const T xi = x[relay_coordinate<Stride>(i, stride)];
+  return previous ? xi - previous[i] : xi;
 }
 
 /// The pointers of a slice's relays and messages: by value for a compile-time degree (they stay in registers and
@@ -97,7 +100,7 @@ template <class T, int Degree>
 }
 
 /// RelaySum's outgoing messages of one slice, all neighbours in one pass (docs/algorithms.md §2.1), over the
-/// slice's `length` coordinates: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in double, with
+/// slice's `length` coordinates: m_j[i] = u[i] + Σ_{k≠j} r_k[i], summed in neighbour order in T, with
 /// u[i] = x[stride·i] (model variant) or x[stride·i] − previous[i] (grad variant: the update the worker applied).
 /// The counts (item `length` of every message) are `relay_counts_kernel`'s. Items: coordinates, or for a runtime
 /// degree blocks of `block` coordinates (`relay_items`; messages and relays are then separate buffers).
@@ -115,33 +118,33 @@ struct relay_messages_kernel {
   {
     return block * static_cast<std::size_t>(2 * runtime_degree + 1);
   }
-  DECENT_HD double input(std::size_t i) const { return relay_input<Stride>(x, stride, previous, i); }
+  DECENT_HD T input(std::size_t i) const { return relay_input<Stride>(x, stride, previous, i); }
   DECENT_HD void operator()(std::size_t item) const {
     if constexpr (Degree > 0) {
       const std::size_t i = item;
-      const double u = input(i);
+      const T u = input(i);
       // Every relay is read before any message is written, so message j may replace relay j (in-place exchanges).
       constexpr auto degree = static_cast<std::size_t>(Degree);
-      double r[degree];
-      for (std::size_t k = 0; k < degree; ++k) r[k] = static_cast<double>(p.relay[k][i]);
+      T r[degree];
+      for (std::size_t k = 0; k < degree; ++k) r[k] = p.relay[k][i];
       for (std::size_t j = 0; j < degree; ++j) {
-        double m = u;
+        T m = u;
         for (std::size_t k = 0; k < degree; ++k)
           if (k != j) m += r[k];
-        p.message[j][i] = static_cast<T>(m);
+        p.message[j][i] = m;
       }
     } else {
       const std::size_t first = item * block, count = first + block < length ? block : length - first;
-      double m[relay_buffer];
+      T m[relay_buffer];
       for (int j = 0; j < runtime_degree; ++j) {
         for (std::size_t e = 0; e < count; ++e) m[e] = input(first + e);
         for (int k = 0; k < runtime_degree; ++k) {
           if (k == j) continue;
           const T* r = p.relay[k] + first;
-          for (std::size_t e = 0; e < count; ++e) m[e] += static_cast<double>(r[e]);
+          for (std::size_t e = 0; e < count; ++e) m[e] += r[e];
         }
         T* out = p.message[j] + first;
-        for (std::size_t e = 0; e < count; ++e) out[e] = static_cast<T>(m[e]);
+        for (std::size_t e = 0; e < count; ++e) out[e] = m[e];
       }
     }
   }
@@ -167,7 +170,7 @@ struct relay_counts_kernel {
   }
 };
 
-/// RelaySum's update of one slice from S = u + Σ_k r_k[i] (in neighbour order, in double) and C = `*reached`
+/// RelaySum's update of one slice from S = u + Σ_k r_k[i] (in neighbour order, in T) and C = `*reached`
 /// (`relay_counts_kernel`). Model variant (previous null): x ← (S + (n − C)·reference)/n for world_size
 /// normalisation, S/C for counts. Grad variant: x ← previous + S/n (or S/C), and previous ← x. Items as
 /// `relay_messages_kernel`'s.
@@ -203,39 +206,39 @@ struct relay_update_kernel {
   DECENT_HD void operator()(std::size_t item) const {
     if constexpr (Degree > 0) {
       const std::size_t i = item;
-      double s = input(i);
-      for (int k = 0; k < Degree; ++k) s += static_cast<double>(p.relay[k][i]);
+      T s = input(i);
+      for (int k = 0; k < Degree; ++k) s += p.relay[k][i];
       finish(i, s);
     } else {
       const std::size_t first = item * block, count = first + block < length ? block : length - first;
-      double s[relay_buffer];
+      T s[relay_buffer];
       for (std::size_t e = 0; e < count; ++e) s[e] = input(first + e);
       for (int k = 0; k < runtime_degree; ++k) {
         const T* r = p.relay[k] + first;
-        for (std::size_t e = 0; e < count; ++e) s[e] += static_cast<double>(r[e]);
+        for (std::size_t e = 0; e < count; ++e) s[e] += r[e];
       }
       for (std::size_t e = 0; e < count; ++e) finish(first + e, s[e]);
     }
   }
-  DECENT_HD double input(std::size_t i) const { return relay_input<Stride, T>(x, stride, previous, i); }
+  DECENT_HD T input(std::size_t i) const { return relay_input<Stride, T>(x, stride, previous, i); }
   /// Coordinate i's new value from its sum S.
-  DECENT_HD void finish(std::size_t i, double s) const {
+  DECENT_HD void finish(std::size_t i, T s) const {
     const std::size_t at = relay_coordinate<Stride>(i, stride);
-    // + 0.0, the general finish's zero fill: a sum of −0 gives +0 in every finish.
+    // + 0, the general finish's zero fill: a sum of −0 gives +0 in every finish.
     if constexpr (Finish == relay_finish::heard_all) {
-      x[at] = static_cast<T>((s + 0.0) / workers);
+      x[at] = (s + T(0)) / static_cast<T>(workers);
     } else if constexpr (Finish == relay_finish::heard_all_exact) {
-      x[at] = static_cast<T>((s + 0.0) * inverse);
+      x[at] = (s + T(0)) * static_cast<T>(inverse);
     } else {
       const double c = *reached;
-      const double divisor = by_counts ? c : workers;
+      const T divisor = static_cast<T>(by_counts ? c : workers);
       if (previous) {
-        const T updated = static_cast<T>(static_cast<double>(previous[i]) + s / divisor);
+        const T updated = previous[i] + s / divisor;
         x[at] = updated;
         previous[i] = updated;
       } else {
-        const double fill = by_counts || c >= workers ? 0.0 : (workers - c) * static_cast<double>(reference[i]);
-        const T updated = static_cast<T>((s + fill) / divisor);
+        const T fill = by_counts || c >= workers ? T(0) : static_cast<T>(workers - c) * reference[i];
+        const T updated = (s + fill) / divisor;
         x[at] = updated;
         if (new_reference) new_reference[i] = updated;
       }
