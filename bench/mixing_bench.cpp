@@ -279,7 +279,7 @@ void bm_acid_exchange(benchmark::State& state) {
   const decent::exec::host ex;
   auto buf = make_buffers<T>(3);
   for (auto _ : state) {
-    ex.for_each(elements, decent::detail::acid_exchange_kernel<T>{buf[0].data(), buf[1].data(), buf[2].data(), 0.9, 0.3});
+    ex.for_each(elements, decent::detail::acid_exchange_kernel<T>{buf[0].data(), buf[1].data(), buf[2].data(), T(0.9), T(0.3)});
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(5 * elements * sizeof(T)));

@@ -32,8 +32,8 @@ kernels=(
   "low_rank_project (by columns, Xᵀ·P, rank 1)|compress/low_rank_kernels.hpp|ex.for_each(8, decent::detail::low_rank_project_kernel<float, decent::detail::host_product_block, 1>{x, 1000, 1000, 1, false, p, q, 2});|exec/kernels.hpp"
   "low_rank update, element form (devices, rank > 4)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_kernel<float, decent::detail::low_rank_terms<float>>{x, {1000, 1, true, p, p, p}, c, 2});"
   "low_rank update, row form (host, rank 1)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_rows_kernel<float, decent::detail::low_rank_terms<float, 1>>{x, {1000, 1, true, p, p, p}, c, 2, 1000});|mixing/decoded.hpp"
-  "acid_exchange (A2CiD2 exchange)|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_exchange_kernel<float>{x, y, z, 0.9, 0.3});"
-  "acid_mix|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_mix_kernel<float>{x, y, 0.9});"
+  "acid_exchange (A2CiD2 exchange)|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_exchange_kernel<float>{x, y, z, 0.9f, 0.3f});"
+  "acid_mix|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_mix_kernel<float>{x, y, 0.9f});"
   "pack_signs (sign compressor)|compress/sign_top_k_kernels.hpp|ex.for_each(n, decent::detail::pack_signs_kernel<float>{y, n * 32, reinterpret_cast<std::uint32_t*>(x)});"
   "add_signs, word form (host, sign decoding)|compress/sign_top_k_kernels.hpp|ex.for_each(n, decent::detail::add_signs_kernel<float, 32>{y, x, reinterpret_cast<const std::uint32_t*>(z), 0.5, n * 32});|compress/sign_top_k_kernels.hpp"
 )

@@ -54,9 +54,7 @@ class acid {
   static constexpr bool momentum_variable = MomentumVariable;
   /// The weight of the peer in an exchange: x moves by ½(x_j − x) (through a compressor: by ½ of the decoded
   /// difference, applied to the snapshot, then to x with `apply_change`).
-  static constexpr double pair_weight = 0.5;
-  static_assert(pair_weight == decent::detail::acid_exchange_kernel<T>{}.step,
-                "the exchange kernel's default step is the pair weight");
+  static constexpr double pair_weight = decent::detail::acid_pair_weight;  ///< the exchange kernel's default step
 
   /// η and α̃ of the graph at communication rate r (`topology::a2cid2_constants`); none without x̃ (asynchronous
   /// gossip needs no spectral analysis, so it runs on graphs of any size).
@@ -82,7 +80,7 @@ class acid {
     if (has_momentum_variable() && t > last_) {
       const double e = decay(t - last_);
       for (const auto& [x, offset] : segments_)
-        ex.for_each(x.numel(), decent::detail::acid_mix_kernel<T>{x.data, x_tilde_.data() + offset, e});
+        ex.for_each(x.numel(), decent::detail::acid_mix_kernel<T>{x.data, x_tilde_.data() + offset, static_cast<T>(e)});
     }
     last_ = t;
   }
@@ -91,7 +89,9 @@ class acid {
   void snapshot(const Exec& ex, double t, T* out) const {
     const double e = has_momentum_variable() && t > last_ ? decay(t - last_) : 1.0;
     for (const auto& [x, offset] : segments_)
-      ex.for_each(x.numel(), decent::detail::acid_mixed_kernel<T>{out + offset, x.data, x_tilde() ? x_tilde() + offset : nullptr, e});
+      ex.for_each(x.numel(), decent::detail::acid_mixed_kernel<T>{out + offset, x.data,
+                                                                   x_tilde() ? x_tilde() + offset : nullptr,
+                                                                   static_cast<T>(e)});
   }
 
   /// A communication event at time t with a neighbour whose parameters (packed layout) are `peer`: mixing to
@@ -101,8 +101,9 @@ class acid {
     expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
     const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
     for (const auto& [x, offset] : segments_)
-      ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{
-                                 x.data, tilde(offset), peer + offset, e, alpha_tilde_, sent ? sent + offset : nullptr});
+      ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{x.data, tilde(offset), peer + offset,
+                                                                     static_cast<T>(e), static_cast<T>(alpha_tilde_),
+                                                                     sent ? sent + offset : nullptr});
     last_ = t;
   }
 
@@ -112,9 +113,11 @@ class acid {
   void apply_change(const Exec& ex, double t, const T* after, const T* before) {
     expects(t >= last_, "A²CiD² events must come in time order: ", t, " < ", last_);
     const double e = has_momentum_variable() ? decay(t - last_) : 1.0;
+    const auto twice_alpha_tilde = static_cast<T>(2.0 * alpha_tilde_);
     for (const auto& [x, offset] : segments_)
-      ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{x.data, tilde(offset), after + offset, e,
-                                                                     2.0 * alpha_tilde_, before + offset, 1.0});
+      ex.for_each(x.numel(), decent::detail::acid_exchange_kernel<T>{x.data, tilde(offset), after + offset,
+                                                                     static_cast<T>(e), twice_alpha_tilde,
+                                                                     before + offset, T(1)});
     last_ = t;
   }
 

@@ -4,6 +4,10 @@
 ///
 /// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
 /// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
+/// Arithmetic: the tensors' type T, the coefficients (e, α̃, the step) rounded to T by the caller: they are fields
+/// of type T (a conversion inside the loop kept GCC from vectorising it). f32 models compute in f32, as
+/// the reference's torch tensors; since 2026-12-03, in double and rounded once before, which held the exchange to
+/// 0.6× of the triad bandwidth with a conversion per value in the portable build).
 
 #include <cmath>
 #include <cstddef>
@@ -15,9 +19,10 @@ namespace decent::detail {
 /// A²CiD²'s closed-form mixing of a pair (x, x̃) over a time Δ (docs/algorithms.md §1.4), with e = exp(−2ηΔ):
 /// x ← s + e·h, x̃ ← s − e·h where s = (x + x̃)/2 and h = (x − x̃)/2 (x + x̃ is invariant). e = 1 leaves the
 /// pair untouched (no rounding).
-DECENT_HD inline void acid_mix_pair(double& x, double& x_tilde, double decay) {
-  if (decay == 1.0) return;
-  const double s = 0.5 * (x + x_tilde), h = 0.5 * (x - x_tilde);
+template <class T>
+DECENT_HD inline void acid_mix_pair(T& x, T& x_tilde, T decay) {
+  if (decay == T(1)) return;
+  const T s = T(0.5) * (x + x_tilde), h = T(0.5) * (x - x_tilde);
   x = s + decay * h;
   x_tilde = s - decay * h;
 }
@@ -27,12 +32,12 @@ template <class T>
 struct acid_mix_kernel {
   T* x;
   T* x_tilde;
-  double decay;  ///< e
+  T decay;  ///< e
   DECENT_HD void operator()(std::size_t i) const {
-    double a = static_cast<double>(x[i]), b = static_cast<double>(x_tilde[i]);
+    T a = x[i], b = x_tilde[i];
     acid_mix_pair(a, b, decay);
-    x[i] = static_cast<T>(a);
-    x_tilde[i] = static_cast<T>(b);
+    x[i] = a;
+    x_tilde[i] = b;
   }
 };
 
@@ -42,16 +47,19 @@ struct acid_mixed_kernel {
   T* out;
   const T* x;
   const T* x_tilde;
-  double decay;
+  T decay;
   DECENT_HD void operator()(std::size_t i) const {
-    double a = static_cast<double>(x[i]);
+    T a = x[i];
     if (x_tilde) {
-      double b = static_cast<double>(x_tilde[i]);
+      T b = x_tilde[i];
       acid_mix_pair(a, b, decay);
     }
-    out[i] = static_cast<T>(a);
+    out[i] = a;
   }
 };
+
+/// The weight of the peer in an exchange: x moves by ½(x_j − x) (mixing::acid::pair_weight).
+inline constexpr double acid_pair_weight = 0.5;
 
 /// A pairwise communication event on worker i in one pass (docs/algorithms.md §1.5): mix (x_i, x̃_i) with e first
 /// (e = 1: already mixed), then with d = x_j − x_i: x̃_i += α̃·d and x_i += d/2. Without x̃ (null: the
@@ -64,16 +72,16 @@ struct acid_exchange_kernel {
   T* x;
   T* x_tilde;       ///< null for async gossip
   const T* peer;    ///< x_j as received
-  double decay;     ///< e of the mixing up to the event
-  double alpha_tilde;
+  T decay;          ///< e of the mixing up to the event
+  T alpha_tilde;
   const T* sent = nullptr;  ///< what this worker sent, when it is not x_i itself
-  double step = 0.5;        ///< share of d added to x_i
+  T step = static_cast<T>(acid_pair_weight);  ///< share of d added to x_i
   DECENT_HD void operator()(std::size_t i) const {
-    double a = static_cast<double>(x[i]), b = x_tilde ? static_cast<double>(x_tilde[i]) : 0.0;
+    T a = x[i], b = x_tilde ? x_tilde[i] : T(0);
     if (x_tilde) acid_mix_pair(a, b, decay);
-    const double d = static_cast<double>(peer[i]) - (sent ? static_cast<double>(sent[i]) : a);
-    if (x_tilde) x_tilde[i] = static_cast<T>(b + alpha_tilde * d);
-    x[i] = static_cast<T>(a + step * d);
+    const T d = peer[i] - (sent ? sent[i] : a);
+    if (x_tilde) x_tilde[i] = b + alpha_tilde * d;
+    x[i] = a + step * d;
   }
 };
 
