@@ -241,8 +241,9 @@ void bm_low_rank_project(benchmark::State& state) {
   // As compress::low_rank runs it on the host: rows (or blocks of columns), the rank a compile-time constant.
   for (auto _ : state) {
     decent::detail::with_rank(b.rank, [&]<int Rank>() {
-      const decent::detail::low_rank_project_kernel<T, decent::detail::host_product_block, Rank> project{
+      decent::detail::low_rank_project_kernel<T, decent::detail::host_product_block, Rank> project{
           b.x.data(), n, n, b.rank, by_rows, b.basis_table.data(), b.own_table.data(), 2};
+      project.width = decent::detail::host_product_width(n, ex.threads());
       ex.for_each(project.items(), project);
     });
     benchmark::ClobberMemory();

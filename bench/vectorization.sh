@@ -29,7 +29,7 @@ kernels=(
   "relay_update (degree 3, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 3, 1>{x, 1, nullptr, w, {{y, z, u}, {}}, 3, c, 16.0, false});"
   "relay_update (runtime degree)|mixing/relaysum_kernels.hpp|ex.for_each((n + 255) / 256, decent::detail::relay_update_kernel<float, 0, 1>{x, 1, nullptr, w, {p, q}, 4, c, 16.0, false, nullptr, n, 256});|mixing/relaysum_kernels.hpp"
   "low_rank_project (by rows, X·Q, rank 1)|compress/low_rank_kernels.hpp|ex.for_each(1000, decent::detail::low_rank_project_kernel<float, decent::detail::host_product_block, 1>{x, 1000, 1000, 1, true, p, q, 2});|exec/kernels.hpp"
-  "low_rank_project (by columns, Xᵀ·P, rank 1)|compress/low_rank_kernels.hpp|ex.for_each(8, decent::detail::low_rank_project_kernel<float, decent::detail::host_product_block, 1>{x, 1000, 1000, 1, false, p, q, 2});|exec/kernels.hpp"
+  "low_rank_project (by columns, Xᵀ·P, rank 1)|compress/low_rank_kernels.hpp|ex.for_each(2, decent::detail::low_rank_project_kernel<float, decent::detail::host_product_block, 1>{x, 1000, 1000, 1, false, p, q, 2});|exec/kernels.hpp"
   "low_rank update, element form (devices, rank > 4)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_kernel<float, decent::detail::low_rank_terms<float>>{x, {1000, 1, true, p, p, p}, c, 2});"
   "low_rank update, row form (host, rank 1)|compress/low_rank_kernels.hpp mixing/decoded.hpp|ex.for_each(n, decent::detail::add_differences_rows_kernel<float, decent::detail::low_rank_terms<float, 1>>{x, {1000, 1, true, p, p, p}, c, 2, 1000});|mixing/decoded.hpp"
   "acid_exchange (A2CiD2 exchange)|mixing/acid_kernels.hpp|ex.for_each(n, decent::detail::acid_exchange_kernel<float>{x, y, z, 0.9f, 0.3f});"

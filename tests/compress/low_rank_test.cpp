@@ -371,16 +371,26 @@ TEST_CASE("the compressor's payload accounting equals what the communicator sent
   });
 }
 
+TEST_CASE("Xᵀ·P's host items are as wide as a thread's share of the columns, within 128 … host_product_block") {
+  CHECK(detail::host_product_width(1000, 2) == 512);   // 500 rounded up to 16, within the cap
+  CHECK(detail::host_product_width(1000, 1) == 512);   // capped
+  CHECK(detail::host_product_width(1000, 16) == 128);  // 63: the floor
+  CHECK(detail::host_product_width(600, 2) == 304);    // 300 rounded up to 16
+  CHECK(detail::host_product_width(100, 0) == 128);    // threads ≤ 1 count as one
+  CHECK(detail::host_product_width(0, 4) == 128);
+}
+
 TEST_CASE("the projections give the same bits in every form: host blocks and compile-time ranks, device items") {
   // X is 37×43 (lane tails, one partial block of columns), 9×300 (two full blocks of 128 columns and a partial
   // one), 6×130, 8×16 or 11×7 (by columns, 4 rows per sweep: 1, 1, 2, 0 and 3 rows left; by rows, in the rank-2
   // pairs: tails of 3, 4, 2, 0 and 7 columns), 5 or 7 bases per side (passes of 4 and 1, of 4 and 3), ranks 1 to 5
   // (5: runtime rank only), in f32 and f64 (where a change of the sums' order shows in the last bits). The host
-  // form (blocks of host_product_block columns, rank at compile time, two threads) must equal the device form (one
-  // row or column per item, runtime rank) bit for bit, and both the sums computed here.
-  static_assert(detail::host_product_block == 128, "the sizes below are chosen for blocks of 128 columns");
+  // form (blocks of 16, 128 or host_product_block columns, rank at compile time, two threads) must equal the device
+  // form (one row or column per item, runtime rank) bit for bit, and both the sums computed here. 9×1100: two full
+  // blocks of 512 columns and a partial one.
+  static_assert(detail::host_product_block == 512, "the sizes below are chosen for blocks of up to 512 columns");
   auto check = [&]<class T>() {
-  for (const std::pair<std::size_t, std::size_t>& size : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}, {6, 130}, {8, 16}, {11, 7}})
+  for (const std::pair<std::size_t, std::size_t>& size : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}, {6, 130}, {8, 16}, {11, 7}, {9, 1100}})
   for (const int edges : {5, 7})
   for (std::size_t r = 1; r <= 5; ++r) {
     const std::size_t a = size.first, b = size.second;  // not a structured binding: Clang 14 cannot capture one
@@ -407,15 +417,20 @@ TEST_CASE("the projections give the same bits in every form: host blocks and com
         host_table.push_back(host_out[static_cast<std::size_t>(j)].data());
         device_table.push_back(device_out[static_cast<std::size_t>(j)].data());
       }
-      detail::with_rank(r, [&]<int Rank>() {
-        const detail::low_rank_project_kernel<T, detail::host_product_block, Rank> host{
-            x.data(), a, b, r, by_rows, basis_table.data(), host_table.data(), edges};
-        ex.for_each(host.items(), host);
-      });
       const detail::low_rank_project_kernel<T, 1, 0> device{x.data(), a, b, r, by_rows, basis_table.data(),
                                                                 device_table.data(), edges};
       exec::host(1).for_each(device.items(), device);
-      CHECK(host_out == device_out);
+      for (const std::size_t width : {std::size_t{16}, std::size_t{128}, detail::host_product_block}) {
+        CAPTURE(width);
+        for (auto& out : host_out) std::fill(out.begin(), out.end(), T(-1));
+        detail::with_rank(r, [&]<int Rank>() {
+          detail::low_rank_project_kernel<T, detail::host_product_block, Rank> host{
+              x.data(), a, b, r, by_rows, basis_table.data(), host_table.data(), edges};
+          host.width = width;
+          ex.for_each(host.items(), host);
+        });
+        CHECK(host_out == device_out);
+      }
       // The documented orders, computed here in T (the tensors' type): by rows 8 lanes (k mod 8) combined as a
       // tree, by columns in row order. And against double sums, so that the f32 sums are known to be close.
       bool same = true;

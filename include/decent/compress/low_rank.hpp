@@ -145,8 +145,10 @@ class low_rank {
         const std::size_t message_rows = by_rows ? m.a : m.b;
         decent::detail::with_rank(m.r, [&]<int Rank>() {
           constexpr std::size_t block = Exec::space == memory_space::host ? decent::detail::host_product_block : 1;
-          const decent::detail::low_rank_project_kernel<T, block, Rank> project{
+          decent::detail::low_rank_project_kernel<T, block, Rank> project{
               m.x, m.a, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), static_cast<int>(g.peers.size())};
+          if constexpr (Exec::space == memory_space::host && requires { ctx.exec.threads(); })
+            project.width = decent::detail::host_product_width(m.b, ctx.exec.threads());
           ctx.exec.for_each(project.items(), project);
         });
         const std::size_t bytes = message_rows * m.r * sizeof(T);

@@ -303,11 +303,21 @@ DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t
   }
 }
 
-/// How many rows of Q = Xᵀ·P (columns of X) one work item of `transposed_times_bases_rows` computes on the host
-/// (devices take one per item, a thread each): 128 neighbouring columns, so that an item reads 512 contiguous
-/// bytes of every row of a float X, not one cache line per row (which the prefetchers did not follow: 16 columns
-/// per item ran at half the speed, bench/mixing_bench).
-inline constexpr std::size_t host_product_block = 128;
+/// The most rows of Q = Xᵀ·P (columns of X) one work item of `transposed_times_bases_rows` computes on the host
+/// (devices take one per item, a thread each): its stack table's width. Wide items read long contiguous segments
+/// of every row, which the prefetchers follow: 16 columns per item ran at half the speed of 128, and 512 at
+/// 0.93× of the triad bandwidth against 0.66–0.74× for 128 (bench/mixing_bench, 1000×1000 f32, rank 1, two
+/// threads, 2026-12-03).
+inline constexpr std::size_t host_product_block = 512;
+
+/// Columns per host work item of Xᵀ·P for a matrix of `columns` columns on `threads` threads: as wide as
+/// host_product_block allows while every thread still gets an item, and never below 128 columns (rounded up to
+/// 16). The sums do not depend on it (each is over the rows in order).
+[[nodiscard]] inline std::size_t host_product_width(std::size_t columns, int threads) {
+  const std::size_t t = threads > 1 ? static_cast<std::size_t>(threads) : 1;
+  const std::size_t per_thread = (columns + t - 1) / t, rounded = (per_thread + 15) / 16 * 16;
+  return rounded < 128 ? 128 : rounded > host_product_block ? host_product_block : rounded;
+}
 
 /// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_e = Xᵀ·P_e for `Pass` bases, Rank and Pass at compile time: X
 /// read once, a row segment at a time; the sums in a stack table (at most 4·4·Block values of T), the loop over the
