@@ -305,9 +305,9 @@ DECENT_HD void transposed_times_basis_row(const T* x, std::size_t a, std::size_t
 
 /// The most rows of Q = Xᵀ·P (columns of X) one work item of `transposed_times_bases_rows` computes on the host
 /// (devices take one per item, a thread each): its stack table's width. Wide items read long contiguous segments
-/// of every row, which the prefetchers follow: 16 columns per item ran at half the speed of 128, and 512 at
-/// 0.93× of the triad bandwidth against 0.66–0.74× for 128 (bench/mixing_bench, 1000×1000 f32, rank 1, two
-/// threads, 2026-12-03).
+/// of every row, which the prefetchers follow: 16 columns per item ran at half the speed of 128, and timed side by
+/// side in one process 512 ran at 0.81–0.97× of the triad bandwidth against 0.67–0.80× for 128 (1000×1000 f32,
+/// rank 1, two threads; bench/results/kernels.txt, 2026-12-03).
 inline constexpr std::size_t host_product_block = 512;
 
 /// Columns per host work item of Xᵀ·P for a matrix of `columns` columns on `threads` threads: as wide as
