@@ -27,6 +27,7 @@ kernels=(
   "relay_messages (degree 3, stride 2)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_messages_kernel<float, 3, 2>{x, 2, nullptr, {{y, z, u}, {w, v, t}}, 3});"
   "relay_messages (runtime degree)|mixing/relaysum_kernels.hpp|ex.for_each((n + 255) / 256, decent::detail::relay_messages_kernel<float, 0, 1>{x, 1, nullptr, {p, q}, 4, n, 256});|mixing/relaysum_kernels.hpp"
   "relay_update (degree 3, stride 1)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 3, 1>{x, 1, nullptr, w, {{y, z, u}, {}}, 3, c, 16.0, false});"
+  "relay_update (degree 3, stride 1, every worker heard)|mixing/relaysum_kernels.hpp|ex.for_each(n, decent::detail::relay_update_kernel<float, 3, 1, decent::detail::relay_finish::heard_all_exact>{x, 1, nullptr, w, {{y, z, u}, {}}, 3, c, 16.0, false, nullptr, 0, 1, 0.0625});"
   "relay_update (runtime degree)|mixing/relaysum_kernels.hpp|ex.for_each((n + 255) / 256, decent::detail::relay_update_kernel<float, 0, 1>{x, 1, nullptr, w, {p, q}, 4, c, 16.0, false, nullptr, n, 256});|mixing/relaysum_kernels.hpp"
   "low_rank_project (by rows, X·Q, rank 1)|compress/low_rank_kernels.hpp|ex.for_each(1000, decent::detail::low_rank_project_kernel<float, decent::detail::host_product_block, 1>{x, 1000, 1000, 1, true, p, q, 2});|exec/kernels.hpp"
   "low_rank_project (by columns, Xᵀ·P, rank 1)|compress/low_rank_kernels.hpp|ex.for_each(2, decent::detail::low_rank_project_kernel<float, decent::detail::host_product_block, 1>{x, 1000, 1000, 1, false, p, q, 2});|exec/kernels.hpp"
