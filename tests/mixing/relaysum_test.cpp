@@ -232,7 +232,8 @@ TEST_CASE_TEMPLATE("once every worker is heard, the branch-free updates give the
     const T scale = std::ldexp(T(1), static_cast<int>(i % 270) - 145);  // 2^-145 … 2^124
     x0[i] = scale * static_cast<T>(gen.normal(4 * i));
     r0[i] = scale * static_cast<T>(gen.normal(4 * i + 1));
-    r1[i] = i % 7 == 0 ? -x0[i] : scale * static_cast<T>(gen.normal(4 * i + 2));  // exact zeros now and then
+    // Every 7th sum (x0 + r0) + r1 is exactly zero (a +0: its sign must come out the same in every finish).
+    r1[i] = i % 7 == 0 ? -(x0[i] + r0[i]) : scale * static_cast<T>(gen.normal(4 * i + 2));
     reference[i] = static_cast<T>(gen.normal(4 * i + 3));
   }
   x0[0] = std::numeric_limits<T>::infinity();

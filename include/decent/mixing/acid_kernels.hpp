@@ -4,10 +4,10 @@
 ///
 /// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
 /// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
-/// Arithmetic: the tensors' type T, the coefficients (e, α̃, the step) rounded to T by the caller: they are fields
-/// of type T (a conversion inside the loop kept GCC from vectorising it). f32 models compute in f32, as
-/// the reference's torch tensors; since 2026-12-03, in double and rounded once before, which held the exchange to
-/// 0.6× of the triad bandwidth with a conversion per value in the portable build).
+/// Arithmetic: the tensors' type T, f32 models in f32 as the reference's torch tensors (since 2026-12-03; before,
+/// in double and rounded once, which held the exchange to 0.6× of the triad bandwidth with a conversion per value
+/// in the portable build). The coefficients (e, α̃, the step) are fields of type T, rounded by the caller: a
+/// conversion inside the loop kept GCC from vectorising it.
 
 #include <cmath>
 #include <cstddef>

@@ -5,9 +5,9 @@
 ///
 /// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
 /// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
-/// Arithmetic: the tensors' type T (f32 tensors in f32, as the reference's torch tensors; since 2026-12-03, in
-/// double and rounded once before, which kept the portable build's loops 2 lanes wide with a conversion per
-/// value); the counts in double (integers, exact either way).
+/// Arithmetic: the tensors' type T, f32 tensors in f32 as the reference's torch tensors (since 2026-12-03; before,
+/// in double and rounded once, which kept the portable build's loops 2 lanes wide with a conversion per value);
+/// the counts in double (integers, exact either way).
 
 #include <cstddef>
 
