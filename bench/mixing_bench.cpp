@@ -98,9 +98,11 @@ void bm_mix(benchmark::State& state) {
 /// RelaySum's kernels on one slice of `elements` coordinates (mixing/relaysum_kernels.hpp), model variant, with
 /// range(0) tree neighbours and the coordinates at stride range(1) in x (1: one tree; 2: a double binary tree,
 /// one of its two slices). Bytes counted: messages read x and the relays, write the messages ((1 + 2·deg)
-/// values per coordinate, 2 for a leaf, which reads no relay); the update (bm_relay_update: C = 5 of n = 16 heard,
-/// the general finish filling with x⁰) reads x, x⁰ and the relays and writes x ((3 + deg) values). The x buffer
-/// spans stride·elements values; only the slice's coordinates are counted.
+/// values per coordinate, 2 for a leaf, which reads no relay); the update (bm_relay_update, n = 16) reads x, x⁰
+/// and the relays and writes x ((3 + deg) values) while C = 5 workers are heard (range(2) = 0: the general finish
+/// filling with x⁰), or x and the relays ((2 + deg) values) once all are (range(2) = 1: the finish mixing::relaysum
+/// then launches, branch-free for compile-time shapes). The x buffer spans stride·elements values; only the slice's
+/// coordinates are counted.
 template <class T>
 struct relay_buffers {
   explicit relay_buffers(int degree, std::size_t stride) {
@@ -160,46 +162,27 @@ void bm_relay_update(benchmark::State& state) {
   const decent::exec::host ex;
   const auto degree = static_cast<int>(state.range(0));
   const auto stride = static_cast<std::size_t>(state.range(1));
+  const bool heard_all = state.range(2) == 1;
   relay_buffers<T> b(degree, stride);
-  const double reached = 5;
+  const double reached = heard_all ? 16 : 5;
   for (auto _ : state) {
     decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
       constexpr std::size_t block = decent::detail::relay_block;
-      ex.for_each(decent::detail::relay_items<Degree>(elements, block),
-                  decent::detail::relay_update_kernel<T, Degree, Stride>{
-                      b.x.data(), stride, nullptr, b.reference[0].data(), b.template pointers<Degree>(), degree,
-                      &reached, 16.0, false, nullptr, elements, block});
+      auto launch = [&]<decent::detail::relay_finish Finish>() {
+        ex.for_each(decent::detail::relay_items<Degree>(elements, block),
+                    decent::detail::relay_update_kernel<T, Degree, Stride, Finish>{
+                        b.x.data(), stride, nullptr, b.reference[0].data(), b.template pointers<Degree>(), degree,
+                        &reached, 16.0, false, nullptr, elements, block});
+      };
+      if constexpr (Degree > 0 && Stride > 0) {
+        if (heard_all) return launch.template operator()<decent::detail::relay_finish::heard_all>();
+      }
+      launch.template operator()<decent::detail::relay_finish::general>();
     });
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(static_cast<std::size_t>(3 + degree) * elements * sizeof(T)));
-}
-
-/// The update once every worker is heard (C = n = 16, a power of two), as mixing::relaysum launches it: the
-/// branch-free heard_all_exact finish for compile-time shapes, the general one otherwise. Reads x and the relays,
-/// writes x (no x⁽⁰⁾ fill).
-template <class T>
-void bm_relay_update_heard(benchmark::State& state) {
-  using decent::detail::relay_finish;
-  const decent::exec::host ex;
-  const auto degree = static_cast<int>(state.range(0));
-  const auto stride = static_cast<std::size_t>(state.range(1));
-  relay_buffers<T> b(degree, stride);
-  const double reached = 16;
-  for (auto _ : state) {
-    decent::detail::with_relay_shape(degree, stride, [&]<int Degree, int Stride>() {
-      constexpr std::size_t block = decent::detail::relay_block;
-      constexpr relay_finish finish = Degree > 0 && Stride > 0 ? relay_finish::heard_all_exact : relay_finish::general;
-      ex.for_each(decent::detail::relay_items<Degree>(elements, block),
-                  decent::detail::relay_update_kernel<T, Degree, Stride, finish>{
-                      b.x.data(), stride, nullptr, b.reference[0].data(), b.template pointers<Degree>(), degree,
-                      &reached, 16.0, false, nullptr, elements, block, 1.0 / 16});
-    });
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(static_cast<std::size_t>(2 + degree) * elements * sizeof(T)));
+  const std::size_t values = static_cast<std::size_t>((heard_all ? 2 : 3) + degree);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * elements * sizeof(T)));
 }
 
 /// PowerGossip's kernels on a 1000×1000 matrix (the size; `elements` does not apply), rank range(1), two
@@ -324,8 +307,7 @@ BENCHMARK(bm_low_rank_project<float>)->Args({1, 1})->Args({0, 1})->Args({1, 2})-
 BENCHMARK(bm_low_rank_update<float>)->Args({1, 1})->Args({0, 1})->Args({1, 2})->UseRealTime();
 BENCHMARK(bm_acid_exchange<float>)->UseRealTime();
 BENCHMARK(bm_relay_messages<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
-BENCHMARK(bm_relay_update<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
-BENCHMARK(bm_relay_update_heard<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
+BENCHMARK(bm_relay_update<float>)->ArgsProduct({{1, 2, 3, 4}, {1}, {0, 1}})->Args({3, 2, 0})->Args({3, 2, 1})->UseRealTime();
 
 int main(int argc, char** argv) {
   std::vector<char*> rest;
@@ -359,8 +341,9 @@ int main(int argc, char** argv) {
   if (check > 0 && ring > 0)
     std::printf("%-28s %.2f GB/s; two checks per ring mix cost %.2f x the mix kernel's time\n",
                 "bm_check_finite<float>", check / 1e9, (2.0 / check) / (4.0 / ring));
-  for (const char* kernel : {"bm_relay_messages<float>", "bm_relay_update<float>", "bm_relay_update_heard<float>"})
-    for (const char* args : {"1/1", "2/1", "3/1", "3/2", "4/1"}) {
+  for (const char* kernel : {"bm_relay_messages<float>", "bm_relay_update<float>"})
+    for (const char* args : {"1/1", "2/1", "3/1", "3/2", "4/1", "1/1/0", "2/1/0", "3/1/0", "3/2/0", "4/1/0",
+                             "1/1/1", "2/1/1", "3/1/1", "3/2/1", "4/1/1"}) {
       const std::string name = std::string(kernel) + "/" + args + "/real_time";
       if (bw(name) > 0 && triad > 0)
         std::printf("%-40s %.2f GB/s = %.3f x triad\n", name.c_str(), bw(name) / 1e9, bw(name) / triad);

@@ -37,7 +37,6 @@
 /// Determinism: sums in tree-neighbour order, in the tensors' type (f32 in f32; counts in double, exact).
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -301,13 +300,11 @@ class relaysum {
                                                           sl.length, degree});
     const bool by_counts = options_.normalization == relay_normalization::counts;
     using decent::detail::relay_finish;
-    relay_finish finish = relay_finish::general;
+    bool heard_all = false;
     if constexpr (Exec::space == memory_space::host) {
       // Once every worker is heard (C ≥ n, read here from host memory), the model variant's update is S/n.
-      if (options_.variant == relay_variant::model && !by_counts && !options_.update_reference &&
-          *sl.reached.data() >= static_cast<double>(size_))
-        finish = std::has_single_bit(static_cast<unsigned>(size_)) ? relay_finish::heard_all_exact
-                                                                   : relay_finish::heard_all;
+      heard_all = options_.variant == relay_variant::model && !by_counts && !options_.update_reference &&
+                  *sl.reached.data() >= static_cast<double>(size_);
     }
     decent::detail::with_relay_shape(degree, sl.stride, [&]<int Degree, int Stride>() {
       auto launch = [&]<relay_finish Finish>() {
@@ -315,16 +312,11 @@ class relaysum {
                     decent::detail::relay_update_kernel<T, Degree, Stride, Finish>{
                         sl.base, sl.stride, previous_of(sl), sl.state.data(), pointers<Degree>(sl), degree,
                         sl.reached.data(), static_cast<double>(size_), by_counts,
-                        options_.update_reference ? sl.state.data() : nullptr, sl.length, block,
-                        1.0 / static_cast<double>(size_)});
+                        options_.update_reference ? sl.state.data() : nullptr, sl.length, block});
       };
-      // The branch-free finishes serve the compile-time shapes (the run-time ones loop over blocks themselves).
+      // The branch-free finish serves the compile-time shapes (the run-time ones loop over blocks themselves).
       if constexpr (Degree > 0 && Stride > 0) {
-        if (finish == relay_finish::heard_all_exact) {
-          launch.template operator()<relay_finish::heard_all_exact>();
-          return;
-        }
-        if (finish == relay_finish::heard_all) {
+        if (heard_all) {
           launch.template operator()<relay_finish::heard_all>();
           return;
         }

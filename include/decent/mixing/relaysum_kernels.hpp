@@ -178,10 +178,8 @@ struct relay_counts_kernel {
 /// - `general`: every variant and option above, decided per coordinate (uniform branches: what GPUs run, and the
 ///   host for the grad variant, counts, update_reference, x⁽⁰⁾ fills, run-time degrees and strides);
 /// - `heard_all`: the model variant, world_size normalisation, C ≥ n (no fill), no update_reference: x ← S/n,
-///   with no branch in the loop, so that it vectorises (`general` stays scalar in some of GCC's loop versions);
-/// - `heard_all_exact`: the same with n a power of two, multiplying by `inverse` = 1/n: 1/n is exact, and S·(1/n)
-///   and S/n are then the correctly rounded values of the same real number (the same bits, no division).
-enum class relay_finish { general, heard_all, heard_all_exact };
+///   with no branch in the loop, so that it vectorises (`general` stays scalar in some of GCC's loop versions).
+enum class relay_finish { general, heard_all };
 
 template <class T, int Degree, int Stride, relay_finish Finish = relay_finish::general>
 struct relay_update_kernel {
@@ -197,7 +195,6 @@ struct relay_update_kernel {
   T* new_reference = nullptr;  ///< model variant, `update_reference`: x⁽⁰⁾ (the same memory) ← the new x; else null
   std::size_t length = 0;      ///< Degree = 0: the slice's coordinates
   std::size_t block = 1;       ///< Degree = 0: coordinates per item, at most relay_buffer (1 on a GPU)
-  double inverse = 0;          ///< heard_all_exact: 1/n, n a power of two
   [[nodiscard]] std::size_t work_per_item() const
     requires(Degree == 0)
   {
@@ -227,8 +224,6 @@ struct relay_update_kernel {
     // + 0, the general finish's zero fill: a sum of −0 gives +0 in every finish.
     if constexpr (Finish == relay_finish::heard_all) {
       x[at] = (s + T(0)) / static_cast<T>(workers);
-    } else if constexpr (Finish == relay_finish::heard_all_exact) {
-      x[at] = (s + T(0)) * static_cast<T>(inverse);
     } else {
       const double c = *reached;
       const T divisor = static_cast<T>(by_counts ? c : workers);
