@@ -1,7 +1,14 @@
 // Bandwidth of the host executor's kernels as a ratio to plain copies and a STREAM triad measured in the same run
 // (docs/architecture.md target: >= 80% of triad): the gossip mixing kernel, RelaySum's message and update kernels
-// by tree degree and stride, PowerGossip's projection and update on a 1000x1000 matrix, A2CiD2's fused exchange,
-// and the finiteness check. Results on this machine: bench/results/kernels.txt.
+// by tree degree and stride, PowerGossip's projection and update on 1000x1000 and 4000x4000 matrices, A2CiD2's
+// fused exchange, the sign compressor's encoding and decoding, top-k's encoding, and the finiteness check.
+// Results on this machine: bench/results/kernels.txt.
+//
+// Two baselines per kernel in the summary: the triad on 3 buffers of N elements (bm_triad), and a triad of the
+// same footprint as the kernel (3 buffers spanning together the bytes the kernel's buffers span, timed in the
+// summary, best of at least 20 runs and 0.2 s). The second is the fair one where the kernel's buffers and the
+// triad's fall on different sides of a cache size: a degree-3 relay over 7 buffers of 4 MB runs from memory on
+// a 16 MiB L3 while a triad over 3 such buffers runs from the cache.
 //
 // Bytes counted per element: copy 2 (read + write), triad 3, mixing with k neighbours k + 2 (read x and the
 // k received vectors, write x); the others say theirs above their benchmark. Usage:
@@ -9,6 +16,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +29,8 @@
 #include <decent/exec/operations.hpp>
 #include <decent/exec/host.hpp>
 #include <decent/compress/low_rank_kernels.hpp>
+#include <decent/compress/sign.hpp>
+#include <decent/compress/top_k.hpp>
 #include <decent/mixing/acid_kernels.hpp>
 #include <decent/mixing/decoded.hpp>
 #include <decent/mixing/relaysum_kernels.hpp>
@@ -30,6 +40,11 @@
 namespace {
 
 std::size_t elements = std::size_t{1} << 24;  // 64 MiB per f32 buffer: far beyond the caches
+
+/// Records the bytes a kernel's buffers span (each buffer once), for the summary's triad of the same footprint.
+void set_footprint(benchmark::State& state, std::size_t bytes) {
+  state.counters["footprint"] = benchmark::Counter(static_cast<double>(bytes));
+}
 
 using decent::bench::triad_kernel;
 
@@ -93,6 +108,7 @@ void bm_mix(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(static_cast<std::size_t>(k + 2) * elements * sizeof(T)));
+  set_footprint(state, static_cast<std::size_t>(k + 1) * elements * sizeof(T));
 }
 
 /// RelaySum's kernels on one slice of `elements` coordinates (mixing/relaysum_kernels.hpp), model variant, with
@@ -155,6 +171,7 @@ void bm_relay_messages(benchmark::State& state) {
   // x, the relays (a leaf relays nothing back: with one neighbour no relay is read) and the messages.
   const std::size_t values = 1 + static_cast<std::size_t>(degree > 1 ? degree : 0) + static_cast<std::size_t>(degree);
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * elements * sizeof(T)));
+  set_footprint(state, (values + stride - 1) * elements * sizeof(T));  // x spans stride·elements values
 }
 
 template <class T>
@@ -183,31 +200,32 @@ void bm_relay_update(benchmark::State& state) {
   }
   const std::size_t values = static_cast<std::size_t>((heard_all ? 2 : 3) + degree);
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * elements * sizeof(T)));
+  // x (stride·elements values), x⁰ when it is read, the relays.
+  set_footprint(state, (stride + (heard_all ? 0 : 1) + static_cast<std::size_t>(degree)) * elements * sizeof(T));
 }
 
-/// PowerGossip's kernels on a 1000×1000 matrix (the size; `elements` does not apply), rank range(1), two
-/// edges: the products X·Q̂ (range(0) = 1, by rows) or Xᵀ·P̂ (range(0) = 0, by columns) for both edges in one pass,
-/// and the gossip rule's update from the factored differences. Bytes counted: the projection reads X once and
-/// writes the products; the update reads and writes X and reads the factors.
-constexpr std::size_t low_rank_side = 1000;
-
+/// PowerGossip's kernels on a square matrix of side range(2) (1000: 4 MB, the size; 4000: 64 MB, out
+/// of cache; `elements` does not apply), rank range(1), two edges: the products X·Q̂ (range(0) = 1, by rows) or
+/// Xᵀ·P̂ (range(0) = 0, by columns) for both edges in one pass, and the gossip rule's update from the factored
+/// differences. Bytes counted: the projection reads X once and writes the products; the update reads and writes X
+/// and reads the factors.
 template <class T>
 struct low_rank_buffers {
-  explicit low_rank_buffers(std::size_t r) : rank(r) {
+  low_rank_buffers(std::size_t r, std::size_t n) : rank(r), side(n) {
     const decent::exec::host ex;
-    x = ex.allocate<T>(low_rank_side * low_rank_side);
+    x = ex.allocate<T>(side * side);
     decent::exec::fill(ex, x.data(), T(0.5), x.size());
     for (int j = 0; j < 2; ++j) {
       for (auto* list : {&basis, &own, &peer}) {
-        list->push_back(ex.allocate<T>(low_rank_side * r));
-        decent::exec::fill(ex, list->back().data(), T(0.01) * T(j + 1), low_rank_side * r);
+        list->push_back(ex.allocate<T>(side * r));
+        decent::exec::fill(ex, list->back().data(), T(0.01) * T(j + 1), side * r);
       }
       basis_table.push_back(basis.back().data());
       own_table.push_back(own.back().data());
       peer_table.push_back(peer.back().data());
     }
   }
-  std::size_t rank;
+  std::size_t rank, side;
   decent::exec::host_buffer<T> x;
   std::vector<decent::exec::host_buffer<T>> basis, own, peer;
   std::vector<const T*> basis_table, peer_table;
@@ -219,8 +237,8 @@ template <class T>
 void bm_low_rank_project(benchmark::State& state) {
   const decent::exec::host ex;
   const bool by_rows = state.range(0) == 1;
-  low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)));
-  const std::size_t n = low_rank_side;
+  low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)));
+  const std::size_t n = b.side;
   // As compress::low_rank runs it on the host: rows (or blocks of columns), the rank a compile-time constant.
   for (auto _ : state) {
     decent::detail::with_rank(b.rank, [&]<int Rank>() {
@@ -232,14 +250,15 @@ void bm_low_rank_project(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>((n * n + 2 * 2 * n * b.rank) * sizeof(T)));
+  set_footprint(state, (n * n + 2 * 2 * n * b.rank) * sizeof(T));
 }
 
 template <class T>
 void bm_low_rank_update(benchmark::State& state) {
   const decent::exec::host ex;
   const bool by_rows = state.range(0) == 1;
-  low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)));
-  const std::size_t n = low_rank_side;
+  low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)));
+  const std::size_t n = b.side;
   const auto own = b.own_const();
   const double coef[] = {0.3, 0.3};
   // As mixing::decoded_update runs it on the host: a row per item, the rank a compile-time constant.
@@ -255,6 +274,7 @@ void bm_low_rank_update(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>((2 * n * n + 2 * 3 * n * b.rank) * sizeof(T)));
+  set_footprint(state, (n * n + 2 * 3 * n * b.rank) * sizeof(T));
 }
 
 /// A²CiD²'s fused exchange on `elements` coordinates: reads x, x̃ and the peer's x, writes x and x̃ (5 values).
@@ -267,6 +287,42 @@ void bm_acid_exchange(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(5 * elements * sizeof(T)));
+  set_footprint(state, 3 * elements * sizeof(T));
+}
+
+/// The compressors of Choco-SGD on one tensor of `elements` values (compress/sign.hpp, compress/top_k.hpp), as
+/// choco runs them on x − x̂: range(0) = 0, sign encoding (a reduction ‖v‖₁ and a pass packing the signs: v read
+/// twice, the words written); 1, sign decoding into a sum (dst read and written, the words read); 2, top-k
+/// encoding at 1 % (the selection on the host: v read, its magnitudes compared; the message written). Bytes
+/// counted: those transfers; a compressor is at bandwidth when it moves them at the triad's rate.
+template <class T>
+void bm_compressor(benchmark::State& state) {
+  const decent::exec::host ex;
+  const int which = static_cast<int>(state.range(0));
+  auto buf = make_buffers<T>(2);
+  // Values of both signs and distinct magnitudes, as a difference x − x̂ has (a constant buffer would make the
+  // selection trivial).
+  for (std::size_t i = 0; i < elements; ++i) buf[0].data()[i] = T(static_cast<double>((i * 2654435761u) % 1000003) / 1000003.0 - 0.5);
+  const decent::shape shape{static_cast<std::int64_t>(elements)};
+  const decent::tensor_view<T> v{buf[0].data(), shape, decent::memory_space::host};
+  const decent::tensor_view<T> dst{buf[1].data(), shape, decent::memory_space::host};
+  const decent::compress::sign<decent::exec::host, T> sign;
+  const decent::compress::top_k<decent::exec::host, T> top_k({0.01});
+  const std::size_t bytes = which == 2 ? top_k.message_bytes(shape) : sign.message_bytes(shape);
+  std::vector<std::byte> message(bytes);
+  if (which == 1) sign.encode(ex, v, message.data());  // the message decoded
+  for (auto _ : state) {
+    if (which == 0) sign.encode(ex, v, message.data());
+    else if (which == 1) sign.decode_add(ex, message.data(), 0.25, dst);
+    else top_k.encode(ex, v, message.data());
+    benchmark::ClobberMemory();
+  }
+  const std::size_t values = which == 0 ? 2 : which == 1 ? 2 : 1;
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * elements * sizeof(T) + bytes));
+  // The tensor and the message; top-k also spans its host staging (a copy of v and n 32-bit indices).
+  const std::size_t staging = which == 2 ? elements * (sizeof(T) + sizeof(std::uint32_t)) : 0;
+  set_footprint(state, elements * sizeof(T) + staging + bytes);
+  state.SetLabel(which == 0 ? "sign encode" : which == 1 ? "sign decode" : "top-k encode (1%)");
 }
 
 /// The opt-in finiteness check (`check_finite(true)`): one reduction over the model, read once.
@@ -281,18 +337,51 @@ void bm_check_finite(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(elements * sizeof(T)));
 }
 
-/// Console output as usual, plus each run's bandwidth kept for the ratio summary.
+/// Console output as usual, plus each run's bandwidth, footprint and label kept for the ratio summary.
 class ratio_reporter : public benchmark::ConsoleReporter {
  public:
-  std::map<std::string, double> bandwidth;
+  std::vector<std::string> order;
+  std::map<std::string, double> bandwidth, footprint;
+  std::map<std::string, std::string> label;
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
       const auto it = r.counters.find("bytes_per_second");
-      if (it != r.counters.end() && r.run_type == Run::RT_Iteration) bandwidth[r.benchmark_name()] = it->second.value;
+      if (it == r.counters.end() || r.run_type != Run::RT_Iteration) continue;
+      const std::string name = r.benchmark_name();
+      if (!bandwidth.contains(name)) order.push_back(name);
+      bandwidth[name] = it->second.value;
+      const auto f = r.counters.find("footprint");
+      if (f != r.counters.end()) footprint[name] = f->second.value;
+      label[name] = r.report_label;
     }
     ConsoleReporter::ReportRuns(runs);
   }
 };
+
+/// The f32 triad on 3 buffers spanning `bytes` together (first touch by the executor's threads), in bytes per
+/// second: the best of at least 20 runs and 0.2 s, after 3 unmeasured ones.
+double footprint_triad(std::size_t bytes) {
+  const decent::exec::host ex;
+  const std::size_t n = std::max<std::size_t>(bytes / (3 * sizeof(float)), 1024);
+  std::vector<decent::exec::host_buffer<float>> buf;
+  for (int k = 0; k < 3; ++k) {
+    buf.push_back(ex.allocate<float>(n));
+    decent::exec::fill(ex, buf.back().data(), 1.0f / float(k + 3), n);
+  }
+  const triad_kernel<float> triad{buf[0].data(), buf[1].data(), buf[2].data(), 0.5f};
+  using clock = std::chrono::steady_clock;
+  for (int k = 0; k < 3; ++k) ex.for_each(n, triad);
+  double best = 1e30, spent = 0;
+  for (int runs = 0; runs < 20 || spent < 0.2; ++runs) {
+    const auto start = clock::now();
+    ex.for_each(n, triad);
+    const double s = std::chrono::duration<double>(clock::now() - start).count();
+    best = std::min(best, s);
+    spent += s;
+  }
+  benchmark::DoNotOptimize(buf[0].data()[n / 2]);
+  return static_cast<double>(3 * n * sizeof(float)) / best;
+}
 
 }  // namespace
 
@@ -303,9 +392,10 @@ BENCHMARK(bm_mix<float>)->Arg(1)->Arg(2)->Arg(4)->UseRealTime();
 BENCHMARK(bm_mix<double>)->Arg(2)->UseRealTime();
 BENCHMARK(bm_copy<double>)->UseRealTime();
 BENCHMARK(bm_check_finite<float>)->UseRealTime();
-BENCHMARK(bm_low_rank_project<float>)->Args({1, 1})->Args({0, 1})->Args({1, 2})->UseRealTime();
-BENCHMARK(bm_low_rank_update<float>)->Args({1, 1})->Args({0, 1})->Args({1, 2})->UseRealTime();
+BENCHMARK(bm_low_rank_project<float>)->ArgsProduct({{1, 0}, {1, 2}, {1000, 4000}})->UseRealTime();
+BENCHMARK(bm_low_rank_update<float>)->ArgsProduct({{1, 0}, {1, 2}, {1000, 4000}})->UseRealTime();
 BENCHMARK(bm_acid_exchange<float>)->UseRealTime();
+BENCHMARK(bm_compressor<float>)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(bm_relay_messages<float>)->Args({1, 1})->Args({2, 1})->Args({3, 1})->Args({3, 2})->Args({4, 1})->UseRealTime();
 BENCHMARK(bm_relay_update<float>)->ArgsProduct({{1, 2, 3, 4}, {1}, {0, 1}})->Args({3, 2, 0})->Args({3, 2, 1})->UseRealTime();
 
@@ -341,19 +431,20 @@ int main(int argc, char** argv) {
   if (check > 0 && ring > 0)
     std::printf("%-28s %.2f GB/s; two checks per ring mix cost %.2f x the mix kernel's time\n",
                 "bm_check_finite<float>", check / 1e9, (2.0 / check) / (4.0 / ring));
-  for (const char* kernel : {"bm_relay_messages<float>", "bm_relay_update<float>"})
-    for (const char* args : {"1/1", "2/1", "3/1", "3/2", "4/1", "1/1/0", "2/1/0", "3/1/0", "3/2/0", "4/1/0",
-                             "1/1/1", "2/1/1", "3/1/1", "3/2/1", "4/1/1"}) {
-      const std::string name = std::string(kernel) + "/" + args + "/real_time";
-      if (bw(name) > 0 && triad > 0)
-        std::printf("%-40s %.2f GB/s = %.3f x triad\n", name.c_str(), bw(name) / 1e9, bw(name) / triad);
-    }
-  for (const char* name : {"bm_low_rank_project<float>/1/1/real_time", "bm_low_rank_project<float>/0/1/real_time",
-                           "bm_low_rank_project<float>/1/2/real_time", "bm_low_rank_update<float>/1/1/real_time",
-                           "bm_low_rank_update<float>/0/1/real_time", "bm_low_rank_update<float>/1/2/real_time",
-                           "bm_acid_exchange<float>/real_time"})
-    if (bw(name) > 0 && triad > 0)
-      std::printf("%-40s %.2f GB/s = %.3f x triad\n", name, bw(name) / 1e9, bw(name) / triad);
+  // Every other kernel against both triads: the one of N elements above and one of its own footprint.
+  std::map<std::size_t, double> same_footprint;
+  std::printf("%-46s %10s %9s %21s\n", "kernel", "GB/s", "x triad", "x triad, same bytes");
+  for (const std::string& name : reporter.order) {
+    if (name.starts_with("bm_memcpy") || name.starts_with("bm_copy") || name.starts_with("bm_triad") ||
+        name.starts_with("bm_check_finite") || name.starts_with("bm_mix<double>") || !reporter.footprint.contains(name))
+      continue;
+    const auto bytes = static_cast<std::size_t>(reporter.footprint[name]);
+    if (!same_footprint.contains(bytes)) same_footprint[bytes] = footprint_triad(bytes);
+    const double own = same_footprint[bytes];
+    std::printf("%-46s %10.2f %9.3f %9.3f (%.1f MB: %.1f GB/s) %s\n", name.c_str(), bw(name) / 1e9,
+                triad > 0 ? bw(name) / triad : 0.0, bw(name) / own, static_cast<double>(bytes) / 1e6, own / 1e9,
+                reporter.label[name].c_str());
+  }
   benchmark::Shutdown();
   return 0;
 }
