@@ -48,13 +48,14 @@ void set_footprint(benchmark::State& state, std::size_t bytes) {
 
 using decent::bench::triad_kernel;
 
+/// `count` buffers of `n` values (default `elements`).
 template <class T>
-std::vector<decent::exec::host_buffer<T>> make_buffers(std::size_t count) {
+std::vector<decent::exec::host_buffer<T>> make_buffers(std::size_t count, std::size_t n = elements) {
   const decent::exec::host ex;
   std::vector<decent::exec::host_buffer<T>> out;
   for (std::size_t k = 0; k < count; ++k) {
-    out.push_back(ex.allocate<T>(elements));
-    decent::exec::fill(ex, out.back().data(), T(1) / T(k + 3), elements);  // first touch by the same threads that run kernels
+    out.push_back(ex.allocate<T>(n));
+    decent::exec::fill(ex, out.back().data(), T(1) / T(k + 3), n);  // first touch by the same threads that run kernels
   }
   return out;
 }
@@ -317,7 +318,7 @@ void bm_compressor(benchmark::State& state) {
     else top_k.encode(ex, v, message.data());
     benchmark::ClobberMemory();
   }
-  const std::size_t values = which == 0 ? 2 : which == 1 ? 2 : 1;
+  const std::size_t values = which == 2 ? 1 : 2;  // v once (top-k), v twice or dst read and written (sign)
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * elements * sizeof(T) + bytes));
   // The tensor and the message; top-k also spans its host staging (a copy of v and n 32-bit indices).
   const std::size_t staging = which == 2 ? elements * (sizeof(T) + sizeof(std::uint32_t)) : 0;
@@ -358,16 +359,11 @@ class ratio_reporter : public benchmark::ConsoleReporter {
   }
 };
 
-/// The f32 triad on 3 buffers spanning `bytes` together (first touch by the executor's threads), in bytes per
-/// second: the best of at least 20 runs and 0.2 s, after 3 unmeasured ones.
+/// bm_triad's kernel on 3 buffers spanning `bytes` together, in bytes per second: the best of at least 20 runs and 0.2 s, after 3 unmeasured ones.
 double footprint_triad(std::size_t bytes) {
   const decent::exec::host ex;
   const std::size_t n = std::max<std::size_t>(bytes / (3 * sizeof(float)), 1024);
-  std::vector<decent::exec::host_buffer<float>> buf;
-  for (int k = 0; k < 3; ++k) {
-    buf.push_back(ex.allocate<float>(n));
-    decent::exec::fill(ex, buf.back().data(), 1.0f / float(k + 3), n);
-  }
+  auto buf = make_buffers<float>(3, n);
   const triad_kernel<float> triad{buf[0].data(), buf[1].data(), buf[2].data(), 0.5f};
   using clock = std::chrono::steady_clock;
   for (int k = 0; k < 3; ++k) ex.for_each(n, triad);
