@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,78 @@ TEST_CASE("top-k: the k largest magnitudes, ties to the lower index, as indices 
   using top_k_t = compress::top_k<exec::host, double>;
   CHECK_THROWS_AS(top_k_t(compress::top_k_options{0.0}), invalid_argument);
   CHECK_THROWS_AS(top_k_t(compress::top_k_options{1.5}), invalid_argument);
+}
+
+namespace {
+
+/// Top-k's message for `v` as the definition writes it: a stable sort of the indices by decreasing magnitude
+/// (ties stay in index order, so the lower index wins), the first k in ascending order, and their values.
+template <class T>
+std::vector<std::byte> top_k_by_sorting(const compress::top_k<exec::host, T>& c, const std::vector<T>& v) {
+  const std::size_t k = c.kept(v.size());
+  std::vector<std::uint32_t> order(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const T ma = std::isnan(v[a]) ? std::numeric_limits<T>::infinity() : std::abs(v[a]);
+    const T mb = std::isnan(v[b]) ? std::numeric_limits<T>::infinity() : std::abs(v[b]);
+    return ma > mb || (ma == mb && std::isnan(v[a]) && !std::isnan(v[b]));  // a NaN above infinity
+  });
+  order.resize(k);
+  std::sort(order.begin(), order.end());
+  std::vector<std::byte> message(c.message_bytes(shape{static_cast<std::int64_t>(v.size())}), std::byte{0});
+  std::memcpy(message.data(), order.data(), 4 * k);
+  const std::size_t values = message.size() - k * sizeof(T);
+  for (std::size_t m = 0; m < k; ++m) std::memcpy(message.data() + values + m * sizeof(T), &v[order[m]], sizeof(T));
+  return message;
+}
+
+template <class T>
+std::vector<std::byte> top_k_message(const compress::top_k<exec::host, T>& c, const exec::host& on, std::vector<T> v) {
+  std::vector<std::byte> message(c.message_bytes(shape{static_cast<std::int64_t>(v.size())}), std::byte{0x5a});
+  c.encode(on, tensor_view<T>{v.data(), shape{static_cast<std::int64_t>(v.size())}, memory_space::host}, message.data());
+  return message;
+}
+
+}  // namespace
+
+TEST_CASE("top-k's selection is the sorting definition's, byte for byte, on data that fools its sample") {
+  // Large tensors take the sampled path (a floor from a strided sample, one collecting pass); data that the sample
+  // misjudges falls back to the exact selection on the whole tensor. Both must give the definition's message, on
+  // one thread or two, for float and double.
+  const auto check_all = [](auto zero, std::size_t n, double fraction, const auto& make) {
+    using T = decltype(zero);
+    std::vector<T> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<T>(make(i));
+    const compress::top_k<exec::host, T> c({fraction});
+    const auto expected = top_k_by_sorting(c, v);
+    CHECK(top_k_message(c, exec::host(1), v) == expected);
+    CHECK(top_k_message(c, exec::host(2), v) == expected);
+    CHECK(top_k_message(c, exec::host(2), v) == expected);  // again: the scratch of the last call is reused
+  };
+  const random_stream s{7, 1, 0};
+  const std::size_t big = std::size_t{1} << 20;
+  for (const double f : {0.001, 0.01, 0.05, 0.3, 1.0}) {
+    CAPTURE(f);
+    // Distinct magnitudes of both signs (the sample is right).
+    check_all(0.0f, big, f, [&](std::size_t i) { return s.normal(i); });
+    check_all(0.0, big + 12345, f, [&](std::size_t i) { return s.normal(i); });
+    // Few magnitudes, many ties across chunks; −0 ties +0.
+    check_all(0.0f, big, f, [](std::size_t i) { return (i % 7 == 0 ? -1.0 : 1.0) * static_cast<double>(i * 2654435761u % 5); });
+    // All zero: the floor is 0, every chunk overflows its room.
+    check_all(0.0f, big, f, [](std::size_t i) { return i % 2 ? -0.0 : 0.0; });
+    // Large exactly where the sample looks: at 3 % the floor (1.0) is reached by 16384 entries, fewer than k.
+    check_all(0.0f, big, f, [&](std::size_t i) { return i % 64 == 0 ? 1.0 : 0.4 * s.uniform(i); });
+    // A ramp (sorted data) and sizes around the sampled path's threshold.
+    check_all(0.0, (std::size_t{1} << 16) - 1, f, [](std::size_t i) { return static_cast<double>(i); });
+    check_all(0.0, std::size_t{1} << 16, f, [](std::size_t i) { return -static_cast<double>(i); });
+  }
+  check_all(0.0f, big, 0.03, [&](std::size_t i) { return i % 64 == 0 ? 1.0 : 0.4 * s.uniform(i); });
+  // Infinities and NaNs: a NaN is above every number, an infinity above every finite one.
+  check_all(0.0f, big, 0.01, [&](std::size_t i) {
+    return i % 5000 == 0 ? std::numeric_limits<double>::quiet_NaN()
+           : i % 3001 == 0 ? -std::numeric_limits<double>::infinity()
+                           : s.normal(i);
+  });
 }
 
 TEST_CASE("choco with the identity compressor and gamma 1 is plain gossip") {

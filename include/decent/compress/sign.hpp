@@ -4,10 +4,13 @@
 /// per tensor, with the signs bit-packed (sign(0) counts as +). A non-linear vector compressor.
 ///
 /// Message of a tensor of n elements: the scale (one T) followed by ⌈n/32⌉ 32-bit words of signs:
-/// sizeof(T) + 4⌈n/32⌉ bytes. Encoding is one reduction and one pass; decoding one pass.
+/// sizeof(T) + 4⌈n/32⌉ bytes. Encoding reads v once on the host (a reduction and the packing, block by block) and
+/// twice on a device (a reduction, then a pass); decoding is one pass.
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <decent/compress/compressor.hpp>
 #include <decent/core/tensor.hpp>
@@ -36,9 +39,23 @@ class sign {
 
   void encode(const Exec& ex, tensor_view<T> v, std::byte* message) const {
     const std::size_t n = v.numel();
-    const double scale = n ? ex.sum(n, decent::detail::abs_term<T>{v.data}) / static_cast<double>(n) : 0.0;
+    double l1 = 0;
+    if constexpr (std::same_as<Exec, exec::host>) {
+      // One pass: each block of ex.sum's partial sums is summed and packed while it is in cache; the partials
+      // are then added as ex.sum adds them (in order from 0; one block is its own sum), so the same bits.
+      constexpr std::size_t block = exec::host::reduction_block;
+      static_assert(block % 32 == 0, "a reduction block holds whole sign words");
+      std::vector<double> partial((n + block - 1) / block);
+      ex.for_each(partial.size(), decent::detail::abs_sum_and_signs_kernel<T>{v.data, n, block, bitmap(message),
+                                                                               partial.data()});
+      if (partial.size() == 1) l1 = partial[0];
+      else for (double p : partial) l1 += p;
+    } else {
+      l1 = ex.sum(n, decent::detail::abs_term<T>{v.data});
+      ex.for_each(words(n), decent::detail::pack_signs_kernel<T>{v.data, n, bitmap(message)});
+    }
+    const double scale = n ? l1 / static_cast<double>(n) : 0.0;
     exec::fill(ex, reinterpret_cast<T*>(message), static_cast<T>(scale), 1);
-    ex.for_each(words(n), decent::detail::pack_signs_kernel<T>{v.data, n, bitmap(message)});
   }
 
   void decode_add(const Exec& ex, const std::byte* message, double coef, tensor_view<T> dst) const {

@@ -5,11 +5,14 @@
 /// Each piece of math is written once, as a trivially copyable functor with a `DECENT_HD` call operator taking
 /// an element (or row) index; `exec::host` runs it in a loop, `exec::cuda` in a kernel.
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <decent/core/config.hpp>
+#include <decent/exec/kernels.hpp>
 
 namespace decent::detail {
 
@@ -46,6 +49,24 @@ struct pack_signs_kernel {
     for (std::size_t b = 0; b < 32 && 32 * w + b < n; ++b)
       if (v[32 * w + b] >= T(0)) bits |= std::uint32_t{1} << b;
     words[w] = bits;
+  }
+};
+
+/// Block b of the sign encoding on the host (`block` elements, a multiple of 32): partial[b] = Σ |v[i]| over the
+/// block in index order from 0 (block_sum of abs_term: exec::host::sum's partial), and the block's sign words,
+/// while the block is in cache.
+template <class T>
+struct abs_sum_and_signs_kernel {
+  const T* v;
+  std::size_t n, block;
+  std::uint32_t* words;
+  double* partial;
+  [[nodiscard]] std::size_t work_per_item() const { return block; }
+  void operator()(std::size_t b) const {
+    const std::size_t begin = b * block, end = n - begin < block ? n : begin + block;
+    partial[b] = block_sum(abs_term<T>{v}, begin, end);
+    const pack_signs_kernel<T> pack{v, n, words};
+    for (std::size_t w = begin / 32; 32 * w < end; ++w) pack(w);
   }
 };
 
@@ -91,6 +112,41 @@ struct add_signs_kernel {
   /// v + c·(bit ? 1 : −1), without a branch (the signs of real data are unpredictable).
   DECENT_HD static T add(T v, std::uint32_t bit, double c) {
     return static_cast<T>(static_cast<double>(v) + c * static_cast<double>(2 * static_cast<int>(bit) - 1));
+  }
+};
+
+/// The key that orders magnitudes: the bits of |v| (an unsigned integer of T's width, sign bit cleared). For IEEE
+/// numbers the integers compare as the magnitudes do (−0 and +0 are one key); a NaN's key is above infinity's.
+template <class T>
+using magnitude_key_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+template <class T>
+magnitude_key_t<T> magnitude_key(T v) {
+  static_assert(std::is_floating_point_v<T> && (sizeof(T) == 4 || sizeof(T) == 8), "magnitude_key: float or double");
+  using K = magnitude_key_t<T>;
+  return std::bit_cast<K>(v) & ~(K{1} << (8 * sizeof(K) - 1));
+}
+
+/// Chunk c of top-k's collecting pass (host only): the indices i of [c·chunk, min(n, (c+1)·chunk)) in ascending
+/// order whose magnitude key reaches `floor`, the first `room` of them at found[c·room…], and their number (which
+/// may exceed `room`: the caller then falls back) at count[c].
+template <class T>
+struct collect_at_least_kernel {
+  const T* v;
+  std::size_t n, chunk, room;
+  magnitude_key_t<T> floor;
+  std::uint32_t* found;
+  std::size_t* count;
+  [[nodiscard]] std::size_t work_per_item() const { return chunk; }
+  void operator()(std::size_t c) const {
+    std::uint32_t* const out = found + c * room;
+    const std::size_t end = n - c * chunk < chunk ? n : (c + 1) * chunk;
+    std::size_t m = 0;
+    for (std::size_t i = c * chunk; i < end; ++i)
+      if (magnitude_key(v[i]) >= floor) {
+        if (m < room) out[m] = static_cast<std::uint32_t>(i);
+        ++m;
+      }
+    count[c] = m;
   }
 };
 
