@@ -246,6 +246,7 @@ void bm_low_rank_project(benchmark::State& state) {
       decent::detail::low_rank_project_kernel<T, decent::detail::host_product_block, Rank> project{
           b.x.data(), n, n, b.rank, by_rows, b.basis_table.data(), b.own_table.data(), 2};
       project.width = decent::detail::host_product_width(n, ex.threads());
+      project.rows = decent::detail::host_product_rows<T, Rank>();
       ex.for_each(project.items(), project);
     });
     benchmark::ClobberMemory();

@@ -387,7 +387,8 @@ TEST_CASE("the projections give the same bits in every form: host blocks and com
   // (5: runtime rank only), in f32 and f64 (where a change of the sums' order shows in the last bits). The host
   // form (blocks of 16, 128 or host_product_block columns, rank at compile time, two threads) must equal the device
   // form (one row or column per item, runtime rank) bit for bit, and both the sums computed here. 9×1100: two full
-  // blocks of 512 columns and a partial one.
+  // blocks of 512 columns and a partial one. By rows, items of 1, 3, host_product_rows (ranks 1, 2) and 8 rows (the
+  // host's blocks of rows at ranks 1 and 2, with every remainder).
   static_assert(detail::host_product_block == 512, "the sizes below are chosen for blocks of up to 512 columns");
   auto check = [&]<class T>() {
   for (const std::pair<std::size_t, std::size_t>& size : {std::pair<std::size_t, std::size_t>{37, 43}, {9, 300}, {6, 130}, {8, 16}, {11, 7}, {9, 1100}})
@@ -420,17 +421,21 @@ TEST_CASE("the projections give the same bits in every form: host blocks and com
       const detail::low_rank_project_kernel<T, 1, 0> device{x.data(), a, b, r, by_rows, basis_table.data(),
                                                                 device_table.data(), edges};
       exec::host(1).for_each(device.items(), device);
-      for (const std::size_t width : {std::size_t{16}, std::size_t{128}, detail::host_product_block}) {
-        CAPTURE(width);
-        for (auto& out : host_out) std::fill(out.begin(), out.end(), T(-1));
-        detail::with_rank(r, [&]<int Rank>() {
-          detail::low_rank_project_kernel<T, detail::host_product_block, Rank> host{
-              x.data(), a, b, r, by_rows, basis_table.data(), host_table.data(), edges};
-          host.width = width;
-          ex.for_each(host.items(), host);
-        });
-        CHECK(host_out == device_out);
-      }
+      for (const std::size_t width : {std::size_t{16}, std::size_t{128}, detail::host_product_block})
+        for (const std::size_t rows : {std::size_t{1}, std::size_t{3}, detail::host_product_rows<T, 1>(),
+                                       detail::host_product_rows<T, 2>(), std::size_t{8}}) {
+          CAPTURE(width);
+          CAPTURE(rows);
+          for (auto& out : host_out) std::fill(out.begin(), out.end(), T(-1));
+          detail::with_rank(r, [&]<int Rank>() {
+            detail::low_rank_project_kernel<T, detail::host_product_block, Rank> host{
+                x.data(), a, b, r, by_rows, basis_table.data(), host_table.data(), edges};
+            host.width = width;
+            host.rows = rows;
+            ex.for_each(host.items(), host);
+          });
+          CHECK(host_out == device_out);
+        }
       // The documented orders, computed here in T (the tensors' type): by rows 8 lanes (k mod 8) combined as a
       // tree, by columns in row order. And against double sums, so that the f32 sums are known to be close.
       bool same = true;

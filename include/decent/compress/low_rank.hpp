@@ -147,8 +147,10 @@ class low_rank {
           constexpr std::size_t block = Exec::space == memory_space::host ? decent::detail::host_product_block : 1;
           decent::detail::low_rank_project_kernel<T, block, Rank> project{
               m.x, m.a, m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), static_cast<int>(g.peers.size())};
-          if constexpr (Exec::space == memory_space::host && requires { ctx.exec.threads(); })
+          if constexpr (Exec::space == memory_space::host && requires { ctx.exec.threads(); }) {
             project.width = decent::detail::host_product_width(m.b, ctx.exec.threads());
+            project.rows = decent::detail::host_product_rows<T, Rank>();
+          }
           ctx.exec.for_each(project.items(), project);
         });
         const std::size_t bytes = message_rows * m.r * sizeof(T);

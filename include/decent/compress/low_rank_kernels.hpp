@@ -67,10 +67,10 @@ struct orthonormalize_bases_kernel {
 };
 
 /// PowerGossip's products of one matrix X (a×b) with the bases of all its edges, one pass over X: by rows,
-/// out[j] = X·basis[j] (basis b×r; item = a row of X, summed as `times_basis_row`), by columns, out[j] =
-/// Xᵀ·basis[j] (basis a×r; item = a block of `width` ≤ `Block` columns of X, summed as `transposed_times_basis_row`).
-/// The values are the same for any Block and width (`host_product_block` and `host_product_width` on the host, 1
-/// on devices) and Rank (r at compile time
+/// out[j] = X·basis[j] (basis b×r; item = a block of `rows` rows of X, summed as `times_basis_row`), by columns,
+/// out[j] = Xᵀ·basis[j] (basis a×r; item = a block of `width` ≤ `Block` columns of X, summed as
+/// `transposed_times_basis_row`). The values are the same for any Block, width and rows (`host_product_block`,
+/// `host_product_width` and `host_product_rows` on the host, 1 on devices) and Rank (r at compile time
 /// for r ≤ `max_fixed_rank`, else 0) — on one compiler: nvcc fuses multiply-adds by default, so devices may differ
 /// from the host in the last bits.
 template <class T, std::size_t Block = 1, int Rank = 0>
@@ -82,21 +82,28 @@ struct low_rank_project_kernel {
   T* const* out;
   int edges;
   std::size_t width = Block;  ///< by columns: columns per item, 1 … Block (the host: `host_product_width`)
+  std::size_t rows = 1;       ///< by rows: rows per item (the host: `host_product_rows<T>()`)
   /// Columns per item: `width`, within 1 … Block (the stack table's size).
   [[nodiscard]] DECENT_HD std::size_t columns_per_item() const {
     return width < 1 ? 1 : width > Block ? Block : width;
   }
-  /// Work items: the rows of X (by rows), blocks of `columns_per_item()` columns (by columns).
-  [[nodiscard]] std::size_t items() const { return by_rows ? a : (b + columns_per_item() - 1) / columns_per_item(); }
+  /// Rows per item by rows: `rows`, at least 1.
+  [[nodiscard]] DECENT_HD std::size_t rows_per_item() const { return rows < 1 ? 1 : rows; }
+  /// Work items: blocks of `rows_per_item()` rows of X (by rows), of `columns_per_item()` columns (by columns).
+  [[nodiscard]] std::size_t items() const {
+    return by_rows ? (a + rows_per_item() - 1) / rows_per_item() : (b + columns_per_item() - 1) / columns_per_item();
+  }
   /// Elements of X one item reads, times the edges, for the host executor's choice of threads.
   [[nodiscard]] std::size_t work_per_item() const {
-    return (by_rows ? b : columns_per_item() * a) * static_cast<std::size_t>(edges);
+    return (by_rows ? rows_per_item() * b : columns_per_item() * a) * static_cast<std::size_t>(edges);
   }
   DECENT_HD void operator()(std::size_t item) const {
     if (by_rows) {
-      if constexpr (Rank > 0) times_bases_row_fixed<Rank>(x, b, basis, out, edges, item);
+      const std::size_t h = rows_per_item(), first = item * h, count = a - first < h ? a - first : h;
+      if constexpr (Rank > 0) times_bases_rows_fixed<Rank>(x, b, basis, out, edges, first, count);
       else
-        for (int j = 0; j < edges; ++j) times_basis_row(x, b, basis[j], r, item, out[j]);
+        for (std::size_t i = first; i < first + count; ++i)
+          for (int j = 0; j < edges; ++j) times_basis_row(x, b, basis[j], r, i, out[j]);
       return;
     }
     const std::size_t w = columns_per_item(), first = item * w, count = b - first < w ? b - first : w;

@@ -262,6 +262,111 @@ inline void pair_dot(const float* x, const float* q, std::size_t n, float* xq) {
 }
 #endif
 
+/// The width of the host's vectors in the row products of several rows (`host_rows_dot`): 32 bytes where the
+/// compiler may use AVX (-mavx, -march=native), else 16 (SSE2, x86-64's baseline); the vector registers it may
+/// hold the lanes in: 32 with AVX-512, else 16. The sums do not depend on either (each lane is the scalar
+/// `lane_sums`' lane).
+#if defined(__AVX__)
+inline constexpr std::size_t host_vector_bytes = 32;
+#else
+inline constexpr std::size_t host_vector_bytes = 16;
+#endif
+#if defined(__AVX512F__)
+inline constexpr std::size_t host_vector_registers = 32;
+#else
+inline constexpr std::size_t host_vector_registers = 16;
+#endif
+
+/// Rows of X one host work item of X·Q̂ by rows takes at rank `Rank` (`host_rows_dot`, ranks 1 and 2): as many
+/// as keep the lanes of two bases in half the vector registers (float, rank 1: 2 rows in SSE2, 4 with AVX, 8 with
+/// AVX-512; rank 2: 1, 2, 4). One row's eight lanes form a chain of dependent adds per vector; rows side by side
+/// are independent chains, which is what lets a multiply-add per element run at the rate of the loads rather
+/// than of the add's latency, and the bases' vectors are loaded once for all the rows. Other ranks: 1.
+template <class T, int Rank = 1>
+[[nodiscard]] constexpr std::size_t host_product_rows() {
+  if constexpr (Rank < 1 || Rank > 2) {
+    return 1;  // the other ranks go a row at a time
+  } else {
+    const std::size_t width = host_vector_bytes / sizeof(T), vectors = width >= 8 ? 1 : 8 / width;
+    const std::size_t rows = host_vector_registers / 2 / (2 * static_cast<std::size_t>(Rank) * vectors);
+    return rows < 1 ? 1 : rows;
+  }
+}
+
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define DECENT_HOST_ROW_BLOCKS 1
+/// The host's vectors of T for the row blocks (`host_vector_bytes` wide).
+template <class T>
+struct host_vector {
+  typedef T type __attribute__((vector_size(host_vector_bytes)));
+  static constexpr std::size_t width = host_vector_bytes / sizeof(T);
+};
+
+/// The two columns of `width` consecutive rows of a basis of rank 2 (row-major: 2·width values from q), as two
+/// vectors: even = q[0], q[2], …; odd = q[1], q[3], ….
+template <class T>
+inline void deinterleave_pairs(const T* q, typename host_vector<T>::type& even, typename host_vector<T>::type& odd) {
+  using vector = typename host_vector<T>::type;
+  constexpr std::size_t width = host_vector<T>::width;
+  vector lo, hi;
+  __builtin_memcpy(&lo, q, sizeof lo);
+  __builtin_memcpy(&hi, q + width, sizeof hi);
+  if constexpr (width == 2) {
+    even = __builtin_shufflevector(lo, hi, 0, 2);
+    odd = __builtin_shufflevector(lo, hi, 1, 3);
+  } else if constexpr (width == 4) {
+    even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+    odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+  } else {
+    static_assert(width == 8, "deinterleave_pairs: 2, 4 or 8 lanes");
+    even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+    odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
+  }
+}
+
+/// Rows i0 … i0 + Rows − 1 of P_e = X·Q_e for `Bases` bases of rank `Rank` (1 or 2; Q_e b×Rank row-major, P_e
+/// a×Rank), in one pass over the rows: each sum is `strided_dot`'s (lane l of column c sums the terms k ≡ l (mod 8)
+/// in increasing k, the same tail and tree), the lanes in `host_vector_bytes` vectors, every (row, basis, column)
+/// its own accumulators. The bases' vectors (at rank 2, their columns split apart) are made once per step for all
+/// the rows.
+template <std::size_t Rows, std::size_t Bases, int Rank, class T>
+inline void host_rows_dot(const T* x, std::size_t b, const T* const* q, T* const* p, std::size_t i0) {
+  static_assert(Rank == 1 || Rank == 2, "host_rows_dot: ranks 1 and 2");
+  using vector = typename host_vector<T>::type;
+  constexpr std::size_t width = host_vector<T>::width, per = 8 / width, rank = static_cast<std::size_t>(Rank);
+  static_assert(per * width == 8, "host_rows_dot: eight lanes in whole vectors");
+  vector acc[Rows][Bases][rank][per] = {};
+  std::size_t k = 0;
+  for (; k + 8 <= b; k += 8) {
+    vector qv[Bases][rank][per];
+    for (std::size_t e = 0; e < Bases; ++e)
+      for (std::size_t v = 0; v < per; ++v) {
+        if constexpr (Rank == 1) __builtin_memcpy(&qv[e][0][v], q[e] + k + v * width, sizeof(vector));
+        else deinterleave_pairs(q[e] + 2 * (k + v * width), qv[e][0][v], qv[e][1][v]);
+      }
+    for (std::size_t h = 0; h < Rows; ++h)
+      for (std::size_t v = 0; v < per; ++v) {
+        vector xv;
+        __builtin_memcpy(&xv, x + (i0 + h) * b + k + v * width, sizeof xv);
+        for (std::size_t e = 0; e < Bases; ++e)
+          for (std::size_t c = 0; c < rank; ++c) acc[h][e][c][v] += xv * qv[e][c][v];
+      }
+  }
+  for (std::size_t h = 0; h < Rows; ++h)
+    for (std::size_t e = 0; e < Bases; ++e)
+      for (std::size_t c = 0; c < rank; ++c) {
+        T lane[8];
+        for (std::size_t v = 0; v < per; ++v)
+          for (std::size_t l = 0; l < width; ++l) lane[v * width + l] = acc[h][e][c][v][l];
+        lane_sums<T> all{lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7]};
+        all.add_tail(x + (i0 + h) * b + k, q[e] + k * rank + c, rank, b - k);
+        p[e][(i0 + h) * rank + c] = all.total();
+      }
+}
+#endif
+#endif
+
 /// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in T, summed as
 /// `strided_dot` (8 interleaved lanes). `times_bases_row_fixed` is the same with r at compile time.
 template <class T>
@@ -290,6 +395,33 @@ DECENT_HD void times_bases_row_fixed(const T* x, std::size_t b, const T* const* 
       strided_dot2<rank>(row, q[j] + c, q[j + 1] + c, b, rank, p[j][i * rank + c], p[j + 1][i * rank + c]);
   if (j < bases)
     for (std::size_t c = 0; c < rank; ++c) p[j][i * rank + c] = strided_dot<rank>(row, q[j] + c, b, rank);
+}
+
+/// Rows i0 … i0 + count − 1 of P_j = X·Q_j for the `bases` bases q[j] (b×Rank), into p[j]: the sums of
+/// `times_bases_row_fixed`, row by row; on the host at ranks 1 and 2 (T float or double),
+/// `host_product_rows<T, Rank>()` rows and two bases at a time (`host_rows_dot`).
+template <int Rank, class T>
+DECENT_HD void times_bases_rows_fixed(const T* x, std::size_t b, const T* const* q, T* const* p, int bases,
+                                      std::size_t i0, std::size_t count) {
+#if defined(DECENT_HOST_ROW_BLOCKS)
+  if constexpr ((Rank == 1 || Rank == 2) && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
+    constexpr std::size_t rows = host_product_rows<T, Rank>();
+    const std::size_t end = i0 + count;
+    int j = 0;
+    for (; j + 2 <= bases; j += 2) {
+      std::size_t i = i0;
+      for (; i + rows <= end; i += rows) host_rows_dot<rows, 2, Rank>(x, b, q + j, p + j, i);
+      for (; i < end; ++i) host_rows_dot<1, 2, Rank>(x, b, q + j, p + j, i);
+    }
+    if (j < bases) {
+      std::size_t i = i0;
+      for (; i + rows <= end; i += rows) host_rows_dot<rows, 1, Rank>(x, b, q + j, p + j, i);
+      for (; i < end; ++i) host_rows_dot<1, 1, Rank>(x, b, q + j, p + j, i);
+    }
+    return;
+  }
+#endif
+  for (std::size_t i = i0; i < i0 + count; ++i) times_bases_row_fixed<Rank>(x, b, q, p, bases, i);
 }
 
 /// Row k of Q = Xᵀ·P: q[k·r + c] = Σ_i x[i·b + k]·p[i·r + c] (X row-major a×b, P a×r), in T, over i in order.
@@ -339,14 +471,12 @@ DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size
       for (std::size_t e = 0; e < Pass; ++e)
         for (std::size_t c = 0; c < rank; ++c) pc[h][e][c] = p[e][(i + h) * rank + c];
     for (std::size_t w = 0; w < count; ++w) {
-      const T v0 = row[w], v1 = row[b + w], v2 = row[2 * b + w], v3 = row[3 * b + w];
+      T v[rows];
+      for (std::size_t h = 0; h < rows; ++h) v[h] = row[h * b + w];
       for (std::size_t e = 0; e < Pass; ++e)
         for (std::size_t c = 0; c < rank; ++c) {
           T s = acc[e][c][w];
-          s += v0 * pc[0][e][c];
-          s += v1 * pc[1][e][c];
-          s += v2 * pc[2][e][c];
-          s += v3 * pc[3][e][c];
+          for (std::size_t h = 0; h < rows; ++h) s += v[h] * pc[h][e][c];
           acc[e][c][w] = s;
         }
     }
