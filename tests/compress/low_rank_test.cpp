@@ -517,6 +517,154 @@ TEST_CASE("row products: the host's vector lanes give the bits of the devices' s
   check.template operator()<double>();
 }
 
+#if defined(DECENT_HOST_ROW_BLOCKS)
+TEST_CASE("X·Q's host row blocks give one row's bits in every vector code: SSE2, AVX2, AVX-512 and the AVX2 copy") {
+  // host_rows_blocks in each host_simd (compiled here for this build's ISA: the lanes are the same whatever
+  // instructions hold them), and the portable build's AVX2 copy where this CPU runs it, against
+  // times_bases_row_fixed row by row (strided_dot's lanes). 1 to 5 bases (pairs and a single), ranks 1 and 2,
+  // 1 to 19 rows from row 0 and from row 3 (every remainder of blocks of 1, 2, 4 and 8), 7, 16 and 301 columns
+  // (tails of 7, 0 and 5), f32 and f64.
+  auto check = [&]<class T, int Rank>() {
+    constexpr std::size_t a = 22, rank = Rank;
+    for (const std::size_t b : {std::size_t{7}, std::size_t{16}, std::size_t{301}}) {
+      std::vector<T> x(a * b);
+      for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::sin(0.37 * static_cast<double>(k)));
+      std::vector<std::vector<T>> q(5, std::vector<T>(b * rank)), want(5), got(5);
+      std::vector<const T*> qs;
+      std::vector<T*> wants, gots;
+      for (std::size_t j = 0; j < 5; ++j) {
+        for (std::size_t k = 0; k < q[j].size(); ++k)
+          q[j][k] = static_cast<T>(std::cos(1.3 * static_cast<double>(j) + 0.11 * static_cast<double>(k)));
+        want[j].assign(a * rank, T(-1));
+        got[j].assign(a * rank, T(-2));
+        qs.push_back(q[j].data());
+        wants.push_back(want[j].data());
+        gots.push_back(got[j].data());
+      }
+      for (int bases = 1; bases <= 5; ++bases)
+        for (std::size_t i = 0; i < a; ++i) detail::times_bases_row_fixed<Rank>(x.data(), b, qs.data(), wants.data(), bases, i);
+      int differ = 0, runs = 0;
+      auto compare = [&](auto&& blocks) {
+        for (int bases = 1; bases <= 5; ++bases)
+          for (const std::size_t i0 : {std::size_t{0}, std::size_t{3}})
+            for (std::size_t count = 1; i0 + count <= a && count <= 19; ++count) {
+              for (auto& g : got) std::fill(g.begin(), g.end(), T(-2));
+              blocks(bases, i0, count);
+              ++runs;
+              for (int j = 0; j < bases; ++j)
+                for (std::size_t o = i0 * rank; o < (i0 + count) * rank; ++o)
+                  if (std::memcmp(&got[static_cast<std::size_t>(j)][o], &want[static_cast<std::size_t>(j)][o], sizeof(T)) != 0) ++differ;
+            }
+      };
+      compare([&](int bases, std::size_t i0, std::size_t count) {
+        detail::host_rows_blocks<detail::host_simd{16, 16}, Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+      });
+      compare([&](int bases, std::size_t i0, std::size_t count) {
+        detail::host_rows_blocks<detail::host_simd{32, 16}, Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+      });
+      compare([&](int bases, std::size_t i0, std::size_t count) {
+        detail::host_rows_blocks<detail::host_simd{32, 32}, Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+      });
+      compare([&](int bases, std::size_t i0, std::size_t count) {  // whatever this host runs
+        detail::times_bases_rows_fixed<Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+      });
+#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+      if (detail::host_simd_here().bytes == 32)
+        compare([&](int bases, std::size_t i0, std::size_t count) {
+          detail::host_rows_blocks_avx2<Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+        });
+      else
+        MESSAGE("this CPU has no AVX2: the AVX2 copy of the row blocks is not run");
+#endif
+      CAPTURE(b);
+      CHECK(runs > 0);
+      CHECK(differ == 0);
+    }
+  };
+  check.template operator()<float, 1>();
+  check.template operator()<float, 2>();
+  check.template operator()<double, 1>();
+  check.template operator()<double, 2>();
+}
+#endif
+
+#if defined(DECENT_HOST_ROW_BLOCKS)
+TEST_CASE("Xᵀ·P's host column strips give the columns' bits in every vector code: SSE2, AVX2, AVX-512, AVX2 copy") {
+  // host_columns_blocks in each host_simd and the portable build's AVX2 copy (where this CPU runs it) against
+  // transposed_times_bases_columns (the sums over the rows in order): passes of 1 to 4 bases, ranks 1 to 3,
+  // 1, 15, 16, 17 and 37 rows (tiles of 16: none whole, one, one and a row, two and 5), 200 columns taken from
+  // column 3 in blocks of 1, 7, 64 and 197 (no whole strip, strips and a remainder), f32 and f64.
+  auto check = [&]<class T, int Rank>() {
+    constexpr std::size_t b = 200, rank = Rank;
+    for (const std::size_t a : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{37}}) {
+      std::vector<T> x(a * b);
+      for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::sin(0.37 * static_cast<double>(k)));
+      std::vector<std::vector<T>> p(4, std::vector<T>(a * rank)), want(4), got(4);
+      std::vector<const T*> ps;
+      std::vector<T*> wants, gots;
+      for (std::size_t j = 0; j < 4; ++j) {
+        for (std::size_t k = 0; k < p[j].size(); ++k)
+          p[j][k] = static_cast<T>(std::cos(1.3 * static_cast<double>(j) + 0.11 * static_cast<double>(k)));
+        want[j].assign(b * rank, T(-1));
+        got[j].assign(b * rank, T(-2));
+        ps.push_back(p[j].data());
+        wants.push_back(want[j].data());
+        gots.push_back(got[j].data());
+      }
+      int differ = 0, runs = 0;
+      auto compare = [&]<std::size_t Pass>(auto&& blocks) {
+        for (const std::size_t count : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{197}}) {
+          for (auto& w : want) std::fill(w.begin(), w.end(), T(-1));
+          for (auto& g : got) std::fill(g.begin(), g.end(), T(-2));
+          detail::transposed_times_bases_columns<512, Rank, Pass>(x.data(), a, b, ps.data(), wants.data(), 3, count);
+          blocks(count);
+          ++runs;
+          for (std::size_t j = 0; j < Pass; ++j)  // columns 3 … 3 + count − 1 written, the others left alone
+            for (std::size_t o = 0; o < b * rank; ++o) {
+              const bool written = o >= 3 * rank && o < (3 + count) * rank;
+              const T expected = written ? want[j][o] : T(-2);
+              if (std::memcmp(&got[j][o], &expected, sizeof(T)) != 0) ++differ;
+            }
+        }
+      };
+      auto passes = [&]<std::size_t Pass>() {
+        compare.template operator()<Pass>([&](std::size_t count) {
+          detail::host_columns_blocks<detail::host_simd{16, 16}, 512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+        });
+        compare.template operator()<Pass>([&](std::size_t count) {
+          detail::host_columns_blocks<detail::host_simd{32, 16}, 512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+        });
+        compare.template operator()<Pass>([&](std::size_t count) {
+          detail::host_columns_blocks<detail::host_simd{32, 32}, 512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+        });
+        compare.template operator()<Pass>([&](std::size_t count) {  // whatever this host runs
+          detail::transposed_times_bases_block<512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+        });
+#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+        if (detail::host_simd_here().bytes == 32)
+          compare.template operator()<Pass>([&](std::size_t count) {
+            detail::host_columns_blocks_avx2<512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+          });
+#endif
+      };
+      passes.template operator()<1>();
+      passes.template operator()<2>();
+      passes.template operator()<3>();
+      passes.template operator()<4>();
+      CAPTURE(a);
+      CHECK(runs > 0);
+      CHECK(differ == 0);
+    }
+  };
+  check.template operator()<float, 1>();
+  check.template operator()<float, 2>();
+  check.template operator()<float, 3>();
+  check.template operator()<double, 1>();
+  check.template operator()<double, 2>();
+  check.template operator()<double, 3>();
+}
+#endif
+
 TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges, both sides, ranks 1 and 3") {
   // add_differences_rows_kernel sums 1-4 edges of a column in one loop (fused_row) and 5 or more in chunks of
   // 512 columns; both must write exactly what add_differences_kernel (the device's element form) writes. X is

@@ -119,39 +119,60 @@ class host {
  private:
   static constexpr std::size_t parallel_threshold = 1u << 14;
 
-  /// Calls f(i) for i in [0, n), on the OpenMP team when n ≥ min_parallel. Each thread loops over its own copy
-  /// of f: the copy's fields (pointers, sizes, coefficients) then live in registers, since no store through a
-  /// kernel's pointers can change a local object whose address never escapes — with `f` read through a
-  /// reference, the compiler must reload every field after every store, which keeps loops scalar.
+  /// Calls f(i) for i in [0, n), on the OpenMP team when n ≥ min_parallel, each thread a contiguous share of
+  /// [0, n). Each thread loops over its own copy of f: the copy's fields (pointers, sizes, coefficients) then
+  /// live in registers, since no store through a kernel's pointers can change a local object whose address never
+  /// escapes — with `f` read through a reference, the compiler must reload every field after every store, which
+  /// keeps loops scalar. Where the build carries an AVX2 copy of the loops (DECENT_HOST_AVX2_COPY, kernels.hpp)
+  /// and the CPU has AVX2, the threads run that copy: the same operations in the same order, wider vectors.
   template <bool Simd, class F>
   void parallel_for(std::size_t n, const F& f, std::size_t min_parallel) const {
     const auto count = static_cast<std::ptrdiff_t>(n);
+#if defined(DECENT_HOST_AVX2_COPY)
+    const bool avx2 = decent::detail::host_simd_here().bytes == 32;
+#endif
 #if DECENT_HAS_OPENMP
     const int t = threads();
 #pragma omp parallel num_threads(t) if (t > 1 && n >= min_parallel)
     {
-      const F local = f;
-      if constexpr (Simd) {
-        // Clang reports every `omp simd` loop it cannot vectorise as a warning (-Wpass-failed, an error under
-        // -Werror), and vectorises the plain loop with its own alias checks: the SIMD loop is for GCC (and nvcc's
-        // host compiler).
-#if _OPENMP >= 201307 && !defined(__clang__)
-#pragma omp for simd schedule(static)
-#else
-#pragma omp for schedule(static)
-#endif
-        for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
-      } else {
-#pragma omp for schedule(static)
-        for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
-      }
-    }
+      const std::ptrdiff_t share = (count + omp_get_num_threads() - 1) / omp_get_num_threads();
+      const std::ptrdiff_t begin = std::min(count, share * omp_get_thread_num()), end = std::min(count, begin + share);
 #else
     (void)min_parallel;
-    const F local = f;
-    for (std::ptrdiff_t i = 0; i < count; ++i) local(static_cast<std::size_t>(i));
+    {
+      const std::ptrdiff_t begin = 0, end = count;
 #endif
+#if defined(DECENT_HOST_AVX2_COPY)
+      if (avx2) items_avx2<Simd>(f, begin, end);
+      else
+#endif
+        items<Simd>(f, begin, end);
+    }
   }
+
+  /// f(i) for i in [begin, end), on a copy of f; a SIMD loop where `Simd` (GCC: no alias checks between the
+  /// kernel's pointers, each iteration in its own order of operations). Clang reports every `omp simd` loop it
+  /// cannot vectorise as a warning (-Wpass-failed, an error under -Werror), and vectorises the plain loop with its
+  /// own alias checks: the SIMD loop is for GCC (and nvcc's host compiler).
+  template <bool Simd, class F>
+  [[gnu::always_inline]] static inline void items(const F& f, std::ptrdiff_t begin, std::ptrdiff_t end) {
+    const F local = f;
+    if constexpr (Simd) {
+#if DECENT_HAS_OPENMP && _OPENMP >= 201307 && !defined(__clang__)
+#pragma omp simd
+#endif
+      for (std::ptrdiff_t i = begin; i < end; ++i) local(static_cast<std::size_t>(i));
+    } else {
+      for (std::ptrdiff_t i = begin; i < end; ++i) local(static_cast<std::size_t>(i));
+    }
+  }
+#if defined(DECENT_HOST_AVX2_COPY)
+  /// `items` compiled for AVX2 (kernels.hpp: DECENT_HOST_AVX2_COPY).
+  template <bool Simd, class F>
+  DECENT_HOST_AVX2 static void items_avx2(const F& f, std::ptrdiff_t begin, std::ptrdiff_t end) {
+    items<Simd>(f, begin, end);
+  }
+#endif
 
   int threads_ = 0;
 };

@@ -134,7 +134,7 @@ struct host_lane_sums {
 
   /// x[0 … width) times q[0], q[stride], …: a vector load of q at stride 1, else one value at a time.
   static vector product(const T* x, const T* q, std::size_t stride) {
-    vector a, b;
+    vector a, b = {};  // b initialised: with every lane assigned below, GCC still warns where it inlines this
     __builtin_memcpy(&a, x, sizeof a);
     if (stride == 1) __builtin_memcpy(&b, q, sizeof b);
     else
@@ -262,53 +262,77 @@ inline void pair_dot(const float* x, const float* q, std::size_t n, float* xq) {
 }
 #endif
 
-/// The width of the host's vectors in the row products of several rows (`host_rows_dot`): 32 bytes where the
-/// compiler may use AVX (-mavx, -march=native), else 16 (SSE2, x86-64's baseline); the vector registers it may
-/// hold the lanes in: 32 with AVX-512, else 16. The sums do not depend on either (each lane is the scalar
-/// `lane_sums`' lane).
-#if defined(__AVX__)
-inline constexpr std::size_t host_vector_bytes = 32;
-#else
-inline constexpr std::size_t host_vector_bytes = 16;
+/// The host's vector code for the row products of several rows (`host_rows_dot`): the vectors' width in bytes
+/// and the vector registers that may hold their lanes. What the compiler was told it may use: 32 bytes with AVX
+/// (-mavx, -march=native), else 16 (SSE2, x86-64's baseline); 32 registers with AVX-512, else 16. A portable x86-64
+/// build (no -mavx2) also carries an AVX2 copy of the row blocks and runs it where the CPU has AVX2
+/// (`host_simd_here`, asked once); the sums do not depend on any of it (each lane is the scalar `lane_sums`' lane,
+/// and the AVX2 copy has no fused multiply-add to contract into).
+struct host_simd {
+  std::size_t bytes, registers;
+};
+/// A build for x86-64's baseline (no -mavx2, no -mfma) with GCC or Clang, not under nvcc (whose host code keeps
+/// one copy), carries a second copy of the host's loops compiled for AVX2 (`exec::host`, `host_rows_blocks_avx2`)
+/// and runs it where the CPU has AVX2. AVX2 without FMA: no product is fused into a sum, and the compiler reorders
+/// no floating-point operation in either copy, so both give the same bits.
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX2__) && !defined(__FMA__) && \
+    !defined(__CUDACC__) && !defined(DECENT_NO_AVX2_COPY)
+#define DECENT_HOST_AVX2_COPY 1
+#define DECENT_HOST_AVX2 __attribute__((target("avx2"), flatten))
+inline constexpr host_simd host_simd_avx2{32, 16};
 #endif
 #if defined(__AVX512F__)
-inline constexpr std::size_t host_vector_registers = 32;
+inline constexpr host_simd host_simd_built{32, 32};
+#elif defined(__AVX__)
+inline constexpr host_simd host_simd_built{32, 16};
 #else
-inline constexpr std::size_t host_vector_registers = 16;
+inline constexpr host_simd host_simd_built{16, 16};
 #endif
 
-/// Rows of X one host work item of X·Q̂ by rows takes at rank `Rank` (`host_rows_dot`, ranks 1 and 2): as many
-/// as keep the lanes of two bases in half the vector registers (float, rank 1: 2 rows in SSE2, 4 with AVX, 8 with
-/// AVX-512; rank 2: 1, 2, 4). One row's eight lanes form a chain of dependent adds per vector; rows side by side
-/// are independent chains, which is what lets a multiply-add per element run at the rate of the loads rather
-/// than of the add's latency, and the bases' vectors are loaded once for all the rows. Other ranks: 1.
-template <class T, int Rank = 1>
-[[nodiscard]] constexpr std::size_t host_product_rows() {
+/// Rows of X one pass of X·Q̂ by rows takes at rank `Rank` (`host_rows_dot`, ranks 1 and 2) with vectors of
+/// `Simd`: as many as keep the lanes of two bases in half the vector registers (float, rank 1: 2 rows in SSE2, 4
+/// with AVX2, 8 with AVX-512; rank 2: 1, 2, 4). One row's eight lanes form a chain of dependent adds per vector;
+/// rows side by side are independent chains, which is what lets a multiply-add per element run at the rate of the
+/// loads rather than of the add's latency, and the bases' vectors are loaded once for all the rows. Other ranks: 1.
+template <class T, int Rank, host_simd Simd>
+[[nodiscard]] constexpr std::size_t host_product_rows_with() {
   if constexpr (Rank < 1 || Rank > 2) {
     return 1;  // the other ranks go a row at a time
   } else {
-    const std::size_t width = host_vector_bytes / sizeof(T), vectors = width >= 8 ? 1 : 8 / width;
-    const std::size_t rows = host_vector_registers / 2 / (2 * static_cast<std::size_t>(Rank) * vectors);
-    return rows < 1 ? 1 : rows;
+    const std::size_t width = Simd.bytes / sizeof(T), vectors = width >= 8 ? 1 : 8 / width;
+    const std::size_t rows = (Simd.registers - 4) / (2 * static_cast<std::size_t>(Rank) * vectors);
+    return rows < 1 ? 1 : rows > 8 ? 8 : rows;
   }
 }
 
 #if defined(__GNUC__) && !defined(__CUDA_ARCH__) && defined(__has_builtin)
+#if __has_builtin(__builtin_convertvector) && !defined(__CUDACC__)
+#define DECENT_HOST_CONVERT_VECTORS 1  // GNU vectors converted lane by lane (add_signs_kernel's host form)
+#endif
 #if __has_builtin(__builtin_shufflevector)
 #define DECENT_HOST_ROW_BLOCKS 1
-/// The host's vectors of T for the row blocks (`host_vector_bytes` wide).
-template <class T>
+#if defined(__CUDACC__)
+#define DECENT_HOST_UNROLL  // nvcc's front end knows no GCC pragma
+#else
+#define DECENT_HOST_UNROLL _Pragma("GCC unroll 16")
+#endif
+#if defined(DECENT_HOST_AVX2_COPY)
+#define DECENT_HOST_ROW_BLOCKS_AVX2 1
+#endif
+/// Vectors of T, `Bytes` wide, for the row blocks.
+template <class T, std::size_t Bytes>
 struct host_vector {
-  typedef T type __attribute__((vector_size(host_vector_bytes)));
-  static constexpr std::size_t width = host_vector_bytes / sizeof(T);
+  typedef T type __attribute__((vector_size(Bytes)));
+  static constexpr std::size_t width = Bytes / sizeof(T);
 };
 
 /// The two columns of `width` consecutive rows of a basis of rank 2 (row-major: 2·width values from q), as two
 /// vectors: even = q[0], q[2], …; odd = q[1], q[3], ….
-template <class T>
-inline void deinterleave_pairs(const T* q, typename host_vector<T>::type& even, typename host_vector<T>::type& odd) {
-  using vector = typename host_vector<T>::type;
-  constexpr std::size_t width = host_vector<T>::width;
+template <std::size_t Bytes, class T>
+[[gnu::always_inline]] inline void deinterleave_pairs(const T* q, typename host_vector<T, Bytes>::type& even,
+                                                      typename host_vector<T, Bytes>::type& odd) {
+  using vector = typename host_vector<T, Bytes>::type;
+  constexpr std::size_t width = host_vector<T, Bytes>::width;
   vector lo, hi;
   __builtin_memcpy(&lo, q, sizeof lo);
   __builtin_memcpy(&hi, q + width, sizeof hi);
@@ -327,14 +351,15 @@ inline void deinterleave_pairs(const T* q, typename host_vector<T>::type& even, 
 
 /// Rows i0 … i0 + Rows − 1 of P_e = X·Q_e for `Bases` bases of rank `Rank` (1 or 2; Q_e b×Rank row-major, P_e
 /// a×Rank), in one pass over the rows: each sum is `strided_dot`'s (lane l of column c sums the terms k ≡ l (mod 8)
-/// in increasing k, the same tail and tree), the lanes in `host_vector_bytes` vectors, every (row, basis, column)
-/// its own accumulators. The bases' vectors (at rank 2, their columns split apart) are made once per step for all
-/// the rows.
-template <std::size_t Rows, std::size_t Bases, int Rank, class T>
-inline void host_rows_dot(const T* x, std::size_t b, const T* const* q, T* const* p, std::size_t i0) {
+/// in increasing k, the same tail and tree), the lanes in vectors of `Bytes`, every (row, basis, column) its own
+/// accumulators. The bases' vectors (at rank 2, their columns split apart) are made once per step for all the rows.
+/// Always inlined, so that it takes the vector code of the function it is called from (`host_rows_blocks`).
+template <std::size_t Rows, std::size_t Bases, int Rank, std::size_t Bytes, class T>
+[[gnu::always_inline]] inline void host_rows_dot(const T* x, std::size_t b, const T* const* q, T* const* p,
+                                                 std::size_t i0) {
   static_assert(Rank == 1 || Rank == 2, "host_rows_dot: ranks 1 and 2");
-  using vector = typename host_vector<T>::type;
-  constexpr std::size_t width = host_vector<T>::width, per = 8 / width, rank = static_cast<std::size_t>(Rank);
+  using vector = typename host_vector<T, Bytes>::type;
+  constexpr std::size_t width = host_vector<T, Bytes>::width, per = 8 / width, rank = static_cast<std::size_t>(Rank);
   static_assert(per * width == 8, "host_rows_dot: eight lanes in whole vectors");
   vector acc[Rows][Bases][rank][per] = {};
   std::size_t k = 0;
@@ -343,7 +368,7 @@ inline void host_rows_dot(const T* x, std::size_t b, const T* const* q, T* const
     for (std::size_t e = 0; e < Bases; ++e)
       for (std::size_t v = 0; v < per; ++v) {
         if constexpr (Rank == 1) __builtin_memcpy(&qv[e][0][v], q[e] + k + v * width, sizeof(vector));
-        else deinterleave_pairs(q[e] + 2 * (k + v * width), qv[e][0][v], qv[e][1][v]);
+        else deinterleave_pairs<Bytes>(q[e] + 2 * (k + v * width), qv[e][0][v], qv[e][1][v]);
       }
     for (std::size_t h = 0; h < Rows; ++h)
       for (std::size_t v = 0; v < per; ++v) {
@@ -364,8 +389,61 @@ inline void host_rows_dot(const T* x, std::size_t b, const T* const* q, T* const
         p[e][(i0 + h) * rank + c] = all.total();
       }
 }
+
+/// Rows i0 … i0 + count − 1 of P_j = X·Q_j (ranks 1 and 2) in blocks of `host_product_rows_with<T, Rank, Simd>()`
+/// rows and two bases (`host_rows_dot`), the rows left over one at a time.
+template <host_simd Simd, int Rank, class T>
+[[gnu::always_inline]] inline void host_rows_blocks(const T* x, std::size_t b, const T* const* q, T* const* p,
+                                                    int bases, std::size_t i0, std::size_t count) {
+  constexpr std::size_t rows = host_product_rows_with<T, Rank, Simd>();
+  const std::size_t end = i0 + count;
+  int j = 0;
+  for (; j + 2 <= bases; j += 2) {
+    std::size_t i = i0;
+    for (; i + rows <= end; i += rows) host_rows_dot<rows, 2, Rank, Simd.bytes>(x, b, q + j, p + j, i);
+    for (; i < end; ++i) host_rows_dot<1, 2, Rank, Simd.bytes>(x, b, q + j, p + j, i);
+  }
+  if (j < bases) {
+    std::size_t i = i0;
+    for (; i + rows <= end; i += rows) host_rows_dot<rows, 1, Rank, Simd.bytes>(x, b, q + j, p + j, i);
+    for (; i < end; ++i) host_rows_dot<1, 1, Rank, Simd.bytes>(x, b, q + j, p + j, i);
+  }
+}
+
+#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+/// `host_rows_blocks` compiled for AVX2 (without FMA: every product and sum rounds as in the other copies).
+template <int Rank, class T>
+DECENT_HOST_AVX2 void host_rows_blocks_avx2(const T* x, std::size_t b, const T* const* q,
+                                                           T* const* p, int bases, std::size_t i0,
+                                                           std::size_t count) {
+  host_rows_blocks<host_simd_avx2, Rank>(x, b, q, p, bases, i0, count);
+}
 #endif
 #endif
+#endif
+
+/// The vector code the host runs the row blocks with: `host_simd_built`, or AVX2's where a portable build runs on
+/// a CPU that has it (asked once).
+[[nodiscard]] inline host_simd host_simd_here() {
+#if defined(DECENT_HOST_AVX2_COPY)
+  static const bool avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  if (avx2) return host_simd_avx2;
+#endif
+  return host_simd_built;
+}
+
+/// Rows of X one host work item of X·Q̂ by rows takes at rank `Rank` (a multiple of what one pass of
+/// `times_bases_rows_fixed` takes on this host; 1 where it goes a row at a time).
+template <class T, int Rank = 1>
+[[nodiscard]] inline std::size_t host_product_rows() {
+  const host_simd here = host_simd_here();
+  if (here.bytes == 16) return host_product_rows_with<T, Rank, host_simd{16, 16}>();
+  return here.registers == 32 ? host_product_rows_with<T, Rank, host_simd{32, 32}>()
+                              : host_product_rows_with<T, Rank, host_simd{32, 16}>();
+}
 
 /// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in T, summed as
 /// `strided_dot` (8 interleaved lanes). `times_bases_row_fixed` is the same with r at compile time.
@@ -398,27 +476,23 @@ DECENT_HD void times_bases_row_fixed(const T* x, std::size_t b, const T* const* 
 }
 
 /// Rows i0 … i0 + count − 1 of P_j = X·Q_j for the `bases` bases q[j] (b×Rank), into p[j]: the sums of
-/// `times_bases_row_fixed`, row by row; on the host at ranks 1 and 2 (T float or double),
-/// `host_product_rows<T, Rank>()` rows and two bases at a time (`host_rows_dot`).
+/// `times_bases_row_fixed`, row by row; on the host at ranks 1 and 2 (T float or double), in blocks of rows and two
+/// bases (`host_rows_blocks`) where the host's vectors hold more than one row (`host_simd_here`).
 template <int Rank, class T>
 DECENT_HD void times_bases_rows_fixed(const T* x, std::size_t b, const T* const* q, T* const* p, int bases,
                                       std::size_t i0, std::size_t count) {
 #if defined(DECENT_HOST_ROW_BLOCKS)
   if constexpr ((Rank == 1 || Rank == 2) && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
-    constexpr std::size_t rows = host_product_rows<T, Rank>();
-    const std::size_t end = i0 + count;
-    int j = 0;
-    for (; j + 2 <= bases; j += 2) {
-      std::size_t i = i0;
-      for (; i + rows <= end; i += rows) host_rows_dot<rows, 2, Rank>(x, b, q + j, p + j, i);
-      for (; i < end; ++i) host_rows_dot<1, 2, Rank>(x, b, q + j, p + j, i);
+#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+    if (host_simd_here().bytes == 32) {
+      host_rows_blocks_avx2<Rank>(x, b, q, p, bases, i0, count);
+      return;
     }
-    if (j < bases) {
-      std::size_t i = i0;
-      for (; i + rows <= end; i += rows) host_rows_dot<rows, 1, Rank>(x, b, q + j, p + j, i);
-      for (; i < end; ++i) host_rows_dot<1, 1, Rank>(x, b, q + j, p + j, i);
+#endif
+    if constexpr (host_product_rows_with<T, Rank, host_simd_built>() > 1) {
+      host_rows_blocks<host_simd_built, Rank>(x, b, q, p, bases, i0, count);
+      return;
     }
-    return;
   }
 #endif
   for (std::size_t i = i0; i < i0 + count; ++i) times_bases_row_fixed<Rank>(x, b, q, p, bases, i);
@@ -458,8 +532,8 @@ inline constexpr std::size_t host_product_block = 512;
 /// while the table is loaded and stored once per four rows instead of once per row (0.51–0.55× the triad
 /// bandwidth at one row per sweep, bench/mixing_bench, 1000×1000 f32, rank 1).
 template <std::size_t Block, int Rank, std::size_t Pass, class T>
-DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
-                                            std::size_t k0, std::size_t count) {
+DECENT_HD void transposed_times_bases_columns(const T* x, std::size_t a, std::size_t b, const T* const* p,
+                                              T* const* q, std::size_t k0, std::size_t count) {
   constexpr auto rank = static_cast<std::size_t>(Rank);
   constexpr std::size_t rows = 4;
   T acc[Pass][rank][Block] = {};
@@ -495,6 +569,110 @@ DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size
   for (std::size_t e = 0; e < Pass; ++e)
     for (std::size_t w = 0; w < count; ++w)
       for (std::size_t c = 0; c < rank; ++c) q[e][(k0 + w) * rank + c] = acc[e][c][w];
+}
+
+#if defined(DECENT_HOST_ROW_BLOCKS)
+/// Vectors of columns one strip of `host_columns_blocks` holds for `Pass` bases of rank `Rank` with vectors of
+/// `Simd`: as many as keep a sum per (basis, column, vector) and the strip's row of X in the registers (two
+/// spare), at most 8.
+template <std::size_t Pass, int Rank, host_simd Simd>
+[[nodiscard]] constexpr std::size_t host_columns_vectors() {
+  const std::size_t v = (Simd.registers - 2) / (Pass * static_cast<std::size_t>(Rank) + 1);
+  return v < 1 ? 1 : v > 8 ? 8 : v;
+}
+
+/// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_e = Xᵀ·P_e for `Pass` bases of rank `Rank` on the host, with
+/// vectors of `Simd`: the columns in strips of `host_columns_vectors` vectors whose sums stay in registers while
+/// the strip goes down a tile of 16 rows of X, with a prefetch 4 rows ahead (the hardware's prefetchers do not
+/// follow a walk down the rows), the sums kept in a stack table between tiles; the columns after the last whole
+/// strip go to `transposed_times_bases_columns`. Every sum is over i in order, as there: the same bits. Tiles of
+/// 16 rows (a prefetch 4 ahead), 32, 64 and 256 (8 ahead) ran at 0.46, 0.49, 0.43 and 0.39x of the same-footprint triad at 1000x1000 f32, rank 1
+/// (in cache), and at 0.68, 0.62, 0.52 and 0.52x at 4000x4000 (bench/mixing_bench, one run each, 2026-12-05).
+template <host_simd Simd, std::size_t Block, int Rank, std::size_t Pass, class T>
+[[gnu::always_inline]] inline void host_columns_blocks(const T* x, std::size_t a, std::size_t b, const T* const* p,
+                                                       T* const* q, std::size_t k0, std::size_t count) {
+  using vector = typename host_vector<T, Simd.bytes>::type;
+  constexpr std::size_t width = host_vector<T, Simd.bytes>::width, rank = static_cast<std::size_t>(Rank);
+  constexpr std::size_t vectors = host_columns_vectors<Pass, Rank, Simd>(), strip = vectors * width, tile = 16;
+  constexpr std::size_t most = Block / strip > 0 ? Block / strip : 1;
+  const std::size_t strips = count / strip < most ? count / strip : most;
+  vector table[most][Pass][rank][vectors];
+  for (std::size_t i0 = 0; i0 < a; i0 += tile) {
+    const std::size_t i1 = a - i0 < tile ? a : i0 + tile;
+    for (std::size_t s = 0; s < strips; ++s) {
+      // The loops over the sums unrolled (GCC otherwise keeps them in memory), the sums moved element by element.
+      vector acc[Pass][rank][vectors];
+DECENT_HOST_UNROLL
+      for (std::size_t e = 0; e < Pass; ++e)
+DECENT_HOST_UNROLL
+        for (std::size_t c = 0; c < rank; ++c)
+DECENT_HOST_UNROLL
+          for (std::size_t v = 0; v < vectors; ++v) acc[e][c][v] = i0 == 0 ? vector{} : table[s][e][c][v];
+      for (std::size_t i = i0; i < i1; ++i) {
+        const T* row = x + i * b + k0 + s * strip;
+        if (i + 4 < i1) {
+          __builtin_prefetch(row + 4 * b);
+          __builtin_prefetch(row + 4 * b + strip - 1);
+        }
+        vector xv[vectors];
+DECENT_HOST_UNROLL
+        for (std::size_t v = 0; v < vectors; ++v) __builtin_memcpy(&xv[v], row + v * width, sizeof(vector));
+DECENT_HOST_UNROLL
+        for (std::size_t e = 0; e < Pass; ++e)
+DECENT_HOST_UNROLL
+          for (std::size_t c = 0; c < rank; ++c) {
+            const T pe = p[e][i * rank + c];
+DECENT_HOST_UNROLL
+            for (std::size_t v = 0; v < vectors; ++v) acc[e][c][v] += xv[v] * pe;
+          }
+      }
+DECENT_HOST_UNROLL
+      for (std::size_t e = 0; e < Pass; ++e)
+DECENT_HOST_UNROLL
+        for (std::size_t c = 0; c < rank; ++c)
+DECENT_HOST_UNROLL
+          for (std::size_t v = 0; v < vectors; ++v) table[s][e][c][v] = acc[e][c][v];
+    }
+  }
+  for (std::size_t s = 0; s < strips; ++s)
+    for (std::size_t e = 0; e < Pass; ++e)
+      for (std::size_t c = 0; c < rank; ++c)
+        for (std::size_t v = 0; v < vectors; ++v)
+          for (std::size_t l = 0; l < width; ++l)
+            q[e][(k0 + s * strip + v * width + l) * rank + c] = table[s][e][c][v][l];
+  const std::size_t done = strips * strip;
+  if (done < count) transposed_times_bases_columns<Block, Rank, Pass>(x, a, b, p, q, k0 + done, count - done);
+}
+
+#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+/// `host_columns_blocks` compiled for AVX2 (as `host_rows_blocks_avx2`).
+template <std::size_t Block, int Rank, std::size_t Pass, class T>
+DECENT_HOST_AVX2 void host_columns_blocks_avx2(const T* x, std::size_t a, std::size_t b, const T* const* p,
+                                               T* const* q, std::size_t k0, std::size_t count) {
+  host_columns_blocks<host_simd_avx2, Block, Rank, Pass>(x, a, b, p, q, k0, count);
+}
+#endif
+#endif
+
+/// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_e = Xᵀ·P_e for `Pass` bases, Rank and Pass at compile time: on
+/// the host for float and double, `host_columns_blocks`; otherwise `transposed_times_bases_columns`.
+template <std::size_t Block, int Rank, std::size_t Pass, class T>
+DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size_t b, const T* const* p, T* const* q,
+                                            std::size_t k0, std::size_t count) {
+#if defined(DECENT_HOST_ROW_BLOCKS)
+  // The sums of a strip in registers: up to 3 bases at rank 4, 4 at rank 3.
+  if constexpr ((std::is_same_v<T, float> || std::is_same_v<T, double>) && Pass * Rank + 2 <= 16) {
+#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+    if (host_simd_here().bytes == 32) {
+      host_columns_blocks_avx2<Block, Rank, Pass>(x, a, b, p, q, k0, count);
+      return;
+    }
+#endif
+    host_columns_blocks<host_simd_built, Block, Rank, Pass>(x, a, b, p, q, k0, count);
+    return;
+  }
+#endif
+  transposed_times_bases_columns<Block, Rank, Pass>(x, a, b, p, q, k0, count);
 }
 
 /// Rows k0 … k0 + count − 1 (count ≤ Block) of Q_j = Xᵀ·P_j for the `bases` bases p[j] (a×r), into q[j] (b×r): the
