@@ -518,6 +518,32 @@ TEST_CASE("row products: the host's vector lanes give the bits of the devices' s
 }
 
 #if defined(DECENT_HOST_ROW_BLOCKS)
+namespace {
+/// A matrix X (a×b, sin values), `edges` bases (basis_rows×rank, cos values) and two output tables per basis
+/// (out_rows×rank): `want` filled with −1, `got` with −2; with the pointer tables the kernels take.
+template <class T>
+struct product_tables {
+  std::vector<T> x;
+  std::vector<std::vector<T>> basis, want, got;
+  std::vector<const T*> bases;
+  std::vector<T*> wants, gots;
+  product_tables(std::size_t a, std::size_t b, std::size_t edges, std::size_t basis_rows, std::size_t out_rows,
+                 std::size_t rank)
+      : x(a * b), basis(edges, std::vector<T>(basis_rows * rank)), want(edges), got(edges) {
+    for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::sin(0.37 * static_cast<double>(k)));
+    for (std::size_t j = 0; j < edges; ++j) {
+      for (std::size_t k = 0; k < basis[j].size(); ++k)
+        basis[j][k] = static_cast<T>(std::cos(1.3 * static_cast<double>(j) + 0.11 * static_cast<double>(k)));
+      want[j].assign(out_rows * rank, T(-1));
+      got[j].assign(out_rows * rank, T(-2));
+      bases.push_back(basis[j].data());
+      wants.push_back(want[j].data());
+      gots.push_back(got[j].data());
+    }
+  }
+};
+}  // namespace
+
 TEST_CASE("X·Q's host row blocks give one row's bits in every vector code: SSE2, AVX2, AVX-512 and the AVX2 copy") {
   // host_rows_blocks in each host_simd (compiled here for this build's ISA: the lanes are the same whatever
   // instructions hold them), and the portable build's AVX2 copy where this CPU runs it, against
@@ -527,20 +553,9 @@ TEST_CASE("X·Q's host row blocks give one row's bits in every vector code: SSE2
   auto check = [&]<class T, int Rank>() {
     constexpr std::size_t a = 22, rank = Rank;
     for (const std::size_t b : {std::size_t{7}, std::size_t{16}, std::size_t{301}}) {
-      std::vector<T> x(a * b);
-      for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::sin(0.37 * static_cast<double>(k)));
-      std::vector<std::vector<T>> q(5, std::vector<T>(b * rank)), want(5), got(5);
-      std::vector<const T*> qs;
-      std::vector<T*> wants, gots;
-      for (std::size_t j = 0; j < 5; ++j) {
-        for (std::size_t k = 0; k < q[j].size(); ++k)
-          q[j][k] = static_cast<T>(std::cos(1.3 * static_cast<double>(j) + 0.11 * static_cast<double>(k)));
-        want[j].assign(a * rank, T(-1));
-        got[j].assign(a * rank, T(-2));
-        qs.push_back(q[j].data());
-        wants.push_back(want[j].data());
-        gots.push_back(got[j].data());
-      }
+      product_tables<T> t(a, b, 5, b, a, rank);
+      auto &x = t.x, &want = t.want, &got = t.got;  // references, not a structured binding (Clang 14 captures none)
+      auto &qs = t.bases, &wants = t.wants, &gots = t.gots;
       for (int bases = 1; bases <= 5; ++bases)
         for (std::size_t i = 0; i < a; ++i) detail::times_bases_row_fixed<Rank>(x.data(), b, qs.data(), wants.data(), bases, i);
       int differ = 0, runs = 0;
@@ -568,8 +583,8 @@ TEST_CASE("X·Q's host row blocks give one row's bits in every vector code: SSE2
       compare([&](int bases, std::size_t i0, std::size_t count) {  // whatever this host runs
         detail::times_bases_rows_fixed<Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
       });
-#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
-      if (detail::host_simd_here().bytes == 32)
+#if defined(DECENT_HOST_AVX2_COPY)
+      if (detail::host_avx2_copy_runs())
         compare([&](int bases, std::size_t i0, std::size_t count) {
           detail::host_rows_blocks_avx2<Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
         });
@@ -597,20 +612,9 @@ TEST_CASE("Xᵀ·P's host column strips give the columns' bits in every vector c
   auto check = [&]<class T, int Rank>() {
     constexpr std::size_t b = 200, rank = Rank;
     for (const std::size_t a : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{37}}) {
-      std::vector<T> x(a * b);
-      for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<T>(std::sin(0.37 * static_cast<double>(k)));
-      std::vector<std::vector<T>> p(4, std::vector<T>(a * rank)), want(4), got(4);
-      std::vector<const T*> ps;
-      std::vector<T*> wants, gots;
-      for (std::size_t j = 0; j < 4; ++j) {
-        for (std::size_t k = 0; k < p[j].size(); ++k)
-          p[j][k] = static_cast<T>(std::cos(1.3 * static_cast<double>(j) + 0.11 * static_cast<double>(k)));
-        want[j].assign(b * rank, T(-1));
-        got[j].assign(b * rank, T(-2));
-        ps.push_back(p[j].data());
-        wants.push_back(want[j].data());
-        gots.push_back(got[j].data());
-      }
+      product_tables<T> t(a, b, 4, a, b, rank);
+      auto &x = t.x, &want = t.want, &got = t.got;
+      auto &ps = t.bases, &wants = t.wants, &gots = t.gots;
       int differ = 0, runs = 0;
       auto compare = [&]<std::size_t Pass>(auto&& blocks) {
         for (const std::size_t count : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{197}}) {
@@ -640,8 +644,8 @@ TEST_CASE("Xᵀ·P's host column strips give the columns' bits in every vector c
         compare.template operator()<Pass>([&](std::size_t count) {  // whatever this host runs
           detail::transposed_times_bases_block<512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
         });
-#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
-        if (detail::host_simd_here().bytes == 32)
+#if defined(DECENT_HOST_AVX2_COPY)
+        if (detail::host_avx2_copy_runs())
           compare.template operator()<Pass>([&](std::size_t count) {
             detail::host_columns_blocks_avx2<512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
           });

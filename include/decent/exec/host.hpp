@@ -129,7 +129,7 @@ class host {
   void parallel_for(std::size_t n, const F& f, std::size_t min_parallel) const {
     const auto count = static_cast<std::ptrdiff_t>(n);
 #if defined(DECENT_HOST_AVX2_COPY)
-    const bool avx2 = decent::detail::host_simd_here().bytes == 32;
+    const bool avx2 = decent::detail::host_avx2_copy_runs();
 #endif
 #if DECENT_HAS_OPENMP
     const int t = threads();

@@ -262,12 +262,10 @@ inline void pair_dot(const float* x, const float* q, std::size_t n, float* xq) {
 }
 #endif
 
-/// The host's vector code for the row products of several rows (`host_rows_dot`): the vectors' width in bytes
-/// and the vector registers that may hold their lanes. What the compiler was told it may use: 32 bytes with AVX
-/// (-mavx, -march=native), else 16 (SSE2, x86-64's baseline); 32 registers with AVX-512, else 16. A portable x86-64
-/// build (no -mavx2) also carries an AVX2 copy of the row blocks and runs it where the CPU has AVX2
-/// (`host_simd_here`, asked once); the sums do not depend on any of it (each lane is the scalar `lane_sums`' lane,
-/// and the AVX2 copy has no fused multiply-add to contract into).
+/// The host's vector code for the products of several rows or columns (`host_rows_blocks`, `host_columns_blocks`):
+/// the vectors' width in bytes and the vector registers that may hold their lanes. As built (`host_simd_built`):
+/// 32 bytes with AVX (-mavx, -march=native), else 16 (SSE2, x86-64's baseline); 32 registers with AVX-512, else 16.
+/// The sums do not depend on it (each lane is the scalar `lane_sums`' lane).
 struct host_simd {
   std::size_t bytes, registers;
 };
@@ -290,17 +288,17 @@ inline constexpr host_simd host_simd_built{16, 16};
 #endif
 
 /// Rows of X one pass of X·Q̂ by rows takes at rank `Rank` (`host_rows_dot`, ranks 1 and 2) with vectors of
-/// `Simd`: as many as keep the lanes of two bases in half the vector registers (float, rank 1: 2 rows in SSE2, 4
+/// `simd`: as many as keep the lanes of two bases in half the vector registers (float, rank 1: 2 rows in SSE2, 4
 /// with AVX2, 8 with AVX-512; rank 2: 1, 2, 4). One row's eight lanes form a chain of dependent adds per vector;
 /// rows side by side are independent chains, which is what lets a multiply-add per element run at the rate of the
 /// loads rather than of the add's latency, and the bases' vectors are loaded once for all the rows. Other ranks: 1.
-template <class T, int Rank, host_simd Simd>
-[[nodiscard]] constexpr std::size_t host_product_rows_with() {
+template <class T, int Rank>
+[[nodiscard]] constexpr std::size_t host_product_rows_with(host_simd simd) {
   if constexpr (Rank < 1 || Rank > 2) {
     return 1;  // the other ranks go a row at a time
   } else {
-    const std::size_t width = Simd.bytes / sizeof(T), vectors = width >= 8 ? 1 : 8 / width;
-    const std::size_t rows = (Simd.registers - 4) / (2 * static_cast<std::size_t>(Rank) * vectors);
+    const std::size_t width = simd.bytes / sizeof(T), vectors = width >= 8 ? 1 : 8 / width;
+    const std::size_t rows = (simd.registers - 4) / (2 * static_cast<std::size_t>(Rank) * vectors);
     return rows < 1 ? 1 : rows > 8 ? 8 : rows;
   }
 }
@@ -315,9 +313,6 @@ template <class T, int Rank, host_simd Simd>
 #define DECENT_HOST_UNROLL  // nvcc's front end knows no GCC pragma
 #else
 #define DECENT_HOST_UNROLL _Pragma("GCC unroll 16")
-#endif
-#if defined(DECENT_HOST_AVX2_COPY)
-#define DECENT_HOST_ROW_BLOCKS_AVX2 1
 #endif
 /// Vectors of T, `Bytes` wide, for the row blocks.
 template <class T, std::size_t Bytes>
@@ -390,12 +385,12 @@ template <std::size_t Rows, std::size_t Bases, int Rank, std::size_t Bytes, clas
       }
 }
 
-/// Rows i0 … i0 + count − 1 of P_j = X·Q_j (ranks 1 and 2) in blocks of `host_product_rows_with<T, Rank, Simd>()`
+/// Rows i0 … i0 + count − 1 of P_j = X·Q_j (ranks 1 and 2) in blocks of `host_product_rows_with<T, Rank>(Simd)`
 /// rows and two bases (`host_rows_dot`), the rows left over one at a time.
 template <host_simd Simd, int Rank, class T>
 [[gnu::always_inline]] inline void host_rows_blocks(const T* x, std::size_t b, const T* const* q, T* const* p,
                                                     int bases, std::size_t i0, std::size_t count) {
-  constexpr std::size_t rows = host_product_rows_with<T, Rank, Simd>();
+  constexpr std::size_t rows = host_product_rows_with<T, Rank>(Simd);
   const std::size_t end = i0 + count;
   int j = 0;
   for (; j + 2 <= bases; j += 2) {
@@ -410,27 +405,33 @@ template <host_simd Simd, int Rank, class T>
   }
 }
 
-#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+#if defined(DECENT_HOST_AVX2_COPY)
 /// `host_rows_blocks` compiled for AVX2 (without FMA: every product and sum rounds as in the other copies).
 template <int Rank, class T>
-DECENT_HOST_AVX2 void host_rows_blocks_avx2(const T* x, std::size_t b, const T* const* q,
-                                                           T* const* p, int bases, std::size_t i0,
-                                                           std::size_t count) {
+DECENT_HOST_AVX2 void host_rows_blocks_avx2(const T* x, std::size_t b, const T* const* q, T* const* p, int bases,
+                                            std::size_t i0, std::size_t count) {
   host_rows_blocks<host_simd_avx2, Rank>(x, b, q, p, bases, i0, count);
 }
 #endif
 #endif
 #endif
 
-/// The vector code the host runs the row blocks with: `host_simd_built`, or AVX2's where a portable build runs on
-/// a CPU that has it (asked once).
-[[nodiscard]] inline host_simd host_simd_here() {
 #if defined(DECENT_HOST_AVX2_COPY)
+/// Whether this CPU runs the AVX2 copy of the host's loops (asked once).
+[[nodiscard]] inline bool host_avx2_copy_runs() {
   static const bool avx2 = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") != 0;
   }();
-  if (avx2) return host_simd_avx2;
+  return avx2;
+}
+#endif
+
+/// The vector code the host runs the row and column blocks with: `host_simd_built`, or AVX2's where a portable
+/// build runs its AVX2 copy.
+[[nodiscard]] inline host_simd host_simd_here() {
+#if defined(DECENT_HOST_AVX2_COPY)
+  if (host_avx2_copy_runs()) return host_simd_avx2;
 #endif
   return host_simd_built;
 }
@@ -439,10 +440,7 @@ DECENT_HOST_AVX2 void host_rows_blocks_avx2(const T* x, std::size_t b, const T* 
 /// `times_bases_rows_fixed` takes on this host; 1 where it goes a row at a time).
 template <class T, int Rank = 1>
 [[nodiscard]] inline std::size_t host_product_rows() {
-  const host_simd here = host_simd_here();
-  if (here.bytes == 16) return host_product_rows_with<T, Rank, host_simd{16, 16}>();
-  return here.registers == 32 ? host_product_rows_with<T, Rank, host_simd{32, 32}>()
-                              : host_product_rows_with<T, Rank, host_simd{32, 16}>();
+  return host_product_rows_with<T, Rank>(host_simd_here());
 }
 
 /// Row i of P = X·Q: p[i·r + c] = Σ_k x[i·b + k]·q[k·r + c] (X row-major a×b, Q b×r, r small), in T, summed as
@@ -483,13 +481,13 @@ DECENT_HD void times_bases_rows_fixed(const T* x, std::size_t b, const T* const*
                                       std::size_t i0, std::size_t count) {
 #if defined(DECENT_HOST_ROW_BLOCKS)
   if constexpr ((Rank == 1 || Rank == 2) && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
-#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
-    if (host_simd_here().bytes == 32) {
+#if defined(DECENT_HOST_AVX2_COPY)
+    if (host_avx2_copy_runs()) {
       host_rows_blocks_avx2<Rank>(x, b, q, p, bases, i0, count);
       return;
     }
 #endif
-    if constexpr (host_product_rows_with<T, Rank, host_simd_built>() > 1) {
+    if constexpr (host_product_rows_with<T, Rank>(host_simd_built) > 1) {
       host_rows_blocks<host_simd_built, Rank>(x, b, q, p, bases, i0, count);
       return;
     }
@@ -573,11 +571,11 @@ DECENT_HD void transposed_times_bases_columns(const T* x, std::size_t a, std::si
 
 #if defined(DECENT_HOST_ROW_BLOCKS)
 /// Vectors of columns one strip of `host_columns_blocks` holds for `Pass` bases of rank `Rank` with vectors of
-/// `Simd`: as many as keep a sum per (basis, column, vector) and the strip's row of X in the registers (two
+/// `simd`: as many as keep a sum per (basis, column, vector) and the strip's row of X in the registers (two
 /// spare), at most 8.
-template <std::size_t Pass, int Rank, host_simd Simd>
-[[nodiscard]] constexpr std::size_t host_columns_vectors() {
-  const std::size_t v = (Simd.registers - 2) / (Pass * static_cast<std::size_t>(Rank) + 1);
+template <std::size_t Pass, int Rank>
+[[nodiscard]] constexpr std::size_t host_columns_vectors(host_simd simd) {
+  const std::size_t v = (simd.registers - 2) / (Pass * static_cast<std::size_t>(Rank) + 1);
   return v < 1 ? 1 : v > 8 ? 8 : v;
 }
 
@@ -586,14 +584,15 @@ template <std::size_t Pass, int Rank, host_simd Simd>
 /// the strip goes down a tile of 16 rows of X, with a prefetch 4 rows ahead (the hardware's prefetchers do not
 /// follow a walk down the rows), the sums kept in a stack table between tiles; the columns after the last whole
 /// strip go to `transposed_times_bases_columns`. Every sum is over i in order, as there: the same bits. Tiles of
-/// 16 rows (a prefetch 4 ahead), 32, 64 and 256 (8 ahead) ran at 0.46, 0.49, 0.43 and 0.39x of the same-footprint triad at 1000x1000 f32, rank 1
-/// (in cache), and at 0.68, 0.62, 0.52 and 0.52x at 4000x4000 (bench/mixing_bench, one run each, 2026-12-05).
+/// 16 rows (a prefetch 4 ahead), 32, 64 and 256 (8 ahead) ran at 0.46, 0.49, 0.43 and 0.39x of the same-footprint
+/// triad at 1000x1000 f32, rank 1 (in cache), and at 0.68, 0.62, 0.52 and 0.52x at 4000x4000 (bench/mixing_bench,
+/// one run each, 2026-12-05).
 template <host_simd Simd, std::size_t Block, int Rank, std::size_t Pass, class T>
 [[gnu::always_inline]] inline void host_columns_blocks(const T* x, std::size_t a, std::size_t b, const T* const* p,
                                                        T* const* q, std::size_t k0, std::size_t count) {
   using vector = typename host_vector<T, Simd.bytes>::type;
   constexpr std::size_t width = host_vector<T, Simd.bytes>::width, rank = static_cast<std::size_t>(Rank);
-  constexpr std::size_t vectors = host_columns_vectors<Pass, Rank, Simd>(), strip = vectors * width, tile = 16;
+  constexpr std::size_t vectors = host_columns_vectors<Pass, Rank>(Simd), strip = vectors * width, tile = 16;
   constexpr std::size_t most = Block / strip > 0 ? Block / strip : 1;
   const std::size_t strips = count / strip < most ? count / strip : most;
   vector table[most][Pass][rank][vectors];
@@ -644,7 +643,7 @@ DECENT_HOST_UNROLL
   if (done < count) transposed_times_bases_columns<Block, Rank, Pass>(x, a, b, p, q, k0 + done, count - done);
 }
 
-#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
+#if defined(DECENT_HOST_AVX2_COPY)
 /// `host_columns_blocks` compiled for AVX2 (as `host_rows_blocks_avx2`).
 template <std::size_t Block, int Rank, std::size_t Pass, class T>
 DECENT_HOST_AVX2 void host_columns_blocks_avx2(const T* x, std::size_t a, std::size_t b, const T* const* p,
@@ -662,8 +661,8 @@ DECENT_HD void transposed_times_bases_block(const T* x, std::size_t a, std::size
 #if defined(DECENT_HOST_ROW_BLOCKS)
   // The sums of a strip in registers: up to 3 bases at rank 4, 4 at rank 3.
   if constexpr ((std::is_same_v<T, float> || std::is_same_v<T, double>) && Pass * Rank + 2 <= 16) {
-#if defined(DECENT_HOST_ROW_BLOCKS_AVX2)
-    if (host_simd_here().bytes == 32) {
+#if defined(DECENT_HOST_AVX2_COPY)
+    if (host_avx2_copy_runs()) {
       host_columns_blocks_avx2<Block, Rank, Pass>(x, a, b, p, q, k0, count);
       return;
     }
