@@ -669,6 +669,39 @@ TEST_CASE("Xᵀ·P's host column strips give the columns' bits in every vector c
 }
 #endif
 
+TEST_CASE("message differences: peer − own in T, and the next basis the old kernel formed, to the bit") {
+  // message_difference_kernel writes d = T(double(peer) − double(own)) over the peer's message and next =
+  // T(sign·d). The terms used to compute peer − own in T, and the next basis was difference_kernel's
+  // T(sign·(double(peer) − double(own))): both must come out bit for bit, for values over a wide range of
+  // exponents (where the rounding of the difference matters), in f32 and f64, for both signs.
+  auto check = [&]<class T>() {
+    std::mt19937_64 draw(7);
+    std::uniform_real_distribution<double> mantissa(-1.0, 1.0);
+    std::uniform_int_distribution<int> exponent(-30, 30);
+    const std::size_t n = 20000;
+    std::vector<T> own(n), peer(n), want_d(n), want_plus(n), want_minus(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      own[i] = static_cast<T>(std::ldexp(mantissa(draw), exponent(draw)));
+      // Every fourth peer near its own value (cancellation), the others anywhere.
+      peer[i] = i % 4 == 0 ? static_cast<T>(static_cast<double>(own[i]) * (1.0 + 1e-3 * mantissa(draw)))
+                           : static_cast<T>(std::ldexp(mantissa(draw), exponent(draw)));
+      want_d[i] = peer[i] - own[i];
+    }
+    for (const double sign : {1.0, -1.0}) {
+      std::vector<T> d = peer, next(n, T(7)), old(n, T(9));
+      exec::host(2).for_each(n, detail::message_difference_kernel<T>{d.data(), own.data(), next.data(), sign});
+      exec::host(1).for_each(n, detail::difference_kernel<T>{old.data(), own.data(), peer.data(), sign});
+      CHECK(std::memcmp(d.data(), want_d.data(), n * sizeof(T)) == 0);
+      CHECK(std::memcmp(next.data(), old.data(), n * sizeof(T)) == 0);
+      int cancelled = 0;
+      for (std::size_t i = 0; i < n; ++i) cancelled += d[i] != T(0) && std::abs(d[i]) < std::abs(own[i]) * T(1e-2);
+      CHECK(cancelled > 1000);  // the near pairs are there
+    }
+  };
+  check.template operator()<float>();
+  check.template operator()<double>();
+}
+
 TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges, both sides, ranks 1 and 3") {
   // add_differences_rows_kernel sums 1-4 edges of a column in one loop (fused_row) and 5 or more in chunks of
   // 512 columns; both must write exactly what add_differences_kernel (the device's element form) writes. X is
@@ -682,8 +715,8 @@ TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges,
           CAPTURE(by_rows);
           CAPTURE(edges);
           const std::size_t message_rows = by_rows ? a : b, basis_rows = by_rows ? b : a;
-          std::vector<std::vector<T>> basis, own, peer;
-          std::vector<const T*> basis_table, own_table, peer_table;
+          std::vector<std::vector<T>> basis, difference;
+          std::vector<const T*> basis_table, difference_table;
           std::vector<double> coef;
           for (int j = 0; j < edges; ++j) {
             auto fill = [&](std::vector<std::vector<T>>& list, std::size_t rows, double phase) {
@@ -692,14 +725,12 @@ TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges,
                 list.back()[k] = static_cast<T>(std::sin(phase + 0.7 * static_cast<double>(j) + 0.29 * static_cast<double>(k)));
             };
             fill(basis, basis_rows, 0.1);
-            fill(own, message_rows, 1.1);
-            fill(peer, message_rows, 2.3);
+            fill(difference, message_rows, 1.1);
             coef.push_back(0.05 + 0.1 * static_cast<double>(j));
           }
           for (int j = 0; j < edges; ++j) {
             basis_table.push_back(basis[static_cast<std::size_t>(j)].data());
-            own_table.push_back(own[static_cast<std::size_t>(j)].data());
-            peer_table.push_back(peer[static_cast<std::size_t>(j)].data());
+            difference_table.push_back(difference[static_cast<std::size_t>(j)].data());
           }
           std::vector<T> rows_x(a * b), element_x(a * b);
           for (std::size_t k = 0; k < a * b; ++k)
@@ -707,7 +738,7 @@ TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges,
           detail::with_rank(r, [&]<int Rank>() {
             if constexpr (Rank > 0) {
               using terms = detail::low_rank_terms<T, Rank>;
-              const terms t{b, r, by_rows, basis_table.data(), own_table.data(), peer_table.data()};
+              const terms t{b, r, by_rows, basis_table.data(), difference_table.data()};
               exec::host(2).for_each(a, detail::add_differences_rows_kernel<T, terms>{rows_x.data(), t, coef.data(), edges, b});
               exec::host(1).for_each(a * b, detail::add_differences_kernel<T, terms>{element_x.data(), t, coef.data(), edges});
             }

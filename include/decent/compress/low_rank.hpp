@@ -190,20 +190,22 @@ class low_rank {
           g.peer.push_back(edge(ctx.exec, peer).peer[m.index].data());
         }
         group::upload(ctx.exec, g.peer_table, g.peer, g.uploaded_peer);
-        decent::detail::with_rank(m.r, [&]<int Rank>() {
-          visit(decoded_differences<T, decent::detail::low_rank_terms<T, Rank>>{
-              m.x, m.a * m.b, g.slots,
-              {m.b, m.r, by_rows, g.basis_table.data(), g.own_table.data(), g.peer_table.data()}});
-        });
+        // Each edge's message difference, peer − own, over the peer's message (the terms read one table, not
+        // two), and from it the other basis of the next power iteration, (X_hi − X_lo)·basis: own − peer when
+        // this worker is the higher id. The update below reads neither the other basis nor the raw messages.
         const std::size_t message_elements = (by_rows ? m.a : m.b) * m.r;
         for (const int peer : g.peers) {
           edge_state& e = edge(ctx.exec, peer);
-          // The other basis becomes (X_hi − X_lo)·basis: own − peer when this worker is the higher id.
           T* next = by_rows ? e.p[m.index].data() : e.q[m.index].data();
-          ctx.exec.for_each(message_elements, decent::detail::difference_kernel<T>{next, e.own[m.index].data(),
-                                                                                  e.peer[m.index].data(),
-                                                                                  rank_ > peer ? -1.0 : 1.0});
+          ctx.exec.for_each(message_elements,
+                            decent::detail::message_difference_kernel<T>{e.peer[m.index].data(),
+                                                                         e.own[m.index].data(), next,
+                                                                         rank_ > peer ? -1.0 : 1.0});
         }
+        decent::detail::with_rank(m.r, [&]<int Rank>() {
+          visit(decoded_differences<T, decent::detail::low_rank_terms<T, Rank>>{
+              m.x, m.a * m.b, g.slots, {m.b, m.r, by_rows, g.basis_table.data(), g.peer_table.data()}});
+        });
       }
     }
     for (const int peer : peers) ++edge(ctx.exec, peer).iteration;

@@ -112,9 +112,11 @@ struct low_rank_project_kernel {
 };
 
 /// PowerGossip's decoded differences of one matrix X (a×b) for all its edges of one side, in factored form
-/// (item e = element (i, k) of X): D̂_j = (peer[j] − own[j])·basis[j]ᵀ by rows (messages a×r, basis b×r), or
-/// basis[j]·(peer[j] − own[j])ᵀ by columns (basis a×r, messages b×r); the sum over the rank in order, in T (the
-/// `accumulator`: the rule's update sums the edges in it too, as the reference does in the tensors' type).
+/// (item e = element (i, k) of X): D̂_j = difference[j]·basis[j]ᵀ by rows (messages a×r, basis b×r), or
+/// basis[j]·difference[j]ᵀ by columns (basis a×r, messages b×r), where difference[j] = peer's message − own,
+/// formed once per round by `message_difference_kernel` (one table read per term, not two); the sum over the rank
+/// in order, in T (the `accumulator`: the rule's update sums the edges in it too, as the reference does in the
+/// tensors' type).
 /// With a compile-time `Rank` (1 … max_fixed_rank) the terms also have a row form, `along_row`, which the rule's
 /// update uses on the host: the same values, with what depends only on the row computed once per row.
 template <class T, int Rank = 0>
@@ -124,19 +126,18 @@ struct low_rank_terms {
   std::size_t b, r;
   bool by_rows;
   const T* const* basis;
-  const T* const* own;
-  const T* const* peer;
+  const T* const* difference;
 
   DECENT_HD T operator()(int j, std::size_t e) const {
     const std::size_t i = e / b, k = e % b;
     const std::size_t message_row = by_rows ? i : k, basis_row = by_rows ? k : i;
     T s = 0;
     for (std::size_t c = 0; c < r; ++c)
-      s += (peer[j][message_row * r + c] - own[j][message_row * r + c]) * basis[j][basis_row * r + c];
+      s += difference[j][message_row * r + c] * basis[j][basis_row * r + c];
     return s;
   }
 
-  /// By rows, along row i: D̂_j(i, k) = Σ_c d[c]·basis[k·R + c] with d = peer_j − own_j of row i.
+  /// By rows, along row i: D̂_j(i, k) = Σ_c d[c]·basis[k·R + c] with d = difference_j's row i.
   struct rows_side {
     T d[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
     const T* basis;
@@ -146,17 +147,13 @@ struct low_rank_terms {
       return s;
     }
   };
-  /// By columns, along row i: D̂_j(i, k) = Σ_c (peer_j[k·R + c] − own_j[k·R + c])·q[c] with q = basis_j's row i.
+  /// By columns, along row i: D̂_j(i, k) = Σ_c difference_j[k·R + c]·q[c] with q = basis_j's row i.
   struct cols_side {
     T q[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
-    const T* own;
-    const T* peer;
+    const T* difference;
     DECENT_HD T operator()(std::size_t k) const {
       T s = 0;
-      for (int c = 0; c < Rank; ++c) {
-        const std::size_t at = k * Rank + static_cast<std::size_t>(c);
-        s += (peer[at] - own[at]) * q[c];
-      }
+      for (int c = 0; c < Rank; ++c) s += difference[k * Rank + static_cast<std::size_t>(c)] * q[c];
       return s;
     }
   };
@@ -193,24 +190,39 @@ struct low_rank_terms {
   }
 
  private:
-  /// Edge j along row i, by rows: d = peer_j − own_j of row i.
+  /// Edge j along row i, by rows: d = difference_j's row i.
   rows_side row_side(int j, std::size_t i) const
     requires(Rank > 0)
   {
     rows_side side{{}, basis[j]};
-    for (int c = 0; c < Rank; ++c) {
-      const std::size_t at = i * Rank + static_cast<std::size_t>(c);
-      side.d[c] = peer[j][at] - own[j][at];
-    }
+    for (int c = 0; c < Rank; ++c) side.d[c] = difference[j][i * Rank + static_cast<std::size_t>(c)];
     return side;
   }
   /// Edge j along row i, by columns: q = basis_j's row i.
   cols_side col_side(int j, std::size_t i) const
     requires(Rank > 0)
   {
-    cols_side side{{}, own[j], peer[j]};
+    cols_side side{{}, difference[j]};
     for (int c = 0; c < Rank; ++c) side.q[c] = basis[j][i * Rank + static_cast<std::size_t>(c)];
     return side;
+  }
+};
+
+/// One edge's messages made ready for the update, once per round (compress/low_rank.hpp's decode): the peer's
+/// message becomes the difference d = peer − own (rounded once to T: for float and double the value of `peer −
+/// own` in T, double rounding from double being innocuous), the table `low_rank_terms` reads, and the power
+/// iteration's other basis becomes next = sign·d ((X_hi − X_lo)·basis, sign = −1 on the higher id: the same value
+/// on both ends of the edge, and the value sign·(peer − own) rounded once).
+template <class T>
+struct message_difference_kernel {
+  T* peer;
+  const T* own;
+  T* next;
+  double sign;
+  DECENT_HD void operator()(std::size_t i) const {
+    const T d = static_cast<T>(static_cast<double>(peer[i]) - static_cast<double>(own[i]));
+    peer[i] = d;
+    next[i] = static_cast<T>(sign * static_cast<double>(d));
   }
 };
 
