@@ -208,10 +208,10 @@ void bm_relay_update(benchmark::State& state) {
 /// PowerGossip's kernels on a square matrix of side range(2) (1000: 4 MB, the size; 4000: 64 MB, out
 /// of cache; `elements` does not apply), rank range(1), two edges: the products X·Q̂ (range(0) = 1, by rows) or
 /// Xᵀ·P̂ (range(0) = 0, by columns) for both edges in one pass, and decoding: each edge's message difference
-/// (`message_difference_kernel`: reads both messages, writes the difference and the next basis) and the gossip
-/// rule's update from the factored differences. Bytes counted: the projection reads X once and writes the
-/// products; decoding reads and writes X, reads the bases and the differences, and moves the messages' 4 values
-/// per message value.
+/// (`message_difference_kernel`: reads both messages, writes the difference and the next basis), at rank 2 or
+/// more the planar copies (`planar_copy_kernel`), and the gossip rule's update from the factored differences.
+/// Bytes counted: the projection reads X once and writes the products; decoding reads and writes X and moves the
+/// values of the bases, messages and copies (`bm_low_rank_update`).
 template <class T>
 struct low_rank_buffers {
   low_rank_buffers(std::size_t r, std::size_t n) : rank(r), side(n) {
@@ -219,7 +219,7 @@ struct low_rank_buffers {
     x = ex.allocate<T>(side * side);
     decent::exec::fill(ex, x.data(), T(0.5), x.size());
     for (int j = 0; j < 2; ++j) {
-      for (auto* list : {&basis, &own, &peer, &next}) {
+      for (auto* list : {&basis, &own, &peer, &next, &planar}) {
         list->push_back(ex.allocate<T>(side * r));
         decent::exec::fill(ex, list->back().data(), T(0.01) * T(j + 1), side * r);
       }
@@ -230,7 +230,7 @@ struct low_rank_buffers {
   }
   std::size_t rank, side;
   decent::exec::host_buffer<T> x;
-  std::vector<decent::exec::host_buffer<T>> basis, own, peer, next;
+  std::vector<decent::exec::host_buffer<T>> basis, own, peer, next, planar;
   std::vector<const T*> basis_table, peer_table;
   std::vector<T*> own_table;
 };
@@ -263,15 +263,25 @@ void bm_low_rank_update(benchmark::State& state) {
   low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)));
   const std::size_t n = b.side;
   const double coef[] = {0.3, 0.3};
-  // As compress::low_rank's decode and mixing::decoded_update run them on the host: the message differences,
-  // then a row per item, the rank a compile-time constant.
+  // As compress::low_rank's decode and mixing::decoded_update run them on the host: the message differences, at
+  // rank 2 or more the planar copies of what the rows read along k, then a row per item, the rank a compile-time
+  // constant.
   for (auto _ : state) {
     for (std::size_t j = 0; j < 2; ++j)
       ex.for_each(n * b.rank, decent::detail::message_difference_kernel<T>{b.peer[j].data(), b.own[j].data(),
                                                                            b.next[j].data(), j == 0 ? 1.0 : -1.0});
     decent::detail::with_rank(b.rank, [&]<int Rank>() {
       using terms = decent::detail::low_rank_terms<T, Rank>;
-      const terms t{n, b.rank, by_rows, b.basis_table.data(), b.peer_table.data()};
+      terms t{n, b.rank, by_rows, b.basis_table.data(), b.peer_table.data()};
+      std::vector<const T*> planar;
+      if constexpr (Rank >= 2) {
+        for (std::size_t j = 0; j < 2; ++j) {
+          const T* along = by_rows ? b.basis[j].data() : b.peer[j].data();
+          ex.for_each(n * b.rank, decent::detail::planar_copy_kernel<T>{along, b.planar[j].data(), n, b.rank});
+          planar.push_back(b.planar[j].data());
+        }
+        t.planar = planar.data();
+      }
       if constexpr (Rank > 0)
         ex.for_each(n, decent::detail::add_differences_rows_kernel<T, terms>{b.x.data(), t, coef, 2, n});
       else
@@ -279,8 +289,11 @@ void bm_low_rank_update(benchmark::State& state) {
     });
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>((2 * n * n + 2 * 6 * n * b.rank) * sizeof(T)));
-  set_footprint(state, (n * n + 2 * 4 * n * b.rank) * sizeof(T));
+  // Per edge and message value: the difference pass moves 4, the update reads 2, a planar copy moves 2 more.
+  const std::size_t per_edge = b.rank >= 2 ? 8 : 6;
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<std::int64_t>((2 * n * n + 2 * per_edge * n * b.rank) * sizeof(T)));
+  set_footprint(state, (n * n + 2 * (b.rank >= 2 ? 5 : 4) * n * b.rank) * sizeof(T));
 }
 
 /// A²CiD²'s fused exchange on `elements` coordinates: reads x, x̃ and the peer's x, writes x and x̃ (5 values).

@@ -554,8 +554,13 @@ TEST_CASE("X·Q's host row blocks give one row's bits in every vector code: SSE2
     constexpr std::size_t a = 22, rank = Rank;
     for (const std::size_t b : {std::size_t{7}, std::size_t{16}, std::size_t{301}}) {
       product_tables<T> t(a, b, 5, b, a, rank);
-      auto &x = t.x, &want = t.want, &got = t.got;  // references, not a structured binding (Clang 14 captures none)
-      auto &qs = t.bases, &wants = t.wants, &gots = t.gots;
+      // References, one per declaration (not a structured binding: Clang 14 captures none).
+      auto& x = t.x;
+      auto& want = t.want;
+      auto& got = t.got;
+      auto& qs = t.bases;
+      auto& wants = t.wants;
+      auto& gots = t.gots;
       for (int bases = 1; bases <= 5; ++bases)
         for (std::size_t i = 0; i < a; ++i) detail::times_bases_row_fixed<Rank>(x.data(), b, qs.data(), wants.data(), bases, i);
       int differ = 0, runs = 0;
@@ -613,8 +618,12 @@ TEST_CASE("Xᵀ·P's host column strips give the columns' bits in every vector c
     constexpr std::size_t b = 200, rank = Rank;
     for (const std::size_t a : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{37}}) {
       product_tables<T> t(a, b, 4, a, b, rank);
-      auto &x = t.x, &want = t.want, &got = t.got;
-      auto &ps = t.bases, &wants = t.wants, &gots = t.gots;
+      auto& x = t.x;
+      auto& want = t.want;
+      auto& got = t.got;
+      auto& ps = t.bases;
+      auto& wants = t.wants;
+      auto& gots = t.gots;
       int differ = 0, runs = 0;
       auto compare = [&]<std::size_t Pass>(auto&& blocks) {
         for (const std::size_t count : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{197}}) {
@@ -704,8 +713,9 @@ TEST_CASE("message differences: peer − own in T, and the next basis the old ke
 
 TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges, both sides, ranks 1 and 3") {
   // add_differences_rows_kernel sums 1-4 edges of a column in one loop (fused_row) and 5 or more in chunks of
-  // 512 columns; both must write exactly what add_differences_kernel (the device's element form) writes. X is
-  // 7×1100 (chunks of 512 with a tail), in f32 and f64.
+  // 512 columns; both must write exactly what add_differences_kernel (the device's element form) writes, from the
+  // interleaved tables and, at rank 3, from planar copies of what the rows read along k (planar_copy_kernel, as
+  // compress::low_rank's decode makes them on the host). X is 7×1100 (chunks of 512 with a tail), in f32 and f64.
   auto check = [&]<class T>() {
     const std::size_t a = 7, b = 1100;
     for (const std::size_t r : {std::size_t{1}, std::size_t{3}})
@@ -732,18 +742,35 @@ TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges,
             basis_table.push_back(basis[static_cast<std::size_t>(j)].data());
             difference_table.push_back(difference[static_cast<std::size_t>(j)].data());
           }
-          std::vector<T> rows_x(a * b), element_x(a * b);
+          std::vector<std::vector<T>> planar;
+          std::vector<const T*> planar_table;
+          for (int j = 0; j < edges; ++j) {
+            const auto& along = by_rows ? basis[static_cast<std::size_t>(j)] : difference[static_cast<std::size_t>(j)];
+            planar.emplace_back(b * r);
+            exec::host(2).for_each(b * r, detail::planar_copy_kernel<T>{along.data(), planar.back().data(), b, r});
+            int misplaced = 0;  // the layout, checked by hand
+            for (std::size_t k = 0; k < b; ++k)
+              for (std::size_t c = 0; c < r; ++c) misplaced += planar.back()[c * b + k] != along[k * r + c];
+            CHECK(misplaced == 0);
+            planar_table.push_back(planar.back().data());
+          }
+          std::vector<T> rows_x(a * b), element_x(a * b), planar_x(a * b);
           for (std::size_t k = 0; k < a * b; ++k)
-            rows_x[k] = element_x[k] = static_cast<T>(std::cos(0.013 * static_cast<double>(k)));
+            rows_x[k] = element_x[k] = planar_x[k] = static_cast<T>(std::cos(0.013 * static_cast<double>(k)));
           detail::with_rank(r, [&]<int Rank>() {
             if constexpr (Rank > 0) {
               using terms = detail::low_rank_terms<T, Rank>;
               const terms t{b, r, by_rows, basis_table.data(), difference_table.data()};
               exec::host(2).for_each(a, detail::add_differences_rows_kernel<T, terms>{rows_x.data(), t, coef.data(), edges, b});
               exec::host(1).for_each(a * b, detail::add_differences_kernel<T, terms>{element_x.data(), t, coef.data(), edges});
+              terms from_planar = t;
+              from_planar.planar = planar_table.data();
+              exec::host(2).for_each(
+                  a, detail::add_differences_rows_kernel<T, terms>{planar_x.data(), from_planar, coef.data(), edges, b});
             }
           });
           CHECK(std::memcmp(rows_x.data(), element_x.data(), rows_x.size() * sizeof(T)) == 0);
+          CHECK(std::memcmp(planar_x.data(), element_x.data(), planar_x.size() * sizeof(T)) == 0);
           CHECK(rows_x[0] != static_cast<T>(1));  // the update did something
         }
   };

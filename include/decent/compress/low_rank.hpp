@@ -203,8 +203,9 @@ class low_rank {
                                                                          rank_ > peer ? -1.0 : 1.0});
         }
         decent::detail::with_rank(m.r, [&]<int Rank>() {
-          visit(decoded_differences<T, decent::detail::low_rank_terms<T, Rank>>{
-              m.x, m.a * m.b, g.slots, {m.b, m.r, by_rows, g.basis_table.data(), g.peer_table.data()}});
+          decent::detail::low_rank_terms<T, Rank> terms{m.b, m.r, by_rows, g.basis_table.data(), g.peer_table.data()};
+          if constexpr (Exec::space == memory_space::host && Rank >= 2) terms.planar = planar(ctx.exec, m, g, by_rows);
+          visit(decoded_differences<T, decent::detail::low_rank_terms<T, Rank>>{m.x, m.a * m.b, g.slots, terms});
         });
       }
     }
@@ -298,6 +299,8 @@ class low_rank {
     /// per side (the edges of a worker alternate sides together).
     std::vector<T*> uploaded_basis{}, uploaded_own{};
     std::vector<const T*> uploaded_peer{};
+    std::vector<buffer> planar_scratch{};  ///< host, rank ≥ 2: the planar copies of the update (`planar`)
+    std::vector<const T*> planar{};
 
     void tables(const Exec& ex, std::size_t edges) {
       if (edges <= capacity) return;
@@ -325,6 +328,21 @@ class low_rank {
     std::size_t index;        ///< tensor index in the parameters (the message tag)
     group groups[2]{};        ///< edges at an even (0) and an odd (1) iteration this round
   };
+
+  /// On the host at rank 2 or more: the b×r table each of g's edges reads along the rows of X in the update (by
+  /// rows the basis, by columns the message difference), copied planar into the group's scratch
+  /// (`low_rank_terms::planar`); returns their table.
+  const T* const* planar(const Exec& ex, const matrix& m, group& g, bool by_rows) {
+    const std::size_t n = m.b * m.r;
+    while (g.planar_scratch.size() < g.peers.size()) g.planar_scratch.push_back(ex.template allocate<T>(n));
+    g.planar.clear();
+    for (std::size_t j = 0; j < g.peers.size(); ++j) {
+      const T* src = by_rows ? g.basis[j] : g.peer[j];
+      ex.for_each(n, decent::detail::planar_copy_kernel<T>{src, g.planar_scratch[j].data(), m.b, m.r});
+      g.planar.push_back(g.planar_scratch[j].data());
+    }
+    return g.planar.data();
+  }
 
   /// Per-edge state, indexed by tensor index (empty for vector tensors), and the edge's iteration counter.
   struct edge_state {

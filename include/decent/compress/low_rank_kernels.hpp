@@ -127,6 +127,10 @@ struct low_rank_terms {
   bool by_rows;
   const T* const* basis;
   const T* const* difference;
+  /// Host, optional: per edge the b×r table the row form reads along k (by rows basis[j], by columns
+  /// difference[j]) copied planar, element (k, c) at c·b + k (`planar_copy_kernel`): the loop over k then reads
+  /// each c contiguously instead of de-interleaving k·r + c. The same products in the same order: the same bits.
+  const T* const* planar = nullptr;
 
   DECENT_HD T operator()(int j, std::size_t e) const {
     const std::size_t i = e / b, k = e % b;
@@ -158,6 +162,20 @@ struct low_rank_terms {
     }
   };
 
+  /// Either side along row i from a planar table: D̂_j(i, k) = Σ_c f[c]·along[c·b + k], f = d (by rows) or q (by
+  /// columns) of row i: each product is `rows_side`'s or `cols_side`'s (a product does not depend on its
+  /// operands' order), summed over c in the same order.
+  struct planar_side {
+    T f[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
+    const T* along;
+    std::size_t b;
+    DECENT_HD T operator()(std::size_t k) const {
+      T s = 0;
+      for (int c = 0; c < Rank; ++c) s += f[c] * along[static_cast<std::size_t>(c) * b + k];
+      return s;
+    }
+  };
+
   /// Columns of X (the length of a row).
   [[nodiscard]] std::size_t cols() const { return b; }
 
@@ -170,7 +188,11 @@ struct low_rank_terms {
     requires(Rank > 0)
   {
     static_assert(Count >= 1 && Count <= max_row_sides, "along_row_all: 1 to max_row_sides edges");
-    if (by_rows) {
+    if (planar != nullptr) {
+      planar_side sides[static_cast<std::size_t>(Count)];
+      for (int j = 0; j < Count; ++j) sides[j] = planar_row(j, i);
+      along(sides);
+    } else if (by_rows) {
       rows_side sides[static_cast<std::size_t>(Count)];
       for (int j = 0; j < Count; ++j) sides[j] = row_side(j, i);
       along(sides);
@@ -185,7 +207,8 @@ struct low_rank_terms {
   void along_row(int j, std::size_t i, Along&& along) const
     requires(Rank > 0)
   {
-    if (by_rows) along(row_side(j, i));
+    if (planar != nullptr) along(planar_row(j, i));
+    else if (by_rows) along(row_side(j, i));
     else along(col_side(j, i));
   }
 
@@ -206,6 +229,15 @@ struct low_rank_terms {
     for (int c = 0; c < Rank; ++c) side.q[c] = basis[j][i * Rank + static_cast<std::size_t>(c)];
     return side;
   }
+  /// Edge j along row i from its planar table: f = row i of difference_j (by rows) or of basis_j (by columns).
+  planar_side planar_row(int j, std::size_t i) const
+    requires(Rank > 0)
+  {
+    planar_side side{{}, planar[j], b};
+    const T* row = (by_rows ? difference[j] : basis[j]) + i * Rank;
+    for (int c = 0; c < Rank; ++c) side.f[c] = row[c];
+    return side;
+  }
 };
 
 /// One edge's messages made ready for the update, once per round (compress/low_rank.hpp's decode): the peer's
@@ -223,6 +255,19 @@ struct message_difference_kernel {
     const T d = static_cast<T>(static_cast<double>(peer[i]) - static_cast<double>(own[i]));
     peer[i] = d;
     next[i] = static_cast<T>(sign * static_cast<double>(d));
+  }
+};
+
+/// dst[c·rows + k] = src[k·cols + c] (item = an element of dst): a rows×cols row-major table copied planar, the
+/// layout of `low_rank_terms::planar`.
+template <class T>
+struct planar_copy_kernel {
+  const T* src;
+  T* dst;
+  std::size_t rows, cols;
+  DECENT_HD void operator()(std::size_t t) const {
+    const std::size_t c = t / rows, k = t % rows;
+    dst[t] = src[k * cols + c];
   }
 };
 
