@@ -554,44 +554,37 @@ TEST_CASE("X·Q's host row blocks give one row's bits in every vector code: SSE2
     constexpr std::size_t a = 22, rank = Rank;
     for (const std::size_t b : {std::size_t{7}, std::size_t{16}, std::size_t{301}}) {
       product_tables<T> t(a, b, 5, b, a, rank);
-      // References, one per declaration (not a structured binding: Clang 14 captures none).
-      auto& x = t.x;
-      auto& want = t.want;
-      auto& got = t.got;
-      auto& qs = t.bases;
-      auto& wants = t.wants;
-      auto& gots = t.gots;
       for (int bases = 1; bases <= 5; ++bases)
-        for (std::size_t i = 0; i < a; ++i) detail::times_bases_row_fixed<Rank>(x.data(), b, qs.data(), wants.data(), bases, i);
+        for (std::size_t i = 0; i < a; ++i) detail::times_bases_row_fixed<Rank>(t.x.data(), b, t.bases.data(), t.wants.data(), bases, i);
       int differ = 0, runs = 0;
       auto compare = [&](auto&& blocks) {
         for (int bases = 1; bases <= 5; ++bases)
           for (const std::size_t i0 : {std::size_t{0}, std::size_t{3}})
             for (std::size_t count = 1; i0 + count <= a && count <= 19; ++count) {
-              for (auto& g : got) std::fill(g.begin(), g.end(), T(-2));
+              for (auto& g : t.got) std::fill(g.begin(), g.end(), T(-2));
               blocks(bases, i0, count);
               ++runs;
               for (int j = 0; j < bases; ++j)
                 for (std::size_t o = i0 * rank; o < (i0 + count) * rank; ++o)
-                  if (std::memcmp(&got[static_cast<std::size_t>(j)][o], &want[static_cast<std::size_t>(j)][o], sizeof(T)) != 0) ++differ;
+                  if (std::memcmp(&t.got[static_cast<std::size_t>(j)][o], &t.want[static_cast<std::size_t>(j)][o], sizeof(T)) != 0) ++differ;
             }
       };
       compare([&](int bases, std::size_t i0, std::size_t count) {
-        detail::host_rows_blocks<detail::host_simd{16, 16}, Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+        detail::host_rows_blocks<detail::host_simd{16, 16}, Rank>(t.x.data(), b, t.bases.data(), t.gots.data(), bases, i0, count);
       });
       compare([&](int bases, std::size_t i0, std::size_t count) {
-        detail::host_rows_blocks<detail::host_simd{32, 16}, Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+        detail::host_rows_blocks<detail::host_simd{32, 16}, Rank>(t.x.data(), b, t.bases.data(), t.gots.data(), bases, i0, count);
       });
       compare([&](int bases, std::size_t i0, std::size_t count) {
-        detail::host_rows_blocks<detail::host_simd{32, 32}, Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+        detail::host_rows_blocks<detail::host_simd{32, 32}, Rank>(t.x.data(), b, t.bases.data(), t.gots.data(), bases, i0, count);
       });
       compare([&](int bases, std::size_t i0, std::size_t count) {  // whatever this host runs
-        detail::times_bases_rows_fixed<Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+        detail::times_bases_rows_fixed<Rank>(t.x.data(), b, t.bases.data(), t.gots.data(), bases, i0, count);
       });
 #if defined(DECENT_HOST_AVX2_COPY)
       if (detail::host_avx2_copy_runs())
         compare([&](int bases, std::size_t i0, std::size_t count) {
-          detail::host_rows_blocks_avx2<Rank>(x.data(), b, qs.data(), gots.data(), bases, i0, count);
+          detail::host_rows_blocks_avx2<Rank>(t.x.data(), b, t.bases.data(), t.gots.data(), bases, i0, count);
         });
       else
         MESSAGE("this CPU has no AVX2: the AVX2 copy of the row blocks is not run");
@@ -618,45 +611,39 @@ TEST_CASE("Xᵀ·P's host column strips give the columns' bits in every vector c
     constexpr std::size_t b = 200, rank = Rank;
     for (const std::size_t a : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{37}}) {
       product_tables<T> t(a, b, 4, a, b, rank);
-      auto& x = t.x;
-      auto& want = t.want;
-      auto& got = t.got;
-      auto& ps = t.bases;
-      auto& wants = t.wants;
-      auto& gots = t.gots;
       int differ = 0, runs = 0;
       auto compare = [&]<std::size_t Pass>(auto&& blocks) {
         for (const std::size_t count : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{197}}) {
-          for (auto& w : want) std::fill(w.begin(), w.end(), T(-1));
-          for (auto& g : got) std::fill(g.begin(), g.end(), T(-2));
-          detail::transposed_times_bases_columns<512, Rank, Pass>(x.data(), a, b, ps.data(), wants.data(), 3, count);
+          for (auto& w : t.want) std::fill(w.begin(), w.end(), T(-1));
+          for (auto& g : t.got) std::fill(g.begin(), g.end(), T(-2));
+          detail::transposed_times_bases_columns<512, Rank, Pass>(t.x.data(), a, b, t.bases.data(), t.wants.data(), 3, count);
           blocks(count);
           ++runs;
           for (std::size_t j = 0; j < Pass; ++j)  // columns 3 … 3 + count − 1 written, the others left alone
             for (std::size_t o = 0; o < b * rank; ++o) {
               const bool written = o >= 3 * rank && o < (3 + count) * rank;
-              const T expected = written ? want[j][o] : T(-2);
-              if (std::memcmp(&got[j][o], &expected, sizeof(T)) != 0) ++differ;
+              const T expected = written ? t.want[j][o] : T(-2);
+              if (std::memcmp(&t.got[j][o], &expected, sizeof(T)) != 0) ++differ;
             }
         }
       };
       auto passes = [&]<std::size_t Pass>() {
         compare.template operator()<Pass>([&](std::size_t count) {
-          detail::host_columns_blocks<detail::host_simd{16, 16}, 512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+          detail::host_columns_blocks<detail::host_simd{16, 16}, 512, Rank, Pass>(t.x.data(), a, b, t.bases.data(), t.gots.data(), 3, count);
         });
         compare.template operator()<Pass>([&](std::size_t count) {
-          detail::host_columns_blocks<detail::host_simd{32, 16}, 512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+          detail::host_columns_blocks<detail::host_simd{32, 16}, 512, Rank, Pass>(t.x.data(), a, b, t.bases.data(), t.gots.data(), 3, count);
         });
         compare.template operator()<Pass>([&](std::size_t count) {
-          detail::host_columns_blocks<detail::host_simd{32, 32}, 512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+          detail::host_columns_blocks<detail::host_simd{32, 32}, 512, Rank, Pass>(t.x.data(), a, b, t.bases.data(), t.gots.data(), 3, count);
         });
         compare.template operator()<Pass>([&](std::size_t count) {  // whatever this host runs
-          detail::transposed_times_bases_block<512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+          detail::transposed_times_bases_block<512, Rank, Pass>(t.x.data(), a, b, t.bases.data(), t.gots.data(), 3, count);
         });
 #if defined(DECENT_HOST_AVX2_COPY)
         if (detail::host_avx2_copy_runs())
           compare.template operator()<Pass>([&](std::size_t count) {
-            detail::host_columns_blocks_avx2<512, Rank, Pass>(x.data(), a, b, ps.data(), gots.data(), 3, count);
+            detail::host_columns_blocks_avx2<512, Rank, Pass>(t.x.data(), a, b, t.bases.data(), t.gots.data(), 3, count);
           });
 #endif
       };
