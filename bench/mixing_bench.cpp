@@ -263,6 +263,7 @@ void bm_low_rank_update(benchmark::State& state) {
   low_rank_buffers<T> b(static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)));
   const std::size_t n = b.side;
   const double coef[] = {0.3, 0.3};
+  const std::vector<const T*> planar{b.planar[0].data(), b.planar[1].data()};
   // As compress::low_rank's decode and mixing::decoded_update run them on the host: the message differences, at
   // rank 2 or more the planar copies of what the rows read along k, then a row per item, the rank a compile-time
   // constant.
@@ -273,12 +274,10 @@ void bm_low_rank_update(benchmark::State& state) {
     decent::detail::with_rank(b.rank, [&]<int Rank>() {
       using terms = decent::detail::low_rank_terms<T, Rank>;
       terms t{n, b.rank, by_rows, b.basis_table.data(), b.peer_table.data()};
-      std::vector<const T*> planar;
       if constexpr (Rank >= 2) {
         for (std::size_t j = 0; j < 2; ++j) {
           const T* along = by_rows ? b.basis[j].data() : b.peer[j].data();
           ex.for_each(n * b.rank, decent::detail::planar_copy_kernel<T>{along, b.planar[j].data(), n, b.rank});
-          planar.push_back(b.planar[j].data());
         }
         t.planar = planar.data();
       }

@@ -675,7 +675,7 @@ TEST_CASE("message differences: peer − own in T, and the next basis the old ke
     std::uniform_real_distribution<double> mantissa(-1.0, 1.0);
     std::uniform_int_distribution<int> exponent(-30, 30);
     const std::size_t n = 20000;
-    std::vector<T> own(n), peer(n), want_d(n), want_plus(n), want_minus(n);
+    std::vector<T> own(n), peer(n), want_d(n);
     for (std::size_t i = 0; i < n; ++i) {
       own[i] = static_cast<T>(std::ldexp(mantissa(draw), exponent(draw)));
       // Every fourth peer near its own value (cancellation), the others anywhere.
@@ -701,8 +701,8 @@ TEST_CASE("message differences: peer − own in T, and the next basis the old ke
 TEST_CASE("the host's row update gives the element form's bits for 1 to 6 edges, both sides, ranks 1 and 3") {
   // add_differences_rows_kernel sums 1-4 edges of a column in one loop (fused_row) and 5 or more in chunks of
   // 512 columns; both must write exactly what add_differences_kernel (the device's element form) writes, from the
-  // interleaved tables and, at rank 3, from planar copies of what the rows read along k (planar_copy_kernel, as
-  // compress::low_rank's decode makes them on the host). X is 7×1100 (chunks of 512 with a tail), in f32 and f64.
+  // interleaved tables and from planar copies of what the rows read along k (planar_copy_kernel, as
+  // compress::low_rank's decode makes them on the host at rank 2 or more; at rank 1 the copy is the table). X is 7×1100 (chunks of 512 with a tail), in f32 and f64.
   auto check = [&]<class T>() {
     const std::size_t a = 7, b = 1100;
     for (const std::size_t r : {std::size_t{1}, std::size_t{3}})

@@ -300,7 +300,7 @@ class low_rank {
     std::vector<T*> uploaded_basis{}, uploaded_own{};
     std::vector<const T*> uploaded_peer{};
     std::vector<buffer> planar_scratch{};  ///< host, rank ≥ 2: the planar copies of the update (`planar`)
-    std::vector<const T*> planar{};
+    std::vector<const T*> planar{};        ///< planar_scratch's pointers
 
     void tables(const Exec& ex, std::size_t edges) {
       if (edges <= capacity) return;
@@ -334,12 +334,13 @@ class low_rank {
   /// (`low_rank_terms::planar`); returns their table.
   const T* const* planar(const Exec& ex, const matrix& m, group& g, bool by_rows) {
     const std::size_t n = m.b * m.r;
-    while (g.planar_scratch.size() < g.peers.size()) g.planar_scratch.push_back(ex.template allocate<T>(n));
-    g.planar.clear();
+    while (g.planar_scratch.size() < g.peers.size()) {  // the scratch and its table grow once, with the edges
+      g.planar_scratch.push_back(ex.template allocate<T>(n));
+      g.planar.push_back(g.planar_scratch.back().data());
+    }
     for (std::size_t j = 0; j < g.peers.size(); ++j) {
       const T* src = by_rows ? g.basis[j] : g.peer[j];
       ex.for_each(n, decent::detail::planar_copy_kernel<T>{src, g.planar_scratch[j].data(), m.b, m.r});
-      g.planar.push_back(g.planar_scratch[j].data());
     }
     return g.planar.data();
   }

@@ -141,37 +141,21 @@ struct low_rank_terms {
     return s;
   }
 
-  /// By rows, along row i: D̂_j(i, k) = Σ_c d[c]·basis[k·R + c] with d = difference_j's row i.
-  struct rows_side {
-    T d[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
-    const T* basis;
-    DECENT_HD T operator()(std::size_t k) const {
-      T s = 0;
-      for (int c = 0; c < Rank; ++c) s += d[c] * basis[k * Rank + static_cast<std::size_t>(c)];
-      return s;
-    }
-  };
-  /// By columns, along row i: D̂_j(i, k) = Σ_c difference_j[k·R + c]·q[c] with q = basis_j's row i.
-  struct cols_side {
-    T q[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
-    const T* difference;
-    DECENT_HD T operator()(std::size_t k) const {
-      T s = 0;
-      for (int c = 0; c < Rank; ++c) s += difference[k * Rank + static_cast<std::size_t>(c)] * q[c];
-      return s;
-    }
-  };
-
-  /// Either side along row i from a planar table: D̂_j(i, k) = Σ_c f[c]·along[c·b + k], f = d (by rows) or q (by
-  /// columns) of row i: each product is `rows_side`'s or `cols_side`'s (a product does not depend on its
-  /// operands' order), summed over c in the same order.
-  struct planar_side {
+  /// Edge j along row i, either side: D̂_j(i, k) = Σ_c f[c]·along(k, c), with f = row i of difference_j (by rows)
+  /// or of basis_j (by columns) and along the other factor, a b×r table (basis_j by rows, difference_j by
+  /// columns): interleaved, (k, c) at k·R + c, or with `Planar` its planar copy, at c·b + k. Each product is the
+  /// element form's (a product does not depend on its operands' order), summed over c in the same order.
+  template <bool Planar>
+  struct side {
     T f[static_cast<std::size_t>(Rank > 0 ? Rank : 1)];
     const T* along;
     std::size_t b;
     DECENT_HD T operator()(std::size_t k) const {
       T s = 0;
-      for (int c = 0; c < Rank; ++c) s += f[c] * along[static_cast<std::size_t>(c) * b + k];
+      for (int c = 0; c < Rank; ++c) {
+        const auto at = static_cast<std::size_t>(c);
+        s += f[c] * along[Planar ? at * b + k : k * Rank + at];
+      }
       return s;
     }
   };
@@ -188,55 +172,33 @@ struct low_rank_terms {
     requires(Rank > 0)
   {
     static_assert(Count >= 1 && Count <= max_row_sides, "along_row_all: 1 to max_row_sides edges");
-    if (planar != nullptr) {
-      planar_side sides[static_cast<std::size_t>(Count)];
-      for (int j = 0; j < Count; ++j) sides[j] = planar_row(j, i);
+    auto all = [&]<bool Planar>() {
+      side<Planar> sides[static_cast<std::size_t>(Count)];
+      for (int j = 0; j < Count; ++j) sides[j] = side_of<Planar>(j, i);
       along(sides);
-    } else if (by_rows) {
-      rows_side sides[static_cast<std::size_t>(Count)];
-      for (int j = 0; j < Count; ++j) sides[j] = row_side(j, i);
-      along(sides);
-    } else {
-      cols_side sides[static_cast<std::size_t>(Count)];
-      for (int j = 0; j < Count; ++j) sides[j] = col_side(j, i);
-      along(sides);
-    }
+    };
+    if (planar != nullptr) all.template operator()<true>();
+    else all.template operator()<false>();
   }
   /// Calls along(f) with f(k) = D̂_j(i, k), the same values as operator()(j, i·b + k).
   template <class Along>
   void along_row(int j, std::size_t i, Along&& along) const
     requires(Rank > 0)
   {
-    if (planar != nullptr) along(planar_row(j, i));
-    else if (by_rows) along(row_side(j, i));
-    else along(col_side(j, i));
+    if (planar != nullptr) along(side_of<true>(j, i));
+    else along(side_of<false>(j, i));
   }
 
  private:
-  /// Edge j along row i, by rows: d = difference_j's row i.
-  rows_side row_side(int j, std::size_t i) const
+  /// Edge j along row i (`side`): the interleaved table or, with `Planar`, its planar copy planar[j].
+  template <bool Planar>
+  side<Planar> side_of(int j, std::size_t i) const
     requires(Rank > 0)
   {
-    rows_side side{{}, basis[j]};
-    for (int c = 0; c < Rank; ++c) side.d[c] = difference[j][i * Rank + static_cast<std::size_t>(c)];
-    return side;
-  }
-  /// Edge j along row i, by columns: q = basis_j's row i.
-  cols_side col_side(int j, std::size_t i) const
-    requires(Rank > 0)
-  {
-    cols_side side{{}, difference[j]};
-    for (int c = 0; c < Rank; ++c) side.q[c] = basis[j][i * Rank + static_cast<std::size_t>(c)];
-    return side;
-  }
-  /// Edge j along row i from its planar table: f = row i of difference_j (by rows) or of basis_j (by columns).
-  planar_side planar_row(int j, std::size_t i) const
-    requires(Rank > 0)
-  {
-    planar_side side{{}, planar[j], b};
+    side<Planar> edge{{}, Planar ? planar[j] : by_rows ? basis[j] : difference[j], b};
     const T* row = (by_rows ? difference[j] : basis[j]) + i * Rank;
-    for (int c = 0; c < Rank; ++c) side.f[c] = row[c];
-    return side;
+    for (int c = 0; c < Rank; ++c) edge.f[c] = row[c];
+    return edge;
   }
 };
 
